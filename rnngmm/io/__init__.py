@@ -1,0 +1,1 @@
+"""Input/output: light-curve readers, catalogs and the HDF5 dataset."""

@@ -1,0 +1,209 @@
+"""The prepared HDF5 dataset that training, scoring and flagging read.
+
+Layout (``FORMAT_VERSION`` 1)::
+
+    /                       attrs: format, format_version, package_version,
+                                   created (UTC ISO), command, inputs (JSON)
+    /objects/id             (N,) utf-8 str   object id, unique
+    /objects/label          (N,) utf-8 str   class label, "" when unknown
+    /objects/period         (N,) float64     days, NaN when unknown
+    /objects/period_source  (N,) utf-8 str   "catalog" | "lomb-scargle" | ""
+    /objects/period_power   (N,) float64     Lomb-Scargle peak power, NaN if catalog
+    /objects/offset         (N,) int64       first row of the object in /lightcurves
+    /objects/length         (N,) int64       number of points of the object
+    /objects/extra/<name>   (N,)             catalog columns passed through
+    /lightcurves/time       (M,) float64     sorted per object (MJD/HJD days)
+    /lightcurves/mag        (M,) float32
+    /lightcurves/err        (M,) float32
+
+Light curves are stored ragged (concatenated, with offsets), chunked and
+gzip-compressed, so a reader can stream any slice of objects without loading
+the file.
+"""
+
+import datetime
+import json
+import sys
+
+import h5py
+import numpy as np
+
+from .. import __version__
+from ..errors import InputError
+from .atomic import atomic_path
+
+FORMAT = "rnngmm-dataset"
+FORMAT_VERSION = 1
+_STR = h5py.string_dtype("utf-8")
+_CHUNK_ROWS = 65536
+
+
+def provenance(inputs=None):
+    """Attributes recording how a file was made (for any output file)."""
+    return {
+        "package_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv),
+        "inputs": json.dumps(inputs or {}),
+    }
+
+
+def _column(group, name, values, dtype):
+    values = np.asarray(values, dtype=object if dtype is _STR else dtype)
+    chunks = (min(max(len(values), 1), _CHUNK_ROWS),)
+    group.create_dataset(name, data=values, dtype=dtype, chunks=chunks,
+                         compression="gzip", compression_opts=4, shuffle=True)
+
+
+def write_dataset(path, objects, lightcurves, *, extra=None, inputs=None):
+    """Write a dataset atomically (temporary name, then rename).
+
+    Parameters
+    ----------
+    path : str or Path
+        Output ``.h5`` file.
+    objects : dict of array_like
+        ``id``, ``label``, ``period``, ``period_source``, ``period_power``;
+        one entry per object, in output order.
+    lightcurves : sequence of (time, mag, err)
+        Cleaned arrays of each object, in the same order as ``objects``.
+    extra : dict of array_like, optional
+        Catalog columns to pass through (numeric or string).
+    inputs : dict, optional
+        Input paths and options, stored as JSON provenance.
+    """
+    n = len(objects["id"])
+    if len(lightcurves) != n:
+        raise ValueError(f"{n} objects but {len(lightcurves)} light curves")
+    lengths = np.array([len(lc[0]) for lc in lightcurves], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+
+    def joined(k, dtype):
+        if n == 0:
+            return np.zeros(0, dtype)
+        return np.concatenate([np.asarray(lc[k], dtype) for lc in lightcurves])
+
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        for key, value in provenance(inputs).items():
+            f.attrs[key] = value
+        g = f.create_group("objects")
+        _column(g, "id", [str(i) for i in objects["id"]], _STR)
+        _column(g, "label", [str(x) for x in objects.get("label", [""] * n)], _STR)
+        _column(g, "period", objects.get("period", np.full(n, np.nan)), np.float64)
+        _column(g, "period_source", [str(x) for x in objects.get("period_source", [""] * n)], _STR)
+        _column(g, "period_power", objects.get("period_power", np.full(n, np.nan)), np.float64)
+        _column(g, "offset", offsets, np.int64)
+        _column(g, "length", lengths, np.int64)
+        xg = g.create_group("extra")
+        for name, values in (extra or {}).items():
+            values = np.asarray(values)
+            if values.dtype.kind in "OUS":
+                _column(xg, name, [str(v) for v in values], _STR)
+            else:
+                _column(xg, name, values, values.dtype)
+        lg = f.create_group("lightcurves")
+        _column(lg, "time", joined(0, np.float64), np.float64)
+        _column(lg, "mag", joined(1, np.float32), np.float32)
+        _column(lg, "err", joined(2, np.float32), np.float32)
+
+
+class Dataset:
+    """Read access to a prepared dataset; object tables load eagerly, light
+    curves stream on demand.
+
+    Use as a context manager or call :meth:`close`.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, not HDF5, not an rnngmm dataset, or of an
+        unsupported format version.
+    """
+
+    def __init__(self, path):
+        self.path = str(path)
+        try:
+            self._file = h5py.File(self.path, "r")
+        except FileNotFoundError:
+            raise InputError(f"dataset {self.path!r} does not exist; "
+                             "create it with 'rnngmm prepare'") from None
+        except OSError as exc:
+            raise InputError(f"dataset {self.path!r} is not a readable HDF5 file "
+                             f"(truncated or corrupted?): {exc}") from None
+        f = self._file
+        if f.attrs.get("format") != FORMAT:
+            self.close()
+            raise InputError(f"{self.path!r} is not an rnngmm dataset "
+                             f"(format attribute {f.attrs.get('format')!r})")
+        version = int(f.attrs.get("format_version", -1))
+        if version != FORMAT_VERSION:
+            self.close()
+            raise InputError(f"dataset {self.path!r} has format version {version}; "
+                             f"this rnngmm reads version {FORMAT_VERSION}: re-run 'rnngmm prepare'")
+        try:
+            g = f["objects"]
+            self.ids = g["id"].asstr()[()].astype(str)
+            self.labels = g["label"].asstr()[()].astype(str)
+            self.periods = g["period"][()]
+            self.period_sources = g["period_source"].asstr()[()].astype(str)
+            self.period_powers = g["period_power"][()]
+            self.offsets = g["offset"][()]
+            self.lengths = g["length"][()]
+            self.extra_names = list(g["extra"].keys())
+            self._time = f["lightcurves/time"]
+            self._mag = f["lightcurves/mag"]
+            self._err = f["lightcurves/err"]
+        except KeyError as exc:
+            self.close()
+            raise InputError(f"dataset {self.path!r} is incomplete: missing {exc}") from None
+        self.attrs = dict(f.attrs)
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Close the underlying HDF5 file."""
+        if getattr(self, "_file", None) is not None:
+            self._file.close()
+            self._file = None
+
+    def extra(self, name):
+        """A passed-through catalog column as an array."""
+        d = self._file["objects/extra"][name]
+        return d.asstr()[()] if d.dtype.kind == "O" else d[()]
+
+    def lightcurve(self, index):
+        """``(time float64, mag float64, err float64)`` of object ``index``."""
+        a = int(self.offsets[index])
+        b = a + int(self.lengths[index])
+        return (self._time[a:b], self._mag[a:b].astype(np.float64),
+                self._err[a:b].astype(np.float64))
+
+    def iter_lightcurves(self, indices, block_points=1_000_000):
+        """Yield ``(index, time, mag, err)`` for ``indices`` (in that order),
+        reading contiguous blocks of about ``block_points`` points at a time."""
+        indices = np.asarray(indices, dtype=np.int64)
+        start = 0
+        while start < len(indices):
+            stop = start + 1
+            total = self.lengths[indices[start]]
+            while stop < len(indices) and total < block_points:
+                total += self.lengths[indices[stop]]
+                stop += 1
+            block = indices[start:stop]
+            lo = int(self.offsets[block].min())
+            hi = int((self.offsets[block] + self.lengths[block]).max())
+            t, m, e = self._time[lo:hi], self._mag[lo:hi], self._err[lo:hi]
+            for i in block:
+                a = int(self.offsets[i]) - lo
+                b = a + int(self.lengths[i])
+                yield int(i), t[a:b], m[a:b].astype(np.float64), e[a:b].astype(np.float64)
+            start = stop
