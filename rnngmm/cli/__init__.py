@@ -1,0 +1,48 @@
+"""The ``rnngmm`` command: one console script with a subcommand per stage.
+
+Each stage's flags live in ``rnngmm/cli/<stage>.py`` (``add_parser`` and
+``run``); this module only dispatches. argparse is used nowhere else.
+"""
+
+import argparse
+import importlib
+import sys
+
+from .. import __version__
+from ..errors import InputError
+
+#: Subcommands in pipeline order; each names a module of this package.
+COMMANDS = ("simulate", "prepare", "train", "score", "flag", "loco")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="rnngmm",
+        description="Classify variable-star light curves with a recurrent "
+                    "autoencoder + Gaussian mixture and flag novel objects.")
+    parser.add_argument("--version", action="version", version=f"rnngmm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{name}":
+                continue  # stage not built yet
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``rnngmm`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except InputError as exc:
+        print(f"rnngmm {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
