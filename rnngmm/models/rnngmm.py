@@ -1,0 +1,281 @@
+"""The RNN-GMM model: recurrent autoencoder + estimation network + GMM energy.
+
+Model maths is in ``keras.ops``; the only TensorFlow-specific piece is the
+``tf.GradientTape`` of :meth:`RNNGMM.train_step`. Distributed training plugs
+in through :attr:`RNNGMM.gradient_hook` (e.g. a Horovod allreduce of each
+gradient), so this module never imports horovod.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from ..configs import BASE, validate_config
+from . import gmm
+from .layers import (EstimationNetwork, ReconstructionFeatures, RecurrentDecoder,
+                     RecurrentEncoder)
+
+#: Training stages: which loss is minimised and which variables move.
+STAGES = ("joint", "autoencoder", "estimation")
+
+#: Number of reconstruction-error features and of supports appended to the code.
+N_ERROR_FEATURES = 2
+N_SUPPORTS = 3
+
+_MIN_WEIGHT_SUM = 1e-8
+
+
+def _identity(grads):
+    return grads
+
+
+@keras.saving.register_keras_serializable(package="rnngmm")
+class RNNGMM(keras.Model):
+    """GRU/LSTM autoencoder whose code feeds a Gaussian-mixture estimation network.
+
+    Parameters
+    ----------
+    **config
+        Keys of :data:`rnngmm.configs.BASE` (missing keys take the ``BASE``
+        default; unknown keys raise ``ValueError``). Keras keyword arguments
+        (``name``, ``dtype``, ``trainable``) are passed on.
+
+    Notes
+    -----
+    Inputs are a dict ``{"x": (B, T, 2), "weights": (B, T), "supports": (B, 3)}``
+    (see ``rnngmm.preprocess.Chunks``); ``weights > 0`` is the mask. Outputs
+    are a dict ``{"reconstruction": (B, T), "code": (B, E), "z": (B, D),
+    "gamma": (B, K)}`` with ``z = [code, relative Euclidean error, cosine
+    error, supports]`` and ``D = E + 5``. ``z`` and ``gamma`` are float32.
+
+    ``stage`` ("joint", "autoencoder", "estimation") and ``gradient_hook``
+    (callable on the list of gradients, identity by default) may be set after
+    construction; they are not saved in the config. The whole-training-set
+    GMM is not part of the model: see :class:`rnngmm.novelty.GMMNovelty`.
+    """
+
+    def __init__(self, **config):
+        keras_kwargs = {k: config.pop(k) for k in ("name", "dtype", "trainable")
+                        if k in config}
+        super().__init__(**keras_kwargs)
+        hparams = {**BASE, **config}
+        validate_config(hparams)
+        self.hparams = hparams
+        decode_type = hparams["decode_type"] or hparams["model_type"]
+        decode_layers = hparams["decode_layers"] or hparams["num_layers"]
+        self.encoder = RecurrentEncoder(
+            model_type=hparams["model_type"], size=hparams["size"],
+            num_layers=hparams["num_layers"], embedding=hparams["embedding"],
+            drop_frac=hparams["drop_frac"], bidirectional=hparams["bidirectional"],
+            name="encoder")
+        self.decoder = RecurrentDecoder(
+            model_type=decode_type, size=hparams["size"], num_layers=decode_layers,
+            drop_frac=hparams["drop_frac"], bidirectional=hparams["bidirectional"],
+            name="decoder")
+        self.error_features = ReconstructionFeatures(name="error_features")
+        self.estimation_net = EstimationNetwork(
+            estnet_size=hparams["estnet_size"],
+            estnet_drop_frac=hparams["estnet_drop_frac"],
+            num_classes=hparams["num_classes"], name="estimation_net")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.recon_tracker = keras.metrics.Mean(name="recon")
+        self.ce_tracker = keras.metrics.Mean(name="ce")
+        self.energy_tracker = keras.metrics.Mean(name="energy")
+        self.penalty_tracker = keras.metrics.Mean(name="penalty")
+        self.accuracy_tracker = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        self._stage = "joint"
+        self._gradient_hook = _identity
+
+    # ----------------------------------------------------------- settable state
+    @property
+    def stage(self):
+        """Training stage: "joint", "autoencoder" or "estimation"."""
+        return self._stage
+
+    @stage.setter
+    def stage(self, value):
+        if value not in STAGES:
+            raise ValueError(f"unknown training stage {value!r}; choose from {STAGES}")
+        self._stage = value
+        self._forget_compiled_steps()
+
+    @property
+    def gradient_hook(self):
+        """Callable applied to the list of gradients before they are applied."""
+        return self._gradient_hook
+
+    @gradient_hook.setter
+    def gradient_hook(self, hook):
+        if hook is None:
+            hook = _identity
+        if not callable(hook):
+            raise TypeError(f"gradient_hook must be callable, got {type(hook).__name__}")
+        self._gradient_hook = hook
+        self._forget_compiled_steps()
+
+    def _forget_compiled_steps(self):
+        # Keras caches the traced train/test functions; the stage and hook are
+        # baked into them, so changing either must force a re-trace.
+        for attribute in ("train_function", "test_function"):
+            if hasattr(self, attribute):
+                setattr(self, attribute, None)
+
+    # ------------------------------------------------------------------ forward
+    @property
+    def embedding_size(self):
+        return int(self.hparams["embedding"])
+
+    @property
+    def z_size(self):
+        """Dimension ``D`` of ``z``."""
+        return self.embedding_size + N_ERROR_FEATURES + N_SUPPORTS
+
+    def _forward(self, inputs, training=False, freeze_autoencoder=False):
+        x = inputs["x"]
+        mask = ops.convert_to_tensor(inputs["weights"]) > 0
+        autoencoder_training = training and not freeze_autoencoder
+        code = self.encoder(x, mask=mask, training=autoencoder_training)
+        reconstruction = self.decoder(code, x[..., :1], mask=mask,
+                                      training=autoencoder_training)
+        errors = self.error_features(x[..., 1], reconstruction, mask)
+        z = ops.concatenate([ops.cast(code, "float32"), errors,
+                             ops.cast(inputs["supports"], "float32")], axis=-1)
+        if freeze_autoencoder:
+            z = ops.stop_gradient(z)
+        gamma = self.estimation_net(z, training=training)
+        return {"reconstruction": reconstruction, "code": code, "z": z, "gamma": gamma}
+
+    def call(self, inputs, training=False):
+        return self._forward(inputs, training=training)
+
+    def build(self, input_shape=None):
+        """Create every variable by a forward pass on a small dummy batch.
+
+        The variables do not depend on the number of steps or the batch
+        size, so ``input_shape`` is only used for its number of steps.
+        """
+        if self.built:
+            return
+        steps = 4
+        if isinstance(input_shape, dict) and input_shape.get("x") is not None:
+            steps = input_shape["x"][1] or steps
+        dummy = {"x": ops.zeros((1, steps, 2)), "weights": ops.ones((1, steps)),
+                 "supports": ops.zeros((1, N_SUPPORTS))}
+        self._forward(dummy)
+        self.built = True
+
+    def get_build_config(self):
+        steps = self.hparams.get("n_max")
+        return {"input_shape": {"x": [None, steps, 2], "weights": [None, steps],
+                                "supports": [None, N_SUPPORTS]}}
+
+    def build_from_config(self, config):
+        self.build(config.get("input_shape"))
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, **self.hparams}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # ------------------------------------------------------------------- losses
+    @property
+    def stage_variables(self):
+        """The trainable variables the current stage updates."""
+        if self._stage == "autoencoder":
+            return self.encoder.trainable_variables + self.decoder.trainable_variables
+        if self._stage == "estimation":
+            return self.estimation_net.trainable_variables
+        return self.trainable_variables
+
+    def compute_losses(self, inputs, labels, training=False):
+        """Forward pass and every loss term of the current stage.
+
+        Parameters
+        ----------
+        inputs : dict
+            ``x``, ``weights``, ``supports`` (see the class docstring).
+        labels : array_like of int, shape (B,)
+        training : bool
+
+        Returns
+        -------
+        losses : dict of scalar tensors
+            ``loss`` (what the stage minimises), ``recon``, ``ce``,
+            ``energy``, ``penalty``. In the "autoencoder" stage the GMM terms
+            are still reported but do not enter ``loss``.
+        outputs : dict
+            The model outputs.
+        """
+        outputs = self._forward(inputs, training=training,
+                                freeze_autoencoder=self._stage == "estimation")
+        recon = weighted_reconstruction_error(inputs["x"][..., 1],
+                                              outputs["reconstruction"],
+                                              inputs["weights"])
+        ce = ops.mean(keras.losses.sparse_categorical_crossentropy(
+            labels, outputs["gamma"]))
+        jitter = float(self.hparams["jitter"])
+        phi, mu, cov = gmm.gmm_parameters(outputs["z"], outputs["gamma"])
+        energy = ops.mean(gmm.sample_energy(outputs["z"], phi, mu, cov, jitter=jitter))
+        penalty = gmm.covariance_diagonal_penalty(cov, jitter=jitter)
+        gmm_terms = (ce + float(self.hparams["lambda1"]) * energy
+                     + float(self.hparams["lambda2"]) * penalty)
+        if self._stage == "autoencoder":
+            loss = recon
+        elif self._stage == "estimation":
+            loss = gmm_terms
+        else:
+            loss = recon + gmm_terms
+        return ({"loss": loss, "recon": recon, "ce": ce, "energy": energy,
+                 "penalty": penalty}, outputs)
+
+    # ------------------------------------------------------------ train / test
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.recon_tracker, self.ce_tracker,
+                self.energy_tracker, self.penalty_tracker, self.accuracy_tracker]
+
+    def _update_metrics(self, losses, labels, gamma):
+        self.loss_tracker.update_state(losses["loss"])
+        self.recon_tracker.update_state(losses["recon"])
+        self.ce_tracker.update_state(losses["ce"])
+        self.energy_tracker.update_state(losses["energy"])
+        self.penalty_tracker.update_state(losses["penalty"])
+        self.accuracy_tracker.update_state(labels, gamma)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def train_step(self, data):
+        inputs, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
+        variables = self.stage_variables
+        with tf.GradientTape() as tape:
+            losses, outputs = self.compute_losses(inputs, labels, training=True)
+            scaled_loss = self.optimizer.scale_loss(losses["loss"])
+        grads = tape.gradient(scaled_loss, variables)
+        grads = self._gradient_hook(list(grads))
+        self.optimizer.apply(grads, variables)
+        return self._update_metrics(losses, labels, outputs["gamma"])
+
+    def test_step(self, data):
+        inputs, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
+        losses, outputs = self.compute_losses(inputs, labels, training=False)
+        return self._update_metrics(losses, labels, outputs["gamma"])
+
+
+def weighted_reconstruction_error(magnitudes, reconstruction, weights):
+    """Mean over chunks of ``sum(w (x - x_hat)^2) / sum(w)``; padding has w = 0.
+
+    Parameters
+    ----------
+    magnitudes, reconstruction, weights : array_like, shape (B, T)
+
+    Returns
+    -------
+    scalar tensor (float32)
+    """
+    magnitudes = ops.cast(magnitudes, "float32")
+    reconstruction = ops.cast(reconstruction, "float32")
+    weights = ops.cast(weights, "float32")
+    per_chunk = (ops.sum(weights * ops.square(magnitudes - reconstruction), axis=-1)
+                 / ops.maximum(ops.sum(weights, axis=-1), _MIN_WEIGHT_SUM))
+    return ops.mean(per_chunk)
