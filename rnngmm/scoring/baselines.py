@@ -1,0 +1,90 @@
+"""Baselines scored beside the network, on the same training and test objects.
+
+- ``rf_code``: random forest on the network's latent code + supports, one row
+  per chunk (the comparison of Naul et al. 2018); object probabilities are the
+  mean over the object's chunks, as for the network.
+- ``rf_features``: random forest on hand-crafted ``light-curve`` features, one
+  row per object.
+- ``iforest_features``: isolation forest on the same features, for novelty
+  (score = ``-score_samples``, higher = more anomalous, like the energy).
+
+Every estimator is seeded; missing feature values are replaced by the
+training objects' column medians (never by statistics of the test objects).
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.ensemble import IsolationForest, RandomForestClassifier
+
+#: Trees per forest.
+N_ESTIMATORS = 300
+
+
+def impute_with_training_medians(train, *others):
+    """Replace non-finite values by the training columns' medians.
+
+    A column with no finite training value becomes 0 everywhere.
+
+    Returns
+    -------
+    list of ndarray
+        ``[train, *others]`` imputed (copies).
+    """
+    train = np.asarray(train, dtype=np.float64)
+    finite = np.where(np.isfinite(train), train, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        medians = np.nanmedian(finite, axis=0) if len(train) else np.zeros(train.shape[1])
+    medians = np.where(np.isfinite(medians), medians, 0.0)
+    out = []
+    for array in (train,) + others:
+        array = np.array(array, dtype=np.float64, copy=True)
+        bad = ~np.isfinite(array)
+        array[bad] = np.broadcast_to(medians, array.shape)[bad]
+        out.append(array)
+    return out
+
+
+def random_forest_probabilities(x_train, y_train, x_eval, n_classes, *, seed=0, n_jobs=1):
+    """Fit a random forest and return class probabilities of ``x_eval``.
+
+    Parameters
+    ----------
+    x_train, x_eval : ndarray, shape (n, f)
+        May contain NaN (imputed with training medians).
+    y_train : ndarray of int
+        Class indices in ``0..n_classes-1``.
+    n_classes : int
+        Width of the returned probabilities; classes absent from training get
+        probability 0.
+
+    Returns
+    -------
+    ndarray of float64, shape (len(x_eval), n_classes)
+    """
+    x_train, x_eval = impute_with_training_medians(x_train, x_eval)
+    forest = RandomForestClassifier(n_estimators=N_ESTIMATORS, random_state=seed,
+                                    n_jobs=n_jobs)
+    forest.fit(x_train, np.asarray(y_train, np.int64))
+    probabilities = np.zeros((len(x_eval), n_classes))
+    if len(x_eval):
+        probabilities[:, forest.classes_] = forest.predict_proba(x_eval)
+    return probabilities
+
+
+def isolation_forest_scores(x_train, x_eval, *, seed=0, n_jobs=1):
+    """Novelty scores (higher = more anomalous) from an isolation forest.
+
+    Returns
+    -------
+    train_scores : ndarray, shape (len(x_train),)
+        Scores of the training objects (for percentile thresholds).
+    eval_scores : ndarray, shape (len(x_eval),)
+    """
+    x_train, x_eval = impute_with_training_medians(x_train, x_eval)
+    forest = IsolationForest(n_estimators=N_ESTIMATORS, random_state=seed, n_jobs=n_jobs)
+    forest.fit(x_train)
+    eval_scores = -forest.score_samples(x_eval) if len(x_eval) else np.zeros(0)
+    return -forest.score_samples(x_train), eval_scores
+
