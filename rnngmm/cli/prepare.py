@@ -1,0 +1,111 @@
+"""``rnngmm prepare``: catalog + light curves -> HDF5 dataset + rejects table."""
+
+from ..errors import InputError
+from ..io.readers import DEFAULT_TEMPLATES, READERS
+from ..periods import MAX_PERIOD, MIN_PERIOD
+from ..prepare import PERIOD_SOURCES, PrepareConfig, parse_class_map, prepare
+
+
+def add_parser(subparsers):
+    """Register the ``prepare`` subcommand."""
+    p = subparsers.add_parser(
+        "prepare",
+        help="ingest a catalog and its light curves into one HDF5 dataset",
+        description="Read a catalog (CSV/ECSV/FITS/VOTable) and per-object light-curve "
+                    "files (or one long table), clean them, find missing periods with "
+                    "Lomb-Scargle, and write an HDF5 dataset plus a rejects table "
+                    "(<output stem>.rejects.ecsv) accounting for every catalog row. "
+                    "Runs in parallel under mpirun/srun.")
+    io = p.add_argument_group("inputs and output")
+    io.add_argument("--catalog", required=True,
+                    help="catalog table with one row per object")
+    io.add_argument("--catalog_format", default=None,
+                    help="astropy format of the catalog (e.g. ascii.csv, fits, votable); "
+                         "default: from the file suffix")
+    io.add_argument("--lightcurves", required=True,
+                    help="directory of per-object light-curve files, or one long table "
+                         "holding all objects (with --format table and --lc_id_col)")
+    io.add_argument("--format", default="asassn", choices=sorted(READERS),
+                    help="light-curve file format (default: %(default)s)")
+    io.add_argument("--template", default=None,
+                    help="per-object file name with '{id}', default by format: "
+                         + ", ".join(f"{k} {v}" for k, v in DEFAULT_TEMPLATES.items()))
+    io.add_argument("--output", required=True, help="dataset file to write (.h5)")
+    cols = p.add_argument_group("column names")
+    cols.add_argument("--id_col", default="id", help="catalog id column (default: %(default)s)")
+    cols.add_argument("--label_col", default=None, help="catalog class-label column")
+    cols.add_argument("--period_col", default=None, help="catalog period column (days)")
+    cols.add_argument("--extra_cols", default="",
+                      help="comma-separated catalog columns copied into the dataset")
+    cols.add_argument("--time_col", default="time",
+                      help="time column of --format table files (default: %(default)s)")
+    cols.add_argument("--mag_col", default="mag",
+                      help="magnitude column of --format table files (default: %(default)s)")
+    cols.add_argument("--err_col", default="err",
+                      help="error column of --format table files (default: %(default)s)")
+    cols.add_argument("--lc_id_col", default="id",
+                      help="object-id column of a long light-curve table (default: %(default)s)")
+    cols.add_argument("--filter", default=None,
+                      help="keep only this filter of asassn files (e.g. V or g)")
+    cuts = p.add_argument_group("filters")
+    cuts.add_argument("--min_points", type=int, default=20,
+                      help="reject objects with fewer cleaned points (default: %(default)s)")
+    cuts.add_argument("--sigma_clip", type=float, default=None,
+                      help="drop points further than this many robust sigmas from the "
+                           "median (default: no clipping)")
+    cuts.add_argument("--ss_resid", type=float, default=None,
+                      help="reject objects whose --ss_resid_col exceeds this value")
+    cuts.add_argument("--ss_resid_col", default="ss_resid",
+                      help="catalog column for --ss_resid (default: %(default)s)")
+    cuts.add_argument("--class_prob", type=float, default=None,
+                      help="reject objects whose --class_prob_col is below this value")
+    cuts.add_argument("--class_prob_col", default="class_prob",
+                      help="catalog column for --class_prob (default: %(default)s)")
+    cuts.add_argument("--class_map", default=None,
+                      help="merge labels into super-classes: a JSON file {\"sub\": \"super\"} "
+                           "or inline 'EW:ECL,EA:ECL'; labels not in the map are rejected")
+    per = p.add_argument_group("periods")
+    per.add_argument("--period_source", default="auto", choices=PERIOD_SOURCES,
+                     help="auto: catalog period when given, else Lomb-Scargle "
+                          "(default: %(default)s)")
+    per.add_argument("--min_period", type=float, default=MIN_PERIOD,
+                     help="shortest Lomb-Scargle period in days (default: %(default)s)")
+    per.add_argument("--max_period", type=float, default=MAX_PERIOD,
+                     help="longest Lomb-Scargle period in days, also capped at the "
+                          "baseline (default: %(default)s)")
+    p.set_defaults(run=run)
+    return p
+
+
+def config_from_args(args):
+    """Build and validate a ``PrepareConfig`` from parsed flags."""
+    reader_options = {}
+    if args.format == "asassn" and args.filter:
+        reader_options["filter"] = args.filter
+    elif args.filter:
+        raise InputError("--filter only applies to --format asassn")
+    if args.format == "table":
+        reader_options.update(time_col=args.time_col, mag_col=args.mag_col,
+                              err_col=args.err_col)
+    config = PrepareConfig(
+        catalog=args.catalog, lightcurves=args.lightcurves, output=args.output,
+        format=args.format, id_col=args.id_col, label_col=args.label_col,
+        period_col=args.period_col,
+        extra_cols=tuple(c.strip() for c in args.extra_cols.split(",") if c.strip()),
+        catalog_format=args.catalog_format, template=args.template,
+        reader_options=reader_options, lc_id_col=args.lc_id_col,
+        min_points=args.min_points, sigma_clip=args.sigma_clip,
+        ss_resid_col=args.ss_resid_col, max_ss_resid=args.ss_resid,
+        class_prob_col=args.class_prob_col, min_class_prob=args.class_prob,
+        class_map=parse_class_map(args.class_map), period_source=args.period_source,
+        min_period=args.min_period, max_period=args.max_period)
+    config.validate()
+    return config
+
+
+def run(args):
+    """Run ``rnngmm prepare``; returns the exit code."""
+    from ..dist import init_mpi
+    config = config_from_args(args)
+    prepare(config, init_mpi())
+    return 0

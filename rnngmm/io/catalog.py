@@ -1,0 +1,172 @@
+"""Object catalogs (CSV, ECSV, FITS, VOTable) read with astropy.
+
+A catalog gives at least an object id per row, and optionally a class label,
+a period and any extra columns. Column names are configurable because every
+survey names them differently.
+"""
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+
+#: astropy format of each file-name suffix (anything else: astropy guesses).
+FORMATS_BY_SUFFIX = {
+    ".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".fits": "fits", ".fit": "fits",
+    ".fits.gz": "fits", ".vot": "votable", ".votable": "votable", ".xml": "votable",
+}
+
+
+@dataclass
+class Catalog:
+    """Catalog columns after duplicate ids are removed (first row kept).
+
+    Attributes
+    ----------
+    path : str
+    ids : ndarray of str
+    labels : ndarray of str or None
+        ``""`` where the label is missing.
+    periods : ndarray of float64 or None
+        NaN where the period is missing.
+    extra : dict of str to ndarray
+        Requested extra columns (masked numbers become NaN, masked text "").
+    rows : ndarray of int64
+        Row number (0-based) of each kept object in the file.
+    rejects : list of (int, str, str)
+        ``(row, id, reason)`` of every row that was not kept.
+    """
+
+    path: str
+    ids: np.ndarray
+    labels: np.ndarray = None
+    periods: np.ndarray = None
+    extra: dict = field(default_factory=dict)
+    rows: np.ndarray = None
+    rejects: list = field(default_factory=list)
+
+    def __len__(self):
+        return len(self.ids)
+
+
+def guess_format(path):
+    """astropy format name for ``path`` from its suffix, or None to let astropy guess."""
+    name = os.fspath(path).lower()
+    for suffix, fmt in FORMATS_BY_SUFFIX.items():
+        if name.endswith(suffix):
+            return fmt
+    return None
+
+
+def _as_text(column):
+    """Column as str, masked entries as ""."""
+    values = np.asarray(column).astype(str)
+    mask = np.asarray(getattr(column, "mask", np.zeros(len(values), bool)))
+    if mask.shape == values.shape:
+        values = np.where(mask, "", values)
+    return np.char.strip(values)
+
+
+def _as_number(column, name, path):
+    if hasattr(column, "filled") and column.dtype.kind in "iuf":
+        column = column.astype(np.float64).filled(np.nan)
+    try:
+        return np.asarray(column, dtype=np.float64)
+    except (TypeError, ValueError):
+        # Text columns with blanks: parse what parses, NaN the rest.
+        text = _as_text(column)
+        out = np.full(len(text), np.nan)
+        for i, value in enumerate(text):
+            try:
+                out[i] = float(value) if value else np.nan
+            except ValueError:
+                raise InputError(f"catalog {path!r}: column {name!r} holds the "
+                                 f"non-numeric value {value!r} (row {i})") from None
+        return out
+
+
+def _passthrough(column):
+    """An extra column as plain numpy (numbers with NaN for missing, or str)."""
+    if column.dtype.kind in "iufb":
+        if hasattr(column, "mask") and np.any(column.mask):
+            return column.astype(np.float64).filled(np.nan)
+        return np.asarray(column)
+    return _as_text(column)
+
+
+def read_catalog(path, id_col, label_col=None, period_col=None, extra_cols=(),
+                 format=None):
+    """Read an object catalog.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV, ECSV, FITS or VOTable file.
+    id_col : str
+        Column of object ids (read as text, so ids like ``007`` keep their zeros).
+    label_col, period_col : str, optional
+        Columns of class labels and periods (days).
+    extra_cols : sequence of str
+        More columns to carry along.
+    format : str, optional
+        astropy format name; guessed from the suffix when None.
+
+    Returns
+    -------
+    Catalog
+
+    Raises
+    ------
+    InputError
+        If the file is missing or unreadable, or a named column is absent
+        (the message lists the available columns).
+    """
+    from astropy.table import Table
+    from astropy.io import ascii
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise InputError(f"catalog {path!r} does not exist")
+    fmt = format or guess_format(path)
+    kwargs = {}
+    if fmt in ("ascii.csv", "csv", "ascii.basic", "ascii"):
+        # Ids as text: a numeric parse would turn "007" into 7.
+        kwargs["converters"] = {id_col: [ascii.convert_numpy(str)]}
+    try:
+        table = Table.read(path, format=fmt, **kwargs)
+    except Exception as exc:  # astropy raises many types for unreadable files
+        raise InputError(f"catalog {path!r} could not be read as "
+                         f"{fmt or 'any astropy table format'} "
+                         f"({type(exc).__name__}: {str(exc)[:200]}); "
+                         "pass --catalog_format to name the format") from None
+    wanted = [id_col] + [c for c in (label_col, period_col) if c] + list(extra_cols)
+    missing = [c for c in wanted if c not in table.colnames]
+    if missing:
+        raise InputError(f"catalog {path!r} has no column(s) {', '.join(missing)}; "
+                         f"available columns: {', '.join(table.colnames)}")
+    ids = _as_text(table[id_col])
+    rejects = []
+    keep = np.ones(len(ids), bool)
+    first_row = {}
+    for row, object_id in enumerate(ids):
+        if not object_id:
+            rejects.append((row, "", "missing id in catalog"))
+            keep[row] = False
+        elif object_id in first_row:
+            rejects.append((row, object_id,
+                            f"duplicate catalog id (first at row {first_row[object_id]})"))
+            keep[row] = False
+        else:
+            first_row[object_id] = row
+    rows = np.flatnonzero(keep).astype(np.int64)
+    return Catalog(
+        path=path,
+        ids=ids[rows],
+        labels=_as_text(table[label_col])[rows] if label_col else None,
+        periods=_as_number(table[period_col], period_col, path)[rows] if period_col else None,
+        extra={c: _passthrough(table[c])[rows] for c in extra_cols},
+        rows=rows,
+        rejects=rejects,
+    )
