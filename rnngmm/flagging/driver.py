@@ -1,0 +1,290 @@
+"""Sharded, resumable flagging of a catalog on one or many MPI ranks.
+
+Every rank builds the same shard plan, processes its round-robin share of
+the shards not yet completed (streaming objects through
+:func:`~rnngmm.flagging.stream.stream_results`), and writes each finished
+shard atomically under ``<out>.parts/``. When all ranks are done, rank 0
+reads the shards in catalog order and writes the output atomically; the
+parts directory is then removed.
+
+Failure handling: any exception on any rank in a multi-rank job calls
+``MPI_Abort`` so every rank stops at once; a rank killed outright is noticed
+by ``mpirun``/``srun``, which ends the job. Ranks that finished early wait in
+a non-blocking barrier that they poll (sleeping in between), so they neither
+hang nor burn a core while the others work.
+"""
+
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import __version__
+from ..errors import InputError
+from ..io.dataset import provenance
+from . import shards as sh
+from .output import build_table, write_table
+from .progress import Progress
+from .results import RowResults, read_shard, write_shard
+from .stream import stream_results
+
+#: Test hook: ``"<rank>:<kill|raise>:<n>"`` makes that rank fail after writing n shards.
+FAULT_ENV = "RNNGMM_FLAG_FAULT"
+#: Seconds between polls of a pending barrier.
+POLL_SECONDS = 0.05
+
+
+@dataclass
+class FlagJob:
+    """Everything a flagging job needs besides the rank topology.
+
+    Attributes
+    ----------
+    source : CatalogSource or DatasetSource
+    scorer : object
+        ``n_classes`` and ``score(chunks)``, e.g. ``ModelScorer``.
+    calibration : object
+        ``thresholds(percentiles) -> dict`` and ``percentile_of(energy)``, see
+        :class:`~rnngmm.flagging.scorer.EnergyCalibration`.
+    class_names : list of str
+    chunking : dict
+        The run's ``n_min``, ``n_max``, ``period_fold``, ``sigma_clip``.
+    find_period : callable
+        ``find_period(time, mag, err) -> period`` (Lomb-Scargle).
+    out : str
+        Output file.
+    run_id : str
+    percentiles : sequence of float
+    batch_objects : int
+        Objects in flight per rank.
+    shard_objects : int
+        Catalog rows per shard (unit of resumption and of work sharing).
+    resume : bool
+    meta : dict
+        Extra provenance for the output's metadata.
+    progress_interval : float
+        Seconds between progress lines on rank 0.
+    """
+
+    source: object
+    scorer: object
+    calibration: object
+    class_names: list
+    chunking: dict
+    find_period: object
+    out: str
+    run_id: str
+    percentiles: tuple = (80, 95, 99)
+    batch_objects: int = 256
+    shard_objects: int = 2048
+    resume: bool = False
+    meta: dict = field(default_factory=dict)
+    progress_interval: float = 10.0
+
+
+def wait_for_all(dist, on_idle=None):
+    """Barrier that polls instead of spinning; returns when every rank arrived.
+
+    If another rank dies, ``mpirun`` terminates this process (or the other
+    rank's ``Abort`` does), so this never waits forever on a dead peer.
+    """
+    if dist.comm is None:
+        return
+    request = dist.comm.Ibarrier()
+    while not request.Test():
+        if on_idle is not None:
+            on_idle()
+        time.sleep(POLL_SECONDS)
+
+
+def _fault_hook(rank, shards_written):
+    """Fail on purpose when ``RNNGMM_FLAG_FAULT`` asks for it (tests only)."""
+    spec = os.environ.get(FAULT_ENV)
+    if not spec:
+        return
+    target, kind, after = spec.split(":")
+    if int(target) != rank or shards_written != int(after):
+        return
+    if kind == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise RuntimeError(f"{FAULT_ENV}: injected failure on rank {rank} "
+                       f"after {shards_written} shards")
+
+
+def _manifest(job, n_rows):
+    return sh.manifest_for(n_rows=n_rows, shard_objects=job.shard_objects,
+                           ids_fingerprint=job.source.ids_fingerprint(),
+                           run_id=job.run_id, class_names=job.class_names,
+                           chunking=job.chunking, inputs=job.source.inputs)
+
+
+def _setup_parts(job, dist, plan, directory):
+    """Rank 0 prepares the parts directory and finds completed shards; all
+    ranks get the list of shards still to do (or the error)."""
+    todo, error = None, None
+    if dist.is_root:
+        try:
+            sh.prepare_parts(directory, _manifest(job, job.source.n_rows), resume=job.resume)
+            done = set(sh.completed_shards(directory, plan, job.scorer.n_classes)
+                       if job.resume else [])
+            todo = [s.index for s in plan if s not in done]
+        except InputError as exc:
+            error = str(exc)
+    todo, error = dist.bcast((todo, error))
+    if error is not None:
+        raise InputError(error)
+    return [plan[i] for i in todo]
+
+
+class _RootProgress:
+    """Progress of the whole job as seen by rank 0 (shard files on disk +
+    its own shard in progress)."""
+
+    def __init__(self, job, plan, directory, todo):
+        self.sizes = {sh.shard_path(directory, s): len(s) for s in plan}
+        self.directory = directory
+        total = sum(len(s) for s in plan)
+        already = total - sum(len(s) for s in todo)
+        self.progress = Progress(total, already, job.progress_interval)
+        self.in_flight = 0
+        self._last_scan = -np.inf
+        self._on_disk = already
+
+    def _scan(self):
+        now = time.monotonic()
+        if now - self._last_scan >= 1.0:
+            self._last_scan = now
+            names = os.listdir(self.directory) if os.path.isdir(self.directory) else []
+            self._on_disk = sum(self.sizes.get(os.path.join(self.directory, n), 0)
+                                for n in names)
+        return self._on_disk
+
+    def tick(self, force=False):
+        if force or self.progress._last is None or (
+                time.monotonic() - self.progress._last >= self.progress.interval):
+            self._last_scan = -np.inf if force else self._last_scan
+            done = min(self._scan() + self.in_flight, self.progress.total)
+            self.progress.update(done, force=force)
+
+
+def process_shards(job, shards, directory, dist, root_progress=None):
+    """Score this rank's ``shards`` and write each one's file."""
+    n_classes = job.scorer.n_classes
+    _fault_hook(dist.rank, 0)
+    for written, shard in enumerate(shards, start=1):
+        parts = []
+        results_rows = []
+        records = job.source.iter_records(shard.rows)
+        for rows, results in stream_results(records, job.scorer, job.chunking,
+                                            batch_objects=job.batch_objects,
+                                            find_period=job.find_period):
+            parts.append(results)
+            results_rows.append(rows)
+            if root_progress is not None:
+                root_progress.in_flight += len(rows)
+                root_progress.tick()
+        results = RowResults.concatenate(parts, n_classes)
+        rows = np.concatenate(results_rows) if results_rows else np.zeros(0, np.int64)
+        if not np.array_equal(rows, shard.rows):
+            raise RuntimeError(f"shard {shard.index}: the source returned rows out of order")
+        write_shard(sh.shard_path(directory, shard), results, shard=shard.index,
+                    start=shard.start, stop=shard.stop)
+        if root_progress is not None:
+            root_progress.in_flight = 0
+            root_progress.tick()
+        _fault_hook(dist.rank, written)
+
+
+def collect_results(plan, directory, n_classes):
+    """All shards' results in catalog order (rank 0, after every rank finished)."""
+    parts = []
+    for shard in plan:
+        results = read_shard(sh.shard_path(directory, shard), shard=shard.index,
+                             start=shard.start, stop=shard.stop, n_classes=n_classes)
+        if results is None:
+            raise RuntimeError(f"shard {shard.index} (rows {shard.start}:{shard.stop}) "
+                               f"is missing or damaged in {directory!r}")
+        parts.append(results)
+    return RowResults.concatenate(parts, n_classes)
+
+
+def output_metadata(job, thresholds, results):
+    """Provenance and summary stored in the output's metadata."""
+    base = provenance(job.source.inputs)
+    meta = {"format": "rnngmm-flags", "run_id": job.run_id,
+            "package_version": __version__, "command": base["command"],
+            "created": base["created"], "inputs": base["inputs"],
+            "class_names": list(job.class_names),
+            "percentiles": [float(p) for p in job.percentiles],
+            "energy_aggregation": "mean over the object's chunks (as training thresholds)",
+            "n_rows": int(len(results)), "n_ok": int(np.count_nonzero(results.ok))}
+    for percentile, threshold in thresholds.items():
+        meta[f"threshold_{percentile:g}".replace(".", "p")] = float(threshold)
+    meta.update(job.meta)
+    return meta
+
+
+def assemble_output(job, plan, directory):
+    """Read every shard and write the output file atomically (rank 0).
+
+    Returns
+    -------
+    astropy.table.Table
+        The table that was written.
+    """
+    results = collect_results(plan, directory, job.scorer.n_classes)
+    thresholds = job.calibration.thresholds(job.percentiles)
+    energy_percentile = np.full(len(results), np.nan)
+    ok = results.ok
+    if np.any(ok):
+        energy_percentile[ok] = job.calibration.percentile_of(results.energy[ok])
+    table = build_table(id_name=job.source.id_name, ids=job.source.ids,
+                        columns=job.source.columns, results=results,
+                        class_names=job.class_names, energy_percentile=energy_percentile,
+                        thresholds=thresholds, meta=output_metadata(job, thresholds, results))
+    write_table(table, job.out)
+    return table
+
+
+def run_flagging(job, dist):
+    """Run a flagging job on this rank; rank 0 returns the written table.
+
+    Parameters
+    ----------
+    job : FlagJob
+    dist : rnngmm.dist.Dist
+
+    Returns
+    -------
+    astropy.table.Table or None
+        The output table on rank 0, None on other ranks.
+    """
+    plan = sh.plan_shards(job.source.n_rows, job.shard_objects)
+    directory = sh.parts_dir(job.out)
+    todo = _setup_parts(job, dist, plan, directory)
+    mine = sh.shards_of_rank(todo, dist.rank, dist.size)
+    root_progress = _RootProgress(job, plan, directory, todo) if dist.is_root else None
+    if root_progress is not None:
+        root_progress.tick(force=True)
+    process_shards(job, mine, directory, dist, root_progress)
+    wait_for_all(dist, on_idle=root_progress.tick if root_progress else None)
+    table = None
+    if dist.is_root:
+        root_progress.tick(force=True)
+        table = assemble_output(job, plan, directory)
+        sh.remove_parts(directory)
+    wait_for_all(dist)
+    return table
+
+
+def abort_on_failure(dist, exc):
+    """Report ``exc`` from this rank and stop every rank of the job."""
+    import traceback
+    if not isinstance(exc, InputError):
+        traceback.print_exc()
+    print(f"rnngmm flag: rank {dist.rank} of {dist.size} failed: "
+          f"{type(exc).__name__}: {exc}; aborting the job", file=sys.stderr, flush=True)
+    dist.abort(2 if isinstance(exc, InputError) else 1)
