@@ -1,0 +1,112 @@
+"""``rnngmm score``: a trained run directory -> metrics, figures and tables."""
+
+import os
+import sys
+
+from ..dist import init_mpi
+from ..errors import InputError
+
+
+def add_parser(subparsers):
+    """Register the ``score`` subcommand."""
+    p = subparsers.add_parser(
+        "score",
+        help="score a trained run: confusion matrices, energies, novelty, baselines",
+        description="Load a run directory written by 'rnngmm train', run the network "
+                    "over the validation and novel objects of its split (or over every "
+                    "object of --data), and write classification and novelty reports, "
+                    "figures, a per-object table and a summary under "
+                    "<run_dir>/<out_name>/. Baselines (random forests on the network "
+                    "code and on light-curve features, isolation forest on features) "
+                    "are fit on the same training objects. Runs in parallel under "
+                    "mpirun/srun; rank 0 writes.")
+    p.add_argument("--run_dir", required=True,
+                   help="run directory, e.g. keras_logs/<sim_type>/<run id>")
+    p.add_argument("--data", default=None,
+                   help="score every object of this prepared dataset instead of the "
+                        "run's validation/novel split; labels in the run's classes are "
+                        "known, other labels novel, empty labels unlabelled")
+    p.add_argument("--novel_classes", nargs="+", default=None, metavar="CLASS",
+                   help="classes treated as novel (default: the run's novel split, or "
+                        "every unknown label of --data); must not be training classes")
+    p.add_argument("--percentiles", nargs="+", type=float, default=[80.0, 95.0, 99.0],
+                   metavar="P", help="percentiles of the training energies used as "
+                                     "novelty thresholds (default: 80 95 99)")
+    p.add_argument("--out_name", default="scoring",
+                   help="output folder under the run directory (default: %(default)s)")
+    p.add_argument("--batch_size", type=int, default=256,
+                   help="chunks per forward pass (default: %(default)s)")
+    p.add_argument("--no_baselines", action="store_true",
+                   help="skip the random-forest and isolation-forest baselines")
+    p.set_defaults(run=run)
+    return p
+
+
+def check_args(args):
+    """Validate flags before any work starts.
+
+    Raises
+    ------
+    InputError
+    """
+    if not os.path.isdir(args.run_dir):
+        raise InputError(f"--run_dir {args.run_dir!r} is not a directory")
+    for name in ("config.json", "split.json", "model.keras", "gmm.h5"):
+        if not os.path.exists(os.path.join(args.run_dir, name)):
+            raise InputError(f"--run_dir {args.run_dir!r} has no {name}; "
+                             "is it a finished 'rnngmm train' run?")
+    if args.data is not None and not os.path.isfile(args.data):
+        raise InputError(f"--data {args.data!r} does not exist")
+    if any(not 0 < p < 100 for p in args.percentiles):
+        raise InputError(f"--percentiles must lie strictly between 0 and 100, "
+                         f"got {args.percentiles}")
+    if args.batch_size < 1:
+        raise InputError(f"--batch_size must be positive, got {args.batch_size}")
+    if os.path.isabs(args.out_name) or ".." in args.out_name.split(os.sep):
+        raise InputError(f"--out_name {args.out_name!r} must be a folder name inside the "
+                         "run directory")
+
+
+def run(args):
+    """Execute ``rnngmm score``; returns the exit code."""
+    check_args(args)
+    dist = init_mpi()
+    from ..scoring.score import score_run
+    try:
+        result = score_run(args.run_dir, data=args.data, novel_classes=args.novel_classes,
+                           percentiles=args.percentiles, out_name=args.out_name,
+                           batch_size=args.batch_size, with_baselines=not args.no_baselines,
+                           dist=dist)
+    except Exception:  # one failing rank must not leave the others waiting
+        if dist.size > 1:
+            raise_everywhere(dist)
+        raise
+    if dist.is_root:
+        print_outputs(result)
+    return 0
+
+
+def raise_everywhere(dist):
+    """Print the error and abort every rank, so no rank waits forever."""
+    import traceback
+    traceback.print_exc()
+    sys.stderr.flush()
+    dist.abort(1)
+
+
+def print_outputs(result):
+    """Print the key numbers and the paths a user opens first."""
+    files = result["files"]
+    net = result["classification"]["network"]["object"]
+    print(f"network, object level: accuracy {net['accuracy']:.4f}, "
+          f"macro-F1 {net['macro_f1']:.4f} ({net['n']} objects)")
+    methods = result["novelty"]["methods"]
+    if "note" not in result["novelty"]:
+        for method, m in methods.items():
+            print(f"novelty, {method}: ROC-AUC {m['roc_auc']:.4f}, "
+                  f"average precision {m['average_precision']:.4f}")
+    print(f"confusion matrix:   {files['confusion_network_object_normalised']}")
+    print(f"energy histogram:   {files['energy_histogram']}")
+    print(f"novelty scores:     {files['novelty_txt']}")
+    print(f"per-object table:   {files['objects_ecsv']}")
+    print(f"summary:            {files['summary']}")

@@ -1,0 +1,472 @@
+"""The scoring stage: a trained run directory -> metrics, figures, tables.
+
+Flow (``score_run``):
+
+1. every rank loads the run (:func:`rnngmm.runs.load_run`) and the dataset;
+2. the objects to evaluate (and, for the baselines, the training objects)
+   are chosen from the run's ``split.json`` or from ``--data`` labels;
+3. each rank chunks its contiguous shard of objects with
+   :func:`rnngmm.chunking.chunk_objects` (the run's chunking settings),
+   runs :func:`rnngmm.inference.predict_chunks` and the saved
+   :class:`rnngmm.novelty.GMMNovelty`; shards are gathered on rank 0 in
+   object order, so 1 and N ranks give the same results;
+4. rank 0 computes the metrics and baselines and writes everything under
+   ``<run_dir>/<out_name>/``.
+"""
+
+import os
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from astropy.table import Table
+
+from ..chunking import chunk_objects, dataset_records
+from ..dist import Dist
+from ..errors import InputError
+from ..io.dataset import Dataset
+from ..novelty import aggregate_by_object
+from . import baselines, features, metrics, plots, report
+
+#: Roles of evaluated objects in the per-object table.
+ROLE_VALIDATION = "validation"   # known class, held-out validation object of the run
+ROLE_KNOWN = "known"             # known class, from another dataset (--data)
+ROLE_NOVEL = "novel"             # class the model never saw
+ROLE_UNLABELLED = "unlabelled"   # no label (--data): scored, not in any metric
+KNOWN_ROLES = (ROLE_VALIDATION, ROLE_KNOWN)
+
+
+@dataclass
+class Inference:
+    """Network results of a list of objects (filled on rank 0 only).
+
+    Attributes
+    ----------
+    indices : ndarray of int64, shape (n,)
+        Dataset indices of the objects, in the order asked for.
+    n_chunks : ndarray of int64, shape (n,)
+        Chunks per object (0 when rejected).
+    reasons : list of str
+        ``""`` for chunked objects, else the reason they could not be chunked.
+    chunk_position : ndarray of int64, shape (N,)
+        Position (into ``indices``) of each chunk's object.
+    gamma, code, supports, energy : ndarray
+        Per chunk: class probabilities (N, K), latent code (N, E),
+        supports (N, 3), GMM energy (N,).
+    """
+
+    indices: np.ndarray
+    n_chunks: np.ndarray = None
+    reasons: list = field(default_factory=list)
+    chunk_position: np.ndarray = None
+    gamma: np.ndarray = None
+    code: np.ndarray = None
+    supports: np.ndarray = None
+    energy: np.ndarray = None
+
+    @property
+    def ok(self):
+        """Boolean (n,): objects with at least one chunk."""
+        return self.n_chunks > 0
+
+    def object_probabilities(self):
+        """(n, K) mean class probability over each object's chunks (NaN if rejected)."""
+        out = np.full((len(self.indices), self.gamma.shape[1]), np.nan)
+        positions, means, _ = metrics.mean_by_group(self.gamma, self.chunk_position)
+        out[positions] = means
+        return out
+
+    def object_energy(self):
+        """(n,) mean chunk energy of each object (NaN if rejected), as in training."""
+        out = np.full(len(self.indices), np.nan)
+        if len(self.energy):
+            positions, means = aggregate_by_object(self.energy, self.chunk_position)
+            out[positions] = means
+        return out
+
+
+def infer_objects(run, dataset, indices, dist, batch_size):
+    """Chunk, predict and compute energies of ``indices``, sharded over ranks.
+
+    Returns
+    -------
+    Inference or None
+        Complete on rank 0; None on the other ranks.
+    """
+    from ..inference import predict_chunks
+
+    indices = np.asarray(indices, dtype=np.int64)
+    mine = dist.shard(len(indices))
+    chunk_set = chunk_objects(dataset_records(dataset, indices[mine]), **run.chunking)
+    outputs = predict_chunks(run.model, chunk_set.chunks, batch_size=batch_size)
+    # chunk_objects numbers chunks by dataset index; map to position in `indices`
+    position_of = {int(i): int(p) for p, i in zip(mine, indices[mine])}
+    local = {
+        "positions": mine,
+        "chunk_position": np.array([position_of[int(i)] for i in chunk_set.object_index],
+                                   dtype=np.int64),
+        "rejects": [(position_of[int(i)], reason) for i, reason in chunk_set.rejects],
+        "gamma": outputs["gamma"], "code": outputs["code"],
+        "supports": chunk_set.chunks.supports,
+        "energy": run.novelty.energy(outputs["z"]) if len(outputs["z"]) else np.zeros(0),
+    }
+    parts = dist.gather(local)
+    if not dist.is_root:
+        return None
+    result = Inference(indices)
+    for name in ("chunk_position", "gamma", "code", "supports", "energy"):
+        setattr(result, name, np.concatenate([p[name] for p in parts]))
+    result.n_chunks = np.bincount(result.chunk_position, minlength=len(indices)).astype(np.int64)
+    reasons = [""] * len(indices)
+    for part in parts:
+        for position, reason in part["rejects"]:
+            reasons[position] = reason
+    result.reasons = reasons
+    return result
+
+
+def evaluation_plan(dataset, run, *, external, novel_classes=None):
+    """Which objects to evaluate and in which role.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The dataset being scored.
+    run : LoadedRun
+    external : bool
+        True when ``dataset`` is not the run's own dataset (``--data``).
+    novel_classes : sequence of str, optional
+        Run's dataset: objects of these classes outside the training split
+        become the novel set (default: the split's ``novel`` objects).
+        External dataset: these labels are novel (default: every label not in
+        the run's classes).
+
+    Returns
+    -------
+    indices : ndarray of int64
+        Dataset indices to evaluate, sorted.
+    roles : ndarray of str
+        One of the ``ROLE_*`` values per index.
+    """
+    labels = dataset.labels
+    class_names = [str(c) for c in run.class_names]
+    novel_classes = list(novel_classes or [])
+    if external:
+        if novel_classes:
+            is_novel = np.isin(labels, novel_classes)
+        else:
+            is_novel = (labels != "") & ~np.isin(labels, class_names)
+        roles = np.where(is_novel, ROLE_NOVEL,
+                         np.where(np.isin(labels, class_names), ROLE_KNOWN, ROLE_UNLABELLED))
+        return np.arange(len(dataset), dtype=np.int64), roles.astype(str)
+
+    trained_on = sorted(set(novel_classes) & set(class_names))
+    if trained_on:
+        raise InputError(f"--novel_classes {trained_on} were classes of the training set "
+                         f"of this run; a novel class must be one the model never saw")
+    split = run.split
+    lookup = split_indices(dataset, split)
+    validation = lookup["validation"]
+    if novel_classes:
+        novel = np.flatnonzero(np.isin(labels, novel_classes))
+        novel = np.setdiff1d(novel, lookup["train"])
+        validation = validation[~np.isin(labels[validation], novel_classes)]
+    else:
+        novel = lookup["novel"]
+    indices = np.concatenate([validation, novel]).astype(np.int64)
+    roles = np.array([ROLE_VALIDATION] * len(validation) + [ROLE_NOVEL] * len(novel), dtype="U16")
+    order = np.argsort(indices, kind="stable")
+    return indices[order], roles[order]
+
+
+def split_indices(dataset, split):
+    """Dataset indices of the ids in ``split.json`` (train, validation, novel).
+
+    Raises
+    ------
+    InputError
+        If ids of the split are missing from the dataset (it changed since
+        training).
+    """
+    position = {str(i): n for n, i in enumerate(dataset.ids)}
+    out = {}
+    for name in ("train", "validation", "novel"):
+        ids = [str(i) for i in split.get(name, [])]
+        missing = [i for i in ids if i not in position]
+        if missing:
+            raise InputError(f"{len(missing)} {name} ids of split.json (e.g. {missing[0]!r}) "
+                             f"are not in dataset {dataset.path!r}; was it re-prepared?")
+        out[name] = np.array(sorted(position[i] for i in ids), dtype=np.int64)
+    return out
+
+
+def run_dataset_path(run):
+    """Path of the run's training dataset as recorded in config.json."""
+    path = (run.config.get("dataset") or {}).get("path")
+    if not path:
+        raise InputError(f"{run.run_dir}/config.json records no dataset path; pass --data")
+    return path
+
+
+def same_file(a, b):
+    """True when two paths name the same existing file."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def score_run(run_dir, *, data=None, novel_classes=None, percentiles=(80, 95, 99),
+              out_name="scoring", batch_size=256, with_baselines=True, dist=None,
+              verbose=True):
+    """Score a run directory; the library entry point of ``rnngmm score``.
+
+    Parameters
+    ----------
+    run_dir : str
+        ``keras_logs/<sim_type>/<run_id>`` written by ``rnngmm train``.
+    data : str, optional
+        Another prepared dataset to score (all its objects).
+    novel_classes : sequence of str, optional
+        See :func:`evaluation_plan`.
+    percentiles : sequence of float
+        Percentiles of the training energies used as thresholds.
+    out_name : str
+        Output folder, relative to ``run_dir`` (or absolute).
+    batch_size : int
+        Chunks per forward pass.
+    with_baselines : bool
+        Also fit and score the random-forest and isolation-forest baselines.
+    dist : rnngmm.dist.Dist, optional
+        Process topology (default: single process).
+
+    Returns
+    -------
+    dict or None
+        On rank 0: ``{"out_dir", "files": {name: path}, "classification",
+        "novelty"}``; None on other ranks.
+    """
+    from ..runs import load_run
+
+    dist = dist or Dist()
+    run = load_run(run_dir)
+    run_data = run_dataset_path(run)
+    external = data is not None and not same_file(data, run_data)
+    data_path = data if external else run_data
+    out_dir = os.path.join(os.fspath(run_dir), out_name)
+    if dist.is_root:
+        os.makedirs(out_dir, exist_ok=True)
+    with Dataset(data_path) as dataset:
+        indices, roles = evaluation_plan(dataset, run, external=external,
+                                         novel_classes=novel_classes)
+        if verbose and dist.is_root:
+            print(f"scoring {len(indices)} objects of {data_path} "
+                  f"({dist.size} rank{'s' if dist.size > 1 else ''})", flush=True)
+        evaluated = infer_objects(run, dataset, indices, dist, batch_size)
+        eval_labels = dataset.labels[indices]
+        eval_ids = dataset.ids[indices]
+        eval_features = None
+        if with_baselines and dist.is_root:
+            eval_features = features.dataset_features(dataset)[indices]
+
+    training = train_features = train_labels = None
+    if with_baselines:
+        if external and not os.path.exists(run_data):
+            if dist.is_root:
+                warnings.warn(f"run dataset {run_data!r} not found: baselines skipped")
+            with_baselines = False
+        else:
+            with Dataset(run_data) as train_set:
+                train_idx = split_indices(train_set, run.split)["train"]
+                training = infer_objects(run, train_set, train_idx, dist, batch_size)
+                if dist.is_root:
+                    train_labels = train_set.labels[train_idx]
+                    train_features = features.dataset_features(train_set)[train_idx]
+
+    if not dist.is_root:
+        return None
+    if verbose:
+        print("computing metrics and writing results", flush=True)
+    return write_results(
+        out_dir=out_dir, run=run, data_path=data_path, ids=eval_ids, labels=eval_labels,
+        roles=roles, evaluated=evaluated, percentiles=percentiles,
+        novel_classes=novel_classes,
+        baseline_inputs=(training, train_labels, train_features, eval_features)
+        if with_baselines else None)
+
+
+def _label_indices(labels, class_names):
+    lookup = {str(c): n for n, c in enumerate(class_names)}
+    return np.array([lookup.get(str(lab), -1) for lab in labels], dtype=np.int64)
+
+
+def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, percentiles,
+                  novel_classes, baseline_inputs):
+    """Compute every metric on rank 0 and write the outputs (see module doc)."""
+    class_names = [str(c) for c in run.class_names]
+    seed = int(run.split.get("seed", 0))
+    y_object = _label_indices(labels, class_names)
+    ok = evaluated.ok
+    known = np.isin(roles, KNOWN_ROLES) & ok & (y_object >= 0)
+    novel = (roles == ROLE_NOVEL) & ok
+    object_prob = evaluated.object_probabilities()
+    object_energy = evaluated.object_energy()
+    predicted = np.full(len(ids), -1, dtype=np.int64)
+    predicted[ok] = np.argmax(object_prob[ok], axis=1)
+    chunk_known = known[evaluated.chunk_position]
+    chunk_true = y_object[evaluated.chunk_position]
+
+    classification = {"network": {
+        "chunk": metrics.classification_metrics(
+            chunk_true[chunk_known], np.argmax(evaluated.gamma[chunk_known], axis=1), class_names),
+        "object": metrics.classification_metrics(y_object[known], predicted[known], class_names)}}
+    thresholds = {float(p): run.novelty.threshold(p) for p in percentiles}
+    novelty_methods = {"network": metrics.novelty_metrics(
+        object_energy[known], object_energy[novel], thresholds)}
+    curves = {"network": _with_ranking(metrics.curves(object_energy[known], object_energy[novel]),
+                                       novelty_methods["network"])}
+    extra_columns = {}
+
+    if baseline_inputs is not None:
+        training, train_labels, train_features, eval_features = baseline_inputs
+        y_train_object = _label_indices(train_labels, class_names)
+        train_ok = training.ok & (y_train_object >= 0)
+        # RF on the network's code + supports, one row per chunk
+        train_chunks = train_ok[training.chunk_position]
+        x_train = np.hstack([training.code, training.supports])[train_chunks]
+        y_train = y_train_object[training.chunk_position][train_chunks]
+        x_eval = np.hstack([evaluated.code, evaluated.supports])
+        chunk_prob = baselines.random_forest_probabilities(
+            x_train, y_train, x_eval, len(class_names), seed=seed)
+        positions, rf_code_prob, _ = metrics.mean_by_group(chunk_prob, evaluated.chunk_position)
+        rf_code_pred = np.full(len(ids), -1, dtype=np.int64)
+        rf_code_pred[positions] = np.argmax(rf_code_prob, axis=1)
+        classification["rf_code"] = {
+            "chunk": metrics.classification_metrics(
+                chunk_true[chunk_known], np.argmax(chunk_prob[chunk_known], axis=1), class_names),
+            "object": metrics.classification_metrics(y_object[known], rf_code_pred[known],
+                                                      class_names)}
+        # RF and isolation forest on light-curve features, one row per object;
+        # same objects as the network (those it could chunk)
+        rf_feat_prob = baselines.random_forest_probabilities(
+            train_features[train_ok], y_train_object[train_ok], eval_features,
+            len(class_names), seed=seed)
+        rf_feat_pred = np.where(ok, np.argmax(rf_feat_prob, axis=1), -1)
+        classification["rf_features"] = {"object": metrics.classification_metrics(
+            y_object[known], rf_feat_pred[known], class_names)}
+        train_scores, iforest = baselines.isolation_forest_scores(
+            train_features[train_ok], eval_features, seed=seed)
+        iforest = np.where(ok, iforest, np.nan)
+        novelty_methods["iforest_features"] = metrics.novelty_metrics(
+            iforest[known], iforest[novel], metrics.percentile_thresholds(train_scores, percentiles))
+        curves["iforest_features"] = _with_ranking(
+            metrics.curves(iforest[known], iforest[novel]), novelty_methods["iforest_features"])
+        extra_columns = {
+            "rf_code_predicted": _names(rf_code_pred, class_names),
+            "rf_features_predicted": _names(rf_feat_pred, class_names),
+            "iforest_score": iforest}
+
+    novelty = {"novel_classes": sorted(set(labels[roles == ROLE_NOVEL].tolist())),
+               "thresholds_from": "training-object energies saved in gmm.h5",
+               "percentiles": [float(p) for p in percentiles],
+               "methods": novelty_methods}
+    if not novel.any():
+        novelty["note"] = ("no novel objects were scored (train with --novel_classes or "
+                           "score with --novel_classes / --data); novelty metrics are n/a")
+
+    files = {}
+    files["classification_txt"] = report.write_text(
+        os.path.join(out_dir, "classification_accuracy.txt"),
+        report.classification_text(classification, class_names))
+    files["classification_json"] = report.write_json(
+        os.path.join(out_dir, "classification_accuracy.json"),
+        {"class_names": class_names, "methods": classification})
+    files["novelty_txt"] = report.write_text(
+        os.path.join(out_dir, "novel_detection_scores.txt"), report.novelty_text(novelty))
+    files["novelty_json"] = report.write_json(
+        os.path.join(out_dir, "novel_detection_scores.json"), novelty)
+
+    figures = {}
+    for method, levels in classification.items():
+        for level, m in levels.items():
+            stem = os.path.join(out_dir, f"confusion_{method}_{level}")
+            files[f"confusion_{method}_{level}_csv"] = report.write_confusion_csv(
+                stem + ".csv", m["confusion"], class_names)
+            for normalise, kind in ((True, "normalised"), (False, "raw")):
+                paths = plots.plot_confusion_matrix(
+                    m["confusion"], class_names, f"{stem}_{kind}", normalise=normalise,
+                    title=f"{report.METHOD_TITLES[method]}\n{level} level, {kind}")
+                files[f"confusion_{method}_{level}_{kind}"] = paths[0]
+                if kind == "normalised" and (level == "object"):
+                    figures[f"Confusion matrix: {report.METHOD_TITLES[method]}"] = paths[0]
+    energy_sets = {"training": run.novelty.train_energy_,
+                   "known validation": object_energy[known],
+                   "novel": object_energy[novel]}
+    paths = plots.plot_energy_histograms(
+        energy_sets, thresholds, os.path.join(out_dir, "energy_histogram"),
+        title="Object energies (mean over chunks)")
+    files["energy_histogram"] = figures["Energy histogram"] = paths[0]
+    if novel.any() and known.any():
+        paths = plots.plot_roc_pr(curves, os.path.join(out_dir, "novelty_roc_pr"))
+        files["novelty_roc_pr"] = figures["Novelty ROC and precision-recall"] = paths[0]
+
+    files["energies"] = report.write_energies(
+        os.path.join(out_dir, "energies.h5"),
+        {"training": {"energy": run.novelty.train_energy_},
+         "known": {"id": ids[known], "energy": object_energy[known]},
+         "novel": {"id": ids[novel], "energy": object_energy[novel]}},
+        attrs={"thresholds": {metrics.format_percentile(p): t for p, t in thresholds.items()},
+               "aggregation": "mean of chunk energies per object"})
+
+    table = object_table(ids, labels, roles, evaluated, object_prob, object_energy, predicted,
+                         class_names, run.novelty, extra_columns)
+    ecsv, h5 = report.write_object_table(os.path.join(out_dir, "objects"), table)
+    files["objects_ecsv"], files["objects_h5"] = ecsv, h5
+
+    counts = {"objects evaluated": len(ids), "known-class objects scored": int(known.sum()),
+              "novel objects scored": int(novel.sum()),
+              "objects that could not be chunked": int((~ok).sum())}
+    rel = {k: os.path.relpath(v, out_dir) for k, v in figures.items()}
+    listed = {"classification report": "classification_accuracy.txt",
+              "novelty report": "novel_detection_scores.txt",
+              "per-object table": "objects.ecsv", "energies": "energies.h5"}
+    files["summary"] = report.write_text(
+        os.path.join(out_dir, "summary.md"),
+        report.summary_markdown(run_dir=run.run_dir, dataset_path=data_path,
+                                classification=classification, novelty=novelty,
+                                figures=rel, files=listed, counts=counts))
+    return {"out_dir": out_dir, "files": files, "classification": classification,
+            "novelty": novelty}
+
+
+def object_table(ids, labels, roles, evaluated, probabilities, energy, predicted,
+                 class_names, novelty, extra_columns):
+    """Per-object astropy Table: exactly one row per evaluated object."""
+    status = np.array(["ok" if r == "" else f"rejected: {r}" for r in evaluated.reasons],
+                      dtype=str)
+    percentile = np.full(len(ids), np.nan)
+    finite = np.isfinite(energy)
+    percentile[finite] = novelty.energy_percentile(energy[finite])
+    columns = {"id": np.asarray(ids, dtype=str), "label": np.asarray(labels, dtype=str),
+               "role": np.asarray(roles, dtype=str), "status": status,
+               "n_chunks": evaluated.n_chunks,
+               "predicted": _names(predicted, class_names)}
+    for n, name in enumerate(class_names):
+        columns[f"prob_{name}"] = probabilities[:, n]
+    columns["energy"] = energy
+    columns["energy_percentile"] = percentile
+    columns.update(extra_columns)
+    table = Table(columns)
+    table.meta["class_names"] = list(class_names)
+    table.meta["energy_percentile"] = "percent of training-object energies below (0-100)"
+    return table
+
+
+def _names(indices, class_names):
+    return np.array([class_names[i] if i >= 0 else "" for i in indices], dtype=str)
+
+
+def _with_ranking(curve, summary):
+    if curve is None:
+        return None
+    return dict(curve, roc_auc=summary["roc_auc"], average_precision=summary["average_precision"])
