@@ -1,0 +1,208 @@
+"""Training inputs: object split, chunking, per-rank epoch batches, tf.data.
+
+Preprocessing itself lives in :mod:`rnngmm.chunking` (shared with scoring and
+flagging); this module decides WHICH objects and chunks each rank sees and in
+what order. The order of every epoch is a pure function of ``(seed, epoch)``,
+so a resumed run replays exactly the batches an uninterrupted run would.
+"""
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..chunking import chunk_objects, dataset_records
+from ..errors import InputError
+from ..preprocess import Chunks
+from ..split import object_split
+
+
+@dataclass
+class LabelledChunks:
+    """Chunks with their object (dataset index) and integer class label."""
+
+    chunks: Chunks
+    object_index: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self):
+        return len(self.labels)
+
+    def take(self, indices):
+        """The chunks at ``indices`` (numpy fancy indexing)."""
+        c = self.chunks
+        return LabelledChunks(Chunks(c.x[indices], c.weights[indices], c.supports[indices]),
+                              self.object_index[indices], self.labels[indices])
+
+
+@dataclass
+class TrainingData:
+    """Everything the training loop needs from the dataset.
+
+    Attributes
+    ----------
+    class_names : list of str
+        Known classes; a chunk's label is an index into this list.
+    train, validation : LabelledChunks
+    split : dict of ndarray
+        Dataset indices: ``train``, ``validation`` (objects that gave chunks),
+        ``novel``, ``rejected`` (gave no chunk), ``unlabelled``.
+    rejects : list of (int, str)
+        ``(dataset index, reason)`` of every known-class object without chunks.
+    """
+
+    class_names: list
+    train: LabelledChunks
+    validation: LabelledChunks
+    split: dict
+    rejects: list
+
+
+def resolve_classes(labels, novel_classes, num_classes=None):
+    """Known class names of a dataset, checked against the flags.
+
+    Raises
+    ------
+    InputError
+        If a novel class does not occur, no known class remains, or
+        ``num_classes`` disagrees with the number of known classes.
+    """
+    present = sorted(str(label) for label in set(labels) - {""})
+    missing = [c for c in novel_classes if c not in present]
+    if missing:
+        raise InputError(f"--novel_classes {missing} not among the dataset's labels {present}")
+    class_names = [c for c in present if c not in set(novel_classes)]
+    if not class_names:
+        raise InputError("no known (non-novel, labelled) class left to train on")
+    if num_classes is not None and num_classes != len(class_names):
+        raise InputError(f"--num_classes {num_classes} but the dataset has "
+                         f"{len(class_names)} known classes {class_names}")
+    return class_names
+
+
+def _encode_rejects(rejects):
+    return json.dumps([[int(i), str(r)] for i, r in rejects]).encode("utf-8")
+
+
+def _decode_rejects(payload):
+    return [(int(i), r) for i, r in json.loads(payload.decode("utf-8"))]
+
+
+def chunk_in_parallel(dataset, indices, collectives, **chunking):
+    """Chunk ``indices`` of ``dataset``, each rank a block, gathered everywhere.
+
+    Returns a :class:`rnngmm.chunking.ChunkSet` identical on every rank (in the
+    order of ``indices``), whatever the number of ranks.
+    """
+    dist = collectives.dist
+    mine = np.asarray(indices)[dist.shard(len(indices))]
+    part = chunk_objects(dataset_records(dataset, mine), **chunking)
+    chunks = Chunks(collectives.allgather(part.chunks.x),
+                    collectives.allgather(part.chunks.weights),
+                    collectives.allgather(part.chunks.supports))
+    object_index = collectives.allgather(part.object_index).astype(np.int64)
+    rejects = collectives.allgather_object_list(part.rejects, _encode_rejects,
+                                                _decode_rejects)
+    return type(part)(chunks, object_index, rejects)
+
+
+def load_training_data(dataset, collectives, *, n_min, n_max, period_fold=False,
+                       sigma_clip=None, novel_classes=(), validation_fraction=0.2,
+                       seed=0, num_classes=None, excluded=()):
+    """Split a prepared dataset by object and chunk its train/validation objects.
+
+    Parameters
+    ----------
+    dataset : rnngmm.io.dataset.Dataset
+    collectives : rnngmm.training.distributed.Collectives
+    n_min, n_max, period_fold, sigma_clip
+        Chunking options (see :func:`rnngmm.chunking.chunk_object`).
+    novel_classes : sequence of str
+        Kept out of training and validation entirely.
+    validation_fraction, seed
+        Stratified object split (:func:`rnngmm.split.object_split`).
+    num_classes : int, optional
+        Checked against the number of known classes.
+    excluded : sequence of (int, str)
+        ``(dataset index, reason)`` of objects removed by catalog cuts before
+        the split; they are reported with the rejects.
+
+    Returns
+    -------
+    TrainingData
+    """
+    labels = np.asarray(dataset.labels).astype(str)
+    class_names = resolve_classes(labels, list(novel_classes), num_classes)
+    excluded = [(int(i), str(r)) for i, r in excluded]
+    usable = labels != ""
+    usable[[i for i, _ in excluded]] = False
+    labelled = np.flatnonzero(usable)
+    parts = object_split(labels[labelled], validation_fraction=validation_fraction,
+                         seed=seed, novel_classes=novel_classes)
+    train_idx, val_idx, novel_idx = (labelled[parts[k]] for k in ("train", "validation", "novel"))
+    if len(train_idx) == 0:
+        raise InputError("no training objects after the split")
+    wanted = np.concatenate([train_idx, val_idx])
+    chunk_set = chunk_in_parallel(dataset, wanted, collectives, n_min=n_min, n_max=n_max,
+                                  period_fold=period_fold, sigma_clip=sigma_clip)
+    code = {name: i for i, name in enumerate(class_names)}
+    chunk_labels = np.array([code[labels[i]] for i in chunk_set.object_index], np.int32)
+    everything = LabelledChunks(chunk_set.chunks, chunk_set.object_index, chunk_labels)
+    in_train = np.isin(chunk_set.object_index, train_idx)
+    train, validation = everything.take(in_train), everything.take(~in_train)
+    if len(train) == 0:
+        raise InputError(f"no training object gave a chunk (n_min={n_min}); "
+                         f"reasons: {dict(Counter(r for _, r in chunk_set.rejects))}")
+    rejects = sorted(chunk_set.rejects + [(i, r) for i, r in excluded if labels[i] != ""])
+    rejected = np.array([i for i, _ in rejects], np.int64)
+    split = {"train": np.setdiff1d(train_idx, rejected),
+             "validation": np.setdiff1d(val_idx, rejected),
+             "novel": novel_idx, "rejected": rejected,
+             "unlabelled": np.flatnonzero(labels == "")}
+    return TrainingData(class_names, train, validation, split, rejects)
+
+
+def epoch_batches(n_chunks, batch_size, *, seed, epoch, rank=0, size=1):
+    """This rank's batches of epoch ``epoch``: an int array (steps, batch).
+
+    The permutation depends only on ``(seed, epoch)``; rank ``r`` takes the
+    r-th equal block of it, and every rank gets the same number of equally
+    sized batches (the remainder is dropped, a different one each epoch), so
+    the per-step gradient allreduce calls match on all ranks.
+
+    Raises
+    ------
+    InputError
+        If there are fewer chunks than ranks.
+    """
+    per_rank = n_chunks // size
+    if per_rank == 0:
+        raise InputError(f"{n_chunks} training chunks cannot be shared by {size} ranks")
+    order = np.random.default_rng([seed, epoch]).permutation(n_chunks)
+    mine = order[rank * per_rank:(rank + 1) * per_rank]
+    batch = min(batch_size, per_rank)
+    steps = per_rank // batch
+    return mine[:steps * batch].reshape(steps, batch)
+
+
+def as_inputs(part):
+    """The model's input dict and labels of a :class:`LabelledChunks`."""
+    c = part.chunks
+    return {"x": c.x, "weights": c.weights, "supports": c.supports}, part.labels
+
+
+def train_dataset(part, batches):
+    """tf.data of the given rows of ``batches`` (output of :func:`epoch_batches`)."""
+    import tensorflow as tf
+    order = np.asarray(batches).ravel()
+    inputs, labels = as_inputs(part.take(order))
+    ds = tf.data.Dataset.from_tensor_slices((inputs, labels))
+    return ds.batch(np.shape(batches)[1]).prefetch(2)
+
+
+def eval_dataset(part, batch_size):
+    """tf.data of ``part`` in order (for evaluation and prediction)."""
+    import tensorflow as tf
+    inputs, labels = as_inputs(part)
+    return tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(batch_size).prefetch(2)

@@ -1,0 +1,188 @@
+"""``rnngmm train`` end to end: data, run directory, model, loop, final GMM.
+
+Test-only environment variables (not flags, so no job script depends on them):
+``RNNGMM_DEBUG_DUMP_WEIGHTS=<dir>`` makes every rank write its final weights
+to ``<dir>/weights-rank<r>.h5``; ``RNNGMM_DEBUG_NO_AVERAGING=1`` disables the
+gradient allreduce, to show what un-averaged training would give.
+"""
+
+import os
+import sys
+
+import numpy as np
+
+from .. import __version__
+from ..dist import init_horovod
+from ..errors import InputError
+from ..io.atomic import atomic_path
+from ..io.dataset import Dataset
+from . import rundir
+from .data import load_training_data
+from .distributed import Collectives
+from .options import chunking_from_args, model_config_from_args, train_options_from_args
+from .signals import EXIT_INTERRUPTED, StopRequest
+
+#: Keys of config.json that must match for ``--resume`` to continue a run.
+_RESUME_KEYS = ("model", "class_names", "chunking")
+
+
+def catalog_cuts(dataset, args):
+    """``(index, reason)`` of objects removed by ``--ss_resid`` / ``--class_prob``."""
+    excluded = []
+    for flag, column, keep in (("ss_resid", "ss_resid", np.less_equal),
+                               ("class_prob", "class_prob", np.greater_equal)):
+        limit = getattr(args, flag)
+        if limit is None:
+            continue
+        if column not in dataset.extra_names:
+            raise InputError(f"--{flag} needs the catalog column {column!r}, which "
+                             f"{dataset.path} does not have (columns: {dataset.extra_names})")
+        values = np.asarray(dataset.extra(column), dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            bad = ~keep(values, limit)
+        op = ">" if flag == "ss_resid" else "<"
+        excluded += [(int(i), f"{column} {values[i]:.3g} {op} {limit:g} (--{flag})")
+                     for i in np.flatnonzero(bad)]
+    return excluded
+
+
+def _configure_tensorflow(args, dist):
+    import keras
+    import tensorflow as tf
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(args.threads, 2))
+    keras.utils.set_random_seed(args.seed)
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+
+
+def _check_run_directory(run_dir, args, config):
+    config_path = os.path.join(run_dir, "config.json")
+    if args.resume:
+        if not os.path.exists(config_path):
+            raise InputError(f"--resume: {config_path} does not exist (nothing to resume)")
+        previous = rundir.read_json(config_path)
+        for key in _RESUME_KEYS:
+            if previous.get(key) != rundir._jsonable(config[key]):
+                raise InputError(f"--resume: the {key!r} settings differ from those in "
+                                 f"{config_path}; use the run's original flags")
+    elif os.path.exists(config_path):
+        raise InputError(f"run directory {run_dir} already exists: continue it with "
+                         "--resume or choose another --run_name")
+
+
+def _write_metadata(run_dir, args, config, data, dataset):
+    os.makedirs(run_dir, exist_ok=True)
+    if not args.resume:
+        rundir.write_json(os.path.join(run_dir, "config.json"), config)
+    rundir.write_split(os.path.join(run_dir, "split.json"), data.split, dataset.ids, args.seed)
+    rundir.write_rejects(os.path.join(run_dir, "rejects.ecsv"), data.rejects,
+                         dataset.ids, dataset.labels)
+
+
+def _report_data(data, dataset):
+    print(f"dataset {dataset.path}: {len(dataset)} objects; classes {data.class_names}")
+    for name in ("train", "validation", "novel", "unlabelled", "rejected"):
+        print(f"  {name:11s} {len(data.split[name]):7d} objects")
+    print(f"  chunks: {len(data.train)} train, {len(data.validation)} validation")
+    if data.rejects:
+        print(f"  {len(data.rejects)} objects gave no chunk (see rejects.ecsv):")
+        for line in rundir.summarise_rejects(data.rejects)[:10]:
+            print("  " + line)
+
+
+def save_model(model, path):
+    """Save a ``.keras`` file atomically (Keras insists on the suffix)."""
+    directory, base = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{base}.{os.getpid()}.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def dump_weights(model, directory, rank):
+    """Write this rank's weights to ``<directory>/weights-rank<rank>.h5`` (tests)."""
+    import h5py
+    os.makedirs(directory, exist_ok=True)
+    with atomic_path(os.path.join(directory, f"weights-rank{rank}.h5")) as tmp:
+        with h5py.File(tmp, "w") as f:
+            for i, variable in enumerate(model.trainable_variables):
+                f.create_dataset(f"{i:04d}", data=np.asarray(variable.numpy()))
+
+
+def run_training(args):
+    """Train as the flags say; return the exit code (0, or 75 when interrupted)."""
+    dist = init_horovod()
+    collectives = Collectives(dist)
+    _configure_tensorflow(args, dist)
+    import keras
+
+    from ..models.registry import build_model
+    from .gmm_fit import fit_training_gmm
+    from .loop import prepare_model, resume_state, train
+
+    with Dataset(args.data[0]) as dataset:
+        data = load_training_data(
+            dataset, collectives, n_min=args.n_min,
+            n_max=model_config_from_args(args)["n_max"], period_fold=args.period_fold,
+            sigma_clip=args.sigma_clip, novel_classes=args.novel_classes,
+            validation_fraction=args.validation_fraction, seed=args.seed,
+            num_classes=args.num_classes, excluded=catalog_cuts(dataset, args))
+        model_config = model_config_from_args(args, num_classes=len(data.class_names))
+        run_dir = rundir.run_directory(args, model_config)
+        flags = {k: v for k, v in vars(args).items() if k not in ("run", "command")}
+        config = {"args": flags, "model": model_config,
+                  "class_names": data.class_names,
+                  "chunking": chunking_from_args(args, model_config),
+                  "dataset": {"path": os.path.abspath(dataset.path),
+                              "attrs": {k: str(v) for k, v in dataset.attrs.items()}},
+                  "versions": rundir.library_versions(), "world_size": dist.size,
+                  "rnngmm_version": __version__}
+        problem = None
+        if dist.is_root:  # one rank decides, so no rank can race another's writes
+            try:
+                _check_run_directory(run_dir, args, config)
+            except InputError as exc:
+                problem = str(exc)
+        problem = collectives.broadcast_json(problem)
+        if problem:
+            raise InputError(problem)
+        if dist.is_root:
+            _report_data(data, dataset)
+            _write_metadata(run_dir, args, config, data, dataset)
+    dist_note = f" on {dist.size} ranks ({dist.backend})" if dist.size > 1 else ""
+    if dist.is_root:
+        print(f"run directory: {run_dir}{dist_note}", flush=True)
+
+    options = train_options_from_args(args, dist.size)
+    options.average_gradients = os.environ.get("RNNGMM_DEBUG_NO_AVERAGING") != "1"
+    model = build_model("rnngmm", **model_config)
+    # No XLA: horovod's ops cannot be compiled into an XLA cluster.
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.lr), jit_compile=False)
+    prepare_model(model, collectives, options)
+    state = None
+    if args.resume:
+        state = resume_state(model, collectives, os.path.join(run_dir, "checkpoints"), options)
+    with StopRequest() as stop:
+        result = train(model, data, collectives, run_dir, options, state=state, stop=stop)
+    if result.status == "interrupted":
+        if dist.is_root:
+            print(f"interrupted: resume with the same flags plus --resume "
+                  f"(exit code {EXIT_INTERRUPTED})", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+
+    novelty = fit_training_gmm(model, data.train, collectives,
+                               jitter=float(model_config["jitter"]))
+    debug_dir = os.environ.get("RNNGMM_DEBUG_DUMP_WEIGHTS")
+    if debug_dir:
+        dump_weights(model, debug_dir, dist.rank)
+    if dist.is_root:
+        novelty.save(os.path.join(run_dir, "gmm.h5"))
+        save_model(model, os.path.join(run_dir, "model.keras"))
+        print(f"trained model, GMM and logs in {run_dir}", flush=True)
+    return 0

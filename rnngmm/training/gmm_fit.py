@@ -1,0 +1,59 @@
+"""The Gaussian mixture of the WHOLE training set, after training.
+
+Each rank runs the trained model over its share of the training chunks; the
+mixture's sufficient statistics are summed over ranks, so the result does not
+depend on the batch size or the number of ranks (up to float round-off).
+Training energies are per object (mean over its chunks), like scoring's.
+"""
+
+import numpy as np
+from keras import ops
+
+from ..inference import predict_chunks
+from ..models import gmm
+from ..novelty import GMMNovelty, aggregate_by_object
+
+_ENERGY_BATCH = 16384
+
+
+def fit_training_gmm(model, train, collectives, *, batch_size=256, jitter=1e-6):
+    """Fit :class:`rnngmm.novelty.GMMNovelty` over every training chunk.
+
+    Parameters
+    ----------
+    model : keras.Model
+    train : rnngmm.training.data.LabelledChunks
+        All training chunks (identical on every rank).
+    collectives : rnngmm.training.distributed.Collectives
+    batch_size : int
+    jitter : float
+        Covariance jitter, as in the model.
+
+    Returns
+    -------
+    GMMNovelty
+        Identical on every rank.
+    """
+    mine = train.take(collectives.dist.shard(len(train)))
+    outputs = predict_chunks(model, mine.chunks, batch_size=batch_size)
+    z = outputs["z"].astype(np.float64)
+    gamma = outputs["gamma"].astype(np.float64)
+    n_total = collectives.allreduce_sum([len(z)])[0]
+    # Statistics of z minus its global mean: the covariance is shift-invariant
+    # and the raw second moment of uncentred z (mean magnitudes ~15) loses digits.
+    shift = collectives.allreduce_sum(z.sum(axis=0)) / n_total
+    stats = [ops.convert_to_numpy(s) for s in gmm.gmm_statistics(z - shift, gamma)]
+    if len(z) == 0:
+        stats = [np.zeros_like(s) for s in stats]
+    stats = [collectives.allreduce_sum(s) for s in stats]
+    phi, mu, cov = (np.asarray(ops.convert_to_numpy(a), np.float64)
+                    for a in gmm.gmm_parameters_from_statistics(*stats))
+    mu = mu + shift
+    energy = np.concatenate([np.zeros(0)] + [
+        np.asarray(ops.convert_to_numpy(gmm.sample_energy(
+            z[start:start + _ENERGY_BATCH], phi, mu, cov, jitter=jitter)), np.float64)
+        for start in range(0, len(z), _ENERGY_BATCH)])
+    all_energy = collectives.allgather(energy)
+    all_objects = collectives.allgather(mine.object_index.astype(np.int64))
+    _, object_energy = aggregate_by_object(all_energy, all_objects)
+    return GMMNovelty.from_parameters(phi, mu, cov, object_energy, jitter=jitter)

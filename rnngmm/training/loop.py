@@ -1,0 +1,332 @@
+"""The Horovod-aware training driver: an epoch loop around ``model.fit``.
+
+Determinism (what makes stop-and-resume equal an uninterrupted run):
+
+- the batches of epoch ``e`` on rank ``r`` depend only on ``(seed, e, r)``
+  (:func:`rnngmm.training.data.epoch_batches`);
+- every dropout seed generator is re-seeded before each step from
+  ``(seed, epoch, step, rank, layer)``, so no RNG state has to survive;
+- the optimizer (moments, iteration count, learning rate) and the loop state
+  (epoch, step, early-stopping counters, history) are in each checkpoint;
+- the learning rate is a function of the optimizer's iteration count.
+
+Only rank 0 writes files and prints. Every collective is called by all ranks
+in the same order: per step the gradient allreduce (inside ``train_step``)
+and a stop-flag allreduce; per epoch the metric averages.
+"""
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from . import checkpoint as ckpt
+from .data import epoch_batches, eval_dataset, train_dataset
+from .rundir import write_history
+from .signals import StopRequest
+
+#: Metrics reported by the model's train/test steps (model contract).
+METRICS = ("loss", "recon", "ce", "energy", "penalty", "accuracy")
+
+
+@dataclass
+class TrainOptions:
+    """Settings of the training loop (from the ``train`` flags).
+
+    Attributes
+    ----------
+    stages : list of (str, int)
+        ``(model stage, epochs)`` in order, see :func:`stage_plan`.
+    batch_size : int
+        Per-rank batch size.
+    lr : float
+        Learning rate of one rank.
+    scale_lr : bool
+        Multiply ``lr`` by the number of ranks (the global batch grows too).
+    warmup_epochs : float
+        Linear warm-up of the learning rate over this many epochs.
+    patience : int
+        Epochs without improvement of the monitored loss before a stage
+        stops early; 0 disables early stopping.
+    checkpoint_every, keep_checkpoints : int
+        Checkpoint every N epochs; keep the newest K (plus the best).
+    seed : int
+    average_gradients : bool
+        False only in tests, to show what un-averaged training gives.
+    """
+
+    stages: list
+    batch_size: int = 500
+    lr: float = 1e-3
+    scale_lr: bool = True
+    warmup_epochs: float = 0.0
+    patience: int = 20
+    checkpoint_every: int = 1
+    keep_checkpoints: int = 3
+    seed: int = 0
+    average_gradients: bool = True
+    verbose: bool = True
+    eval_batch_size: int = 1024
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`: ``status`` is "completed" or "interrupted"."""
+
+    status: str
+    state: dict
+    history: list = field(default_factory=list)
+    signal: str = None
+
+
+def stage_plan(gmm_on, nb_epoch, cls_epoch):
+    """Stages of a run: joint, or autoencoder then estimation (sequential)."""
+    if gmm_on:
+        return [("joint", int(nb_epoch))]
+    return [("autoencoder", int(nb_epoch)), ("estimation", int(cls_epoch))]
+
+
+def _stage_bounds(stages):
+    bounds, start = [], 0
+    for name, n in stages:
+        bounds.append((name, start, start + n))
+        start += n
+    return bounds
+
+
+def stage_at(stages, epoch):
+    """``(stage name, first epoch, end epoch)`` of the stage containing ``epoch``."""
+    for name, start, stop in _stage_bounds(stages):
+        if start <= epoch < stop:
+            return name, start, stop
+    name, start, stop = _stage_bounds(stages)[-1]
+    return name, start, stop
+
+
+def _seed_variables(model):
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def _mixed_seed(*numbers):
+    return int(np.random.SeedSequence([int(n) for n in numbers]).generate_state(1)[0] >> 1)
+
+
+class StepControl(keras.callbacks.Callback):
+    """Per-step learning rate and dropout seeds; stops the epoch on a signal."""
+
+    def __init__(self, *, base_lr, warmup_steps, seed, epoch, start_step, rank,
+                 stop, collectives):
+        super().__init__()
+        self.base_lr = base_lr
+        self.warmup_steps = warmup_steps
+        self.seed, self.epoch, self.start_step, self.rank = seed, epoch, start_step, rank
+        self.stop, self.collectives = stop, collectives
+        self.steps_done = 0
+        self.interrupted = False
+        self._seed_vars = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        model = self.model
+        if self._seed_vars is None:
+            self._seed_vars = _seed_variables(model)
+        step = self.start_step + batch
+        for i, variable in enumerate(self._seed_vars):
+            variable.assign(np.array([_mixed_seed(self.seed, self.epoch, step, self.rank, i), 0],
+                                     dtype=variable.dtype))
+        iteration = int(model.optimizer.iterations.numpy())
+        factor = min(1.0, (iteration + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
+        model.optimizer.learning_rate.assign(self.base_lr * factor)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps_done += 1
+        if self.collectives.any(self.stop.requested is not None):
+            self.interrupted = True
+            self.model.stop_training = True
+
+
+def _log(options, collectives, message):
+    if options.verbose and collectives.dist.is_root:
+        print(message, flush=True)
+
+
+def _evaluate(model, part, collectives, batch_size):
+    """Validation metrics averaged over ranks (weighted by chunks), or {}."""
+    mine = part.take(collectives.dist.shard(len(part)))
+    values = np.zeros(len(METRICS) + 1)
+    if len(mine):
+        logs = model.evaluate(eval_dataset(mine, batch_size), verbose=0, return_dict=True)
+        values[:-1] = [float(logs[m]) * len(mine) for m in METRICS]
+        values[-1] = len(mine)
+    totals = collectives.allreduce_sum(values)
+    if totals[-1] == 0:
+        return {}
+    return {f"val_{m}": totals[i] / totals[-1] for i, m in enumerate(METRICS)}
+
+
+def _average_train_logs(logs, collectives):
+    values = collectives.allreduce_sum([float(logs.get(m, np.nan)) for m in METRICS])
+    return {m: values[i] / collectives.dist.size for i, m in enumerate(METRICS)}
+
+
+def _initial_state(options):
+    return {"epoch": 0, "step": 0, "stage": None, "best": None, "best_epoch": None,
+            "best_checkpoint": None, "wait": 0, "seed": options.seed, "history": []}
+
+
+def prepare_model(model, collectives, options):
+    """Build model and optimizer variables, attach the gradient hook, and give
+    every rank rank 0's initial values."""
+    model.build()
+    model.optimizer.build(model.trainable_variables)
+    if options.average_gradients:
+        model.gradient_hook = collectives.gradient_hook
+    collectives.broadcast_variables(model.variables)
+    collectives.broadcast_variables(model.optimizer.variables)
+
+
+def resume_state(model, collectives, checkpoint_dir, options):
+    """Restore the newest valid checkpoint on rank 0 and share it; return the state."""
+    state = _initial_state(options)
+    found = None
+    if collectives.dist.is_root:
+        found = ckpt.latest_valid_checkpoint(checkpoint_dir)
+        if found is not None:
+            ckpt.restore_checkpoint(found, model)
+            state = found.state
+            print(f"resuming from {found.path} (epoch {state['epoch']}, "
+                  f"step {state.get('step', 0)})", flush=True)
+        else:
+            print(f"no valid checkpoint in {checkpoint_dir}: starting from scratch",
+                  flush=True)
+    state = collectives.broadcast_json(state)
+    collectives.broadcast_variables(model.variables)
+    collectives.broadcast_variables(model.optimizer.variables)
+    return state
+
+
+def _save(model, collectives, checkpoint_dir, state, options):
+    if not collectives.dist.is_root:
+        return None
+    name = ckpt.checkpoint_name(state["epoch"], state["step"])
+    path = os.path.join(checkpoint_dir, name)
+    ckpt.save_checkpoint(path, model, state)
+    keep = [os.path.join(checkpoint_dir, state["best_checkpoint"])] if state["best_checkpoint"] else []
+    ckpt.prune_checkpoints(checkpoint_dir, options.keep_checkpoints, keep=keep + [path])
+    return path
+
+
+def _write_tensorboard(writer, row, epoch):
+    if writer is None:
+        return
+    import tensorflow as tf
+    with writer.as_default():
+        for key, value in row.items():
+            if isinstance(value, (int, float)) and key != "epoch":
+                tf.summary.scalar(key, value, step=epoch)
+    writer.flush()
+
+
+def train(model, data, collectives, run_dir, options, *, state=None, stop=None):
+    """Run (or continue) the training loop.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Compiled, prepared with :func:`prepare_model`.
+    data : rnngmm.training.data.TrainingData
+    collectives : rnngmm.training.distributed.Collectives
+    run_dir : str
+        Run directory (checkpoints/, training.csv, tensorboard/ inside).
+    options : TrainOptions
+    state : dict, optional
+        Loop state from :func:`resume_state`; None starts from scratch.
+    stop : StopRequest, optional
+        Signal handler state; a fresh, uninstalled one if None.
+
+    Returns
+    -------
+    TrainResult
+    """
+    dist = collectives.dist
+    stop = stop or StopRequest()
+    state = dict(state or _initial_state(options))
+    checkpoint_dir = os.path.join(run_dir, "checkpoints")
+    writer = None
+    if dist.is_root:
+        os.makedirs(checkpoint_dir, exist_ok=True)
+        import tensorflow as tf
+        writer = tf.summary.create_file_writer(os.path.join(run_dir, "tensorboard"))
+    total = sum(n for _, n in options.stages)
+    size = dist.size
+    base_lr = options.lr * (size if options.scale_lr else 1)
+    steps_per_epoch = len(epoch_batches(len(data.train), options.batch_size, seed=0,
+                                        epoch=0, rank=0, size=size))
+    warmup_steps = int(round(options.warmup_epochs * steps_per_epoch))
+    monitor = "val_loss" if len(data.validation) else "loss"
+    progress = 1 if (options.verbose and dist.is_root and sys.stdout.isatty()) else 0
+
+    while state["epoch"] < total:
+        epoch, start_step = state["epoch"], state["step"]
+        stage, _, stage_end = stage_at(options.stages, epoch)
+        if state["stage"] != stage:
+            state.update(stage=stage, best=None, best_epoch=None, wait=0)
+        if model.stage != stage:
+            model.stage = stage
+        batches = epoch_batches(len(data.train), options.batch_size, seed=options.seed,
+                                epoch=epoch, rank=dist.rank, size=size)
+        control = StepControl(base_lr=base_lr, warmup_steps=warmup_steps,
+                              seed=options.seed, epoch=epoch, start_step=start_step,
+                              rank=dist.rank, stop=stop, collectives=collectives)
+        history = model.fit(train_dataset(data.train, batches[start_step:]),
+                            epochs=1, verbose=progress, callbacks=[control], shuffle=False)
+        done = start_step + control.steps_done
+        if control.interrupted and done < len(batches):
+            state["step"] = done
+            path = _save(model, collectives, checkpoint_dir, state, options)
+            _log(options, collectives, f"stopped by {stop.requested or 'a signal on another rank'} "
+                 f"at epoch {epoch + 1} step {done}; checkpoint {path}")
+            return TrainResult("interrupted", state, state["history"], stop.requested)
+
+        logs = {k: v[-1] for k, v in history.history.items()}
+        row = {"epoch": epoch, "stage": stage,
+               "lr": float(model.optimizer.learning_rate.numpy())}
+        row.update(_average_train_logs(logs, collectives))
+        row.update(_evaluate(model, data.validation, collectives, options.eval_batch_size))
+        state["history"].append(row)
+        state.update(epoch=epoch + 1, step=0)
+        value = row[monitor]
+        improved = state["best"] is None or value < state["best"]
+        if improved:
+            state.update(best=value, best_epoch=epoch, wait=0,
+                         best_checkpoint=ckpt.checkpoint_name(epoch + 1))
+        else:
+            state["wait"] += 1
+        early = options.patience > 0 and state["wait"] >= options.patience
+        if early:
+            state["epoch"] = stage_end  # on to the next stage (or the end)
+        stopping = collectives.any(stop.requested is not None)
+        if (improved or early or stopping or state["epoch"] >= total
+                or (epoch + 1) % options.checkpoint_every == 0):
+            _save(model, collectives, checkpoint_dir, state, options)
+        if dist.is_root:
+            write_history(os.path.join(run_dir, "training.csv"), state["history"])
+            _write_tensorboard(writer, row, epoch)
+        _log(options, collectives, _epoch_line(row, total))
+        if early:
+            _log(options, collectives, f"early stopping of stage {stage!r}: no improvement "
+                 f"of {monitor} for {options.patience} epochs (best epoch {state['best_epoch'] + 1})")
+        if stopping:
+            _log(options, collectives, f"stopped by {stop.requested or 'a signal on another rank'} "
+                 f"after epoch {epoch + 1}; resume with --resume")
+            return TrainResult("interrupted", state, state["history"], stop.requested)
+    return TrainResult("completed", state, state["history"])
+
+
+def _epoch_line(row, total):
+    parts = [f"epoch {row['epoch'] + 1}/{total} [{row['stage']}]"]
+    for key in ("loss", "recon", "ce", "energy", "accuracy", "val_loss", "val_accuracy"):
+        if key in row:
+            parts.append(f"{key} {row[key]:.4g}")
+    return "  ".join(parts)

@@ -1,0 +1,46 @@
+"""From parsed ``train`` flags to the model configuration and loop options."""
+
+from ..configs import BASE, get_config
+from ..errors import InputError
+
+
+def model_config_from_args(args, num_classes=None):
+    """Named configuration (``--config``) overridden by every model flag given.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+    num_classes : int, optional
+        Known classes of the data; used when ``--num_classes`` is not given.
+
+    Raises
+    ------
+    InputError
+        For an unknown configuration name or an out-of-range value.
+    """
+    overrides = {key: getattr(args, key) for key in BASE
+                 if getattr(args, key, None) is not None}
+    if num_classes is not None and "num_classes" not in overrides:
+        overrides["num_classes"] = int(num_classes)
+    try:
+        return get_config(args.config, **overrides)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def chunking_from_args(args, model_config):
+    """The chunking options recorded in config.json and reused by scoring."""
+    return {"n_min": int(args.n_min), "n_max": int(model_config["n_max"]),
+            "period_fold": bool(args.period_fold), "sigma_clip": args.sigma_clip}
+
+
+def train_options_from_args(args, world_size):
+    """:class:`rnngmm.training.loop.TrainOptions` for the flags and world size."""
+    from .loop import TrainOptions, stage_plan
+    scale = not args.no_lr_scaling and world_size > 1
+    warmup = args.warmup_epochs if args.warmup_epochs is not None else (1.0 if scale else 0.0)
+    return TrainOptions(stages=stage_plan(args.gmm_on, args.nb_epoch, args.cls_epoch),
+                        batch_size=args.batch_size, lr=args.lr, scale_lr=scale,
+                        warmup_epochs=warmup, patience=args.patience,
+                        checkpoint_every=args.checkpoint_every,
+                        keep_checkpoints=args.keep_checkpoints, seed=args.seed)
