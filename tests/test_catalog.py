@@ -1,0 +1,68 @@
+"""Catalog reading with astropy in every supported format."""
+
+import numpy as np
+import pytest
+from astropy.table import Table
+
+from rnngmm.errors import InputError
+from rnngmm.io.catalog import read_catalog
+
+
+def sample_table():
+    return Table({"oid": ["007", "b", "c"], "cls": ["EW", "RRab", ""],
+                  "P": [0.31, np.nan, 2.5], "vmag": [14.0, 15.5, 12.1]})
+
+
+@pytest.mark.parametrize("suffix", [".ecsv", ".fits", ".vot"])
+def test_formats_round_trip(tmp_path, suffix):
+    path = tmp_path / f"cat{suffix}"
+    sample_table().write(path, format={".ecsv": "ascii.ecsv", ".fits": "fits",
+                                       ".vot": "votable"}[suffix])
+    cat = read_catalog(path, "oid", label_col="cls", period_col="P", extra_cols=("vmag",))
+    assert list(cat.ids) == ["007", "b", "c"]
+    assert list(cat.labels) == ["EW", "RRab", ""]
+    np.testing.assert_array_equal(cat.periods, [0.31, np.nan, 2.5])
+    np.testing.assert_array_equal(cat.extra["vmag"], [14.0, 15.5, 12.1])
+
+
+def test_csv_keeps_leading_zeros_and_blank_cells(tmp_path):
+    path = tmp_path / "cat.csv"
+    path.write_text("oid,cls,P\n007,EW,0.31\n8,,\n")
+    cat = read_catalog(path, "oid", label_col="cls", period_col="P")
+    assert list(cat.ids) == ["007", "8"]
+    assert list(cat.labels) == ["EW", ""]
+    assert cat.periods[0] == 0.31 and np.isnan(cat.periods[1])
+
+
+def test_missing_column_lists_the_available_ones(tmp_path):
+    path = tmp_path / "cat.csv"
+    path.write_text("oid,cls\n1,EW\n")
+    with pytest.raises(InputError, match=r"no column\(s\) period; available columns: oid, cls"):
+        read_catalog(path, "oid", period_col="period")
+
+
+def test_missing_and_unreadable_files(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        read_catalog(tmp_path / "nope.csv", "id")
+    bad = tmp_path / "bad.fits"
+    bad.write_text("this is not FITS")
+    with pytest.raises(InputError, match="could not be read"):
+        read_catalog(bad, "id")
+
+
+def test_duplicates_and_blank_ids_become_rejects_keeping_the_first(tmp_path):
+    path = tmp_path / "cat.csv"
+    path.write_text("id,P\na,1.0\nb,2.0\na,3.0\n,4.0\n")
+    cat = read_catalog(path, "id", period_col="P")
+    assert list(cat.ids) == ["a", "b"]
+    np.testing.assert_array_equal(cat.periods, [1.0, 2.0])
+    np.testing.assert_array_equal(cat.rows, [0, 1])
+    assert [(r, i) for r, i, _ in cat.rejects] == [(2, "a"), (3, "")]
+    assert "duplicate catalog id (first at row 0)" in cat.rejects[0][2]
+
+
+def test_non_numeric_period_is_an_input_error(tmp_path):
+    path = tmp_path / "cat.csv"
+    path.write_text("id,P\na,1.0\nb,long\n")
+    with pytest.raises(InputError, match="non-numeric value 'long'"):
+        read_catalog(path, "id", period_col="P")
