@@ -51,7 +51,8 @@ def provenance(inputs=None):
 def _column(group, name, values, dtype):
     values = np.asarray(values, dtype=object if dtype is _STR else dtype)
     chunks = (min(max(len(values), 1), _CHUNK_ROWS),)
-    group.create_dataset(name, data=values, dtype=dtype, chunks=chunks,
+    # maxshape=None lets an empty column (every object rejected) keep a 1-row chunk.
+    group.create_dataset(name, data=values, dtype=dtype, chunks=chunks, maxshape=(None,),
                          compression="gzip", compression_opts=4, shuffle=True)
 
 
