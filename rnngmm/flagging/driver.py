@@ -140,34 +140,36 @@ def _setup_parts(job, dist, plan, directory):
 
 
 class _RootProgress:
-    """Progress of the whole job as seen by rank 0 (shard files on disk +
-    its own shard in progress)."""
+    """Progress of the whole job as seen by rank 0: objects in shard files on
+    disk (all ranks' completed shards) plus rank 0's shard in progress."""
 
     def __init__(self, job, plan, directory, todo):
-        self.sizes = {sh.shard_path(directory, s): len(s) for s in plan}
+        self.sizes = {os.path.basename(sh.shard_path(directory, s)): len(s) for s in plan}
         self.directory = directory
         total = sum(len(s) for s in plan)
         already = total - sum(len(s) for s in todo)
         self.progress = Progress(total, already, job.progress_interval)
         self.in_flight = 0
-        self._last_scan = -np.inf
-        self._on_disk = already
+        self.on_disk = already
 
     def _scan(self):
-        now = time.monotonic()
-        if now - self._last_scan >= 1.0:
-            self._last_scan = now
-            names = os.listdir(self.directory) if os.path.isdir(self.directory) else []
-            self._on_disk = sum(self.sizes.get(os.path.join(self.directory, n), 0)
-                                for n in names)
-        return self._on_disk
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return
+        self.on_disk = max(self.on_disk, sum(self.sizes.get(n, 0) for n in names))
+
+    def shard_written(self, shard):
+        """Rank 0 finished ``shard``: count it without waiting for a scan."""
+        self.in_flight = 0
+        self.on_disk += len(shard)
 
     def tick(self, force=False):
-        if force or self.progress._last is None or (
-                time.monotonic() - self.progress._last >= self.progress.interval):
-            self._last_scan = -np.inf if force else self._last_scan
-            done = min(self._scan() + self.in_flight, self.progress.total)
-            self.progress.update(done, force=force)
+        """Print a line if due (scans the parts directory only then)."""
+        if force or self.progress.due():
+            self._scan()
+            done = min(self.on_disk + self.in_flight, self.progress.total)
+            self.progress.update(done, force=True)
 
 
 def process_shards(job, shards, directory, dist, root_progress=None):
@@ -193,7 +195,7 @@ def process_shards(job, shards, directory, dist, root_progress=None):
         write_shard(sh.shard_path(directory, shard), results, shard=shard.index,
                     start=shard.start, stop=shard.stop)
         if root_progress is not None:
-            root_progress.in_flight = 0
+            root_progress.shard_written(shard)
             root_progress.tick()
         _fault_hook(dist.rank, written)
 

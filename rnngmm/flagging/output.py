@@ -185,11 +185,25 @@ def write_table(table, path):
 
 
 def read_table(path):
-    """Read a flag table written by :func:`write_table` (any format)."""
+    """Read a flag table written by :func:`write_table` (any format).
+
+    Text formats read empty strings back as masked; they are filled with ""
+    again so the table equals the one written.
+    """
     from astropy.table import Table
     fmt = output_format(path)
     if fmt == "hdf5":
-        return Table.read(path, format="hdf5", path=HDF5_TABLE_PATH)
-    if fmt == "ascii.csv":
-        return Table.read(path, format="ascii.csv", comment="#")
-    return Table.read(path, format=fmt)
+        table = Table.read(path, format="hdf5", path=HDF5_TABLE_PATH)
+    elif fmt == "ascii.csv":
+        table = Table.read(path, format="ascii.csv", comment="#")
+        for name in table.colnames:  # CSV has no boolean type: "True"/"False"
+            if name.startswith("anomaly_") and table[name].dtype.kind in "US":
+                table[name] = np.asarray(table[name]) == "True"
+    else:
+        table = Table.read(path, format=fmt)
+    table.convert_bytestring_to_unicode()
+    for name in table.colnames:
+        column = table[name]
+        if getattr(column, "mask", None) is not None and column.dtype.kind in "US":
+            table[name] = column.filled("")
+    return table

@@ -55,6 +55,10 @@ class Progress:
         return (f"flag: {done}/{self.total} objects ({percent:.1f}%), "
                 f"{rate:.1f} objects/s, time left {format_duration(left)}")
 
+    def due(self):
+        """True when a line would be printed now (``interval`` has passed)."""
+        return self._last is None or self.clock() - self._last >= self.interval
+
     def update(self, done, force=False):
         """Print a line if ``interval`` has passed since the last (or ``force``)."""
         now = self.clock()
