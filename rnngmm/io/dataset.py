@@ -134,10 +134,11 @@ class Dataset:
             raise InputError(f"dataset {self.path!r} is not a readable HDF5 file "
                              f"(truncated or corrupted?): {exc}") from None
         f = self._file
-        if f.attrs.get("format") != FORMAT:
-            self.close()
+        found_format = f.attrs.get("format")
+        if found_format != FORMAT:
+            self.close()  # attributes are unreadable after this
             raise InputError(f"{self.path!r} is not an rnngmm dataset "
-                             f"(format attribute {f.attrs.get('format')!r})")
+                             f"(format attribute {found_format!r})")
         version = int(f.attrs.get("format_version", -1))
         if version != FORMAT_VERSION:
             self.close()
