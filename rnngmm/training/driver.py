@@ -1,6 +1,7 @@
 """``rnngmm train`` end to end: data, run directory, model, loop, final GMM.
 
-Test-only environment variables (not flags, so no job script depends on them):
+Test-only environment variables (not flags, so no job script depends on them;
+see also ``RNNGMM_DEBUG_SIGNAL_AT`` in :mod:`rnngmm.training.loop`):
 ``RNNGMM_DEBUG_DUMP_WEIGHTS=<dir>`` makes every rank write its final weights
 to ``<dir>/weights-rank<r>.h5``; ``RNNGMM_DEBUG_NO_AVERAGING=1`` disables the
 gradient allreduce, to show what un-averaged training would give.

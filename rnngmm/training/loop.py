@@ -16,6 +16,7 @@ and a stop-flag allreduce; per epoch the metric averages.
 """
 
 import os
+import signal
 import sys
 from dataclasses import dataclass, field
 
@@ -141,9 +142,21 @@ class StepControl(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps_done += 1
+        _debug_self_signal(self.epoch, self.start_step + self.steps_done, self.rank)
         if self.collectives.any(self.stop.requested is not None):
             self.interrupted = True
             self.model.stop_training = True
+
+
+def _debug_self_signal(epoch, step, rank):
+    """Tests only: rank 0 sends itself a real signal after step ``step`` of
+    ``epoch``, given ``RNNGMM_DEBUG_SIGNAL_AT=<epoch>:<step>:<SIGNAME>``."""
+    spec = os.environ.get("RNNGMM_DEBUG_SIGNAL_AT")
+    if not spec or rank != 0:
+        return
+    at_epoch, at_step, name = spec.split(":")
+    if (epoch, step) == (int(at_epoch), int(at_step)):
+        os.kill(os.getpid(), getattr(signal, name))
 
 
 def _log(options, collectives, message):

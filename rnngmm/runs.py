@@ -1,0 +1,92 @@
+"""Reading a finished training run (for ``score`` and ``flag``)."""
+
+import os
+from dataclasses import dataclass
+
+from .errors import InputError
+
+#: Files every finished run directory has.
+REQUIRED = ("config.json", "split.json", "model.keras", "gmm.h5")
+
+
+@dataclass
+class LoadedRun:
+    """A trained run: configuration, model, class names, novelty detector, split.
+
+    Attributes
+    ----------
+    config : dict
+        Contents of config.json.
+    model : keras.Model
+    class_names : list of str
+        Class of each mixture component / gamma column.
+    novelty : rnngmm.novelty.GMMNovelty
+        The whole-training-set mixture and training energies.
+    split : dict
+        Contents of split.json (object ids of train/validation/novel/...).
+    chunking : dict
+        ``n_min``, ``n_max``, ``period_fold``, ``sigma_clip`` used in training.
+    run_dir : str
+    run_id : str
+    """
+
+    config: dict
+    model: object
+    class_names: list
+    novelty: object
+    split: dict
+    chunking: dict
+    run_dir: str
+    run_id: str
+
+
+def load_run(run_dir):
+    """Load a run directory written by ``rnngmm train``.
+
+    Raises
+    ------
+    InputError
+        Naming the missing or unreadable file (e.g. an unfinished run).
+    """
+    from .novelty import GMMNovelty
+    from .training.rundir import read_json
+
+    run_dir = os.fspath(run_dir)
+    if not os.path.isdir(run_dir):
+        raise InputError(f"run directory {run_dir!r} does not exist")
+    for name in REQUIRED:
+        path = os.path.join(run_dir, name)
+        if not os.path.isfile(path):
+            hint = (" (training has not finished: continue it with 'rnngmm train ... --resume')"
+                    if name in ("model.keras", "gmm.h5") else "")
+            raise InputError(f"{path} is missing{hint}")
+    config = read_json(os.path.join(run_dir, "config.json"))
+    split = read_json(os.path.join(run_dir, "split.json"))
+    for key in ("model", "class_names", "chunking"):
+        if key not in config:
+            raise InputError(f"{os.path.join(run_dir, 'config.json')} has no {key!r} entry")
+    model = load_model(os.path.join(run_dir, "model.keras"))
+    try:
+        novelty = GMMNovelty.load(os.path.join(run_dir, "gmm.h5"))
+    except InputError:
+        raise
+    except Exception as exc:  # h5py/ValueError from a damaged file
+        raise InputError(f"{os.path.join(run_dir, 'gmm.h5')} is unreadable: {exc}") from None
+    class_names = [str(c) for c in config["class_names"]]
+    if novelty.phi_.shape[0] != len(class_names):
+        raise InputError(f"{os.path.join(run_dir, 'gmm.h5')} has {novelty.phi_.shape[0]} "
+                         f"components but config.json lists {len(class_names)} classes")
+    return LoadedRun(config, model, class_names, novelty, split, dict(config["chunking"]),
+                     run_dir, os.path.basename(os.path.normpath(run_dir)))
+
+
+def load_model(path):
+    """Load a ``.keras`` model file, with an InputError naming it on failure."""
+    import keras
+
+    from .models import registry  # noqa: F401  (registers the model classes)
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # zip/JSON/HDF5 errors of a damaged or foreign file
+        raise InputError(f"model file {path} cannot be loaded (corrupted or from an "
+                         f"incompatible version?): {exc}") from None
