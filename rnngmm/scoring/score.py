@@ -32,7 +32,8 @@ from . import baselines, features, metrics, plots, report
 ROLE_VALIDATION = "validation"   # known class, held-out validation object of the run
 ROLE_KNOWN = "known"             # known class, from another dataset (--data)
 ROLE_NOVEL = "novel"             # class the model never saw
-ROLE_UNLABELLED = "unlabelled"   # no label (--data): scored, not in any metric
+ROLE_UNLABELLED = "unlabelled"   # no label: scored, not in any metric
+ROLE_EXCLUDED = "excluded"       # rejected by the run's training preprocessing
 KNOWN_ROLES = (ROLE_VALIDATION, ROLE_KNOWN)
 
 
@@ -144,7 +145,9 @@ def evaluation_plan(dataset, run, *, external, novel_classes=None):
     Returns
     -------
     indices : ndarray of int64
-        Dataset indices to evaluate, sorted.
+        Dataset indices to evaluate, sorted. For the run's own dataset: its
+        validation, novel, unlabelled and training-rejected objects (so no
+        object outside the training set is silently dropped).
     roles : ndarray of str
         One of the ``ROLE_*`` values per index.
     """
@@ -173,14 +176,23 @@ def evaluation_plan(dataset, run, *, external, novel_classes=None):
         validation = validation[~np.isin(labels[validation], novel_classes)]
     else:
         novel = lookup["novel"]
-    indices = np.concatenate([validation, novel]).astype(np.int64)
-    roles = np.array([ROLE_VALIDATION] * len(validation) + [ROLE_NOVEL] * len(novel), dtype="U16")
+    parts = [(validation, ROLE_VALIDATION), (novel, ROLE_NOVEL),
+             (lookup["unlabelled"], ROLE_UNLABELLED),
+             (np.setdiff1d(lookup["rejected"], novel), ROLE_EXCLUDED)]
+    indices = np.concatenate([p for p, _ in parts]).astype(np.int64)
+    roles = np.concatenate([np.full(len(p), role, dtype="U16") for p, role in parts])
     order = np.argsort(indices, kind="stable")
     return indices[order], roles[order]
 
 
 def split_indices(dataset, split):
-    """Dataset indices of the ids in ``split.json`` (train, validation, novel).
+    """Dataset indices of the ids in ``split.json``.
+
+    Returns
+    -------
+    dict
+        ``train, validation, novel, unlabelled, rejected`` -> sorted int64
+        indices (empty for parts the file does not list).
 
     Raises
     ------
@@ -190,7 +202,7 @@ def split_indices(dataset, split):
     """
     position = {str(i): n for n, i in enumerate(dataset.ids)}
     out = {}
-    for name in ("train", "validation", "novel"):
+    for name in ("train", "validation", "novel", "unlabelled", "rejected"):
         ids = [str(i) for i in split.get(name, [])]
         missing = [i for i in ids if i not in position]
         if missing:
