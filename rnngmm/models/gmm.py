@@ -133,7 +133,7 @@ def regularised_cholesky(cov, jitter=1e-6):
     (cov,) = _as_float(cov)
     dim = ops.shape(cov)[-1]
     cov = 0.5 * (cov + ops.transpose(cov, (0, 2, 1)))
-    cov = cov + ops.cast(jitter, cov.dtype) * ops.eye(dim, dtype=cov.dtype)[None]
+    cov = cov + float(jitter) * ops.eye(dim, dtype=cov.dtype)[None]
     return ops.cholesky(cov)
 
 
@@ -187,4 +187,4 @@ def covariance_diagonal_penalty(cov, jitter=0.0):
     """
     (cov,) = _as_float(cov)
     diagonal = ops.diagonal(cov, axis1=1, axis2=2)
-    return ops.sum(1.0 / (diagonal + ops.cast(jitter, cov.dtype)))
+    return ops.sum(1.0 / (diagonal + float(jitter)))

@@ -245,12 +245,31 @@ class RNNGMM(keras.Model):
         self.accuracy_tracker.update_state(labels, gamma)
         return {metric.name: metric.result() for metric in self.metrics}
 
+    def build_for_training(self):
+        """Create the model's and the optimizer's variables, eagerly.
+
+        The optimizer gets slots for EVERY trainable variable, so the stage
+        can change between ``fit`` calls. Called by ``make_train_function``;
+        call it yourself before tracing ``train_step`` in your own loop.
+        """
+        if not self.built:
+            self.build()
+        if self.optimizer is not None and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def make_train_function(self, force=False):
+        # Keras defers building to the first trace, where the variables of an
+        # unbuilt model would be created inside tf.function; build them first.
+        self.build_for_training()
+        return super().make_train_function(force=force)
+
     def train_step(self, data):
         inputs, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
-        variables = self.stage_variables
         with tf.GradientTape() as tape:
             losses, outputs = self.compute_losses(inputs, labels, training=True)
             scaled_loss = self.optimizer.scale_loss(losses["loss"])
+        # Read after the forward pass, which builds an unbuilt model.
+        variables = self.stage_variables
         grads = tape.gradient(scaled_loss, variables)
         grads = self._gradient_hook(list(grads))
         self.optimizer.apply(grads, variables)

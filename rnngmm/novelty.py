@@ -1,0 +1,280 @@
+"""Novelty detection with the whole-training-set Gaussian mixture.
+
+:class:`GMMNovelty` is a scikit-learn-style estimator: ``fit`` learns the
+mixture from the training set's ``z`` and ``gamma`` (one pass, float64) and
+the distribution of training energies, from which thresholds are taken.
+The maths is that of :mod:`rnngmm.models.gmm` (one implementation), run on
+numpy float64 arrays; every result is a numpy array.
+
+Sign conventions (as in scikit-learn):
+
+- ``energy``: HIGHER = more anomalous;
+- ``score_samples`` = ``-energy``: higher = more normal;
+- ``decision_function`` = ``threshold - energy``: negative = outlier;
+- ``predict``: +1 inlier, -1 outlier.
+"""
+
+import h5py
+import numpy as np
+from keras import ops
+
+from .errors import InputError
+from .io.atomic import atomic_path
+from .io.dataset import provenance
+from .models import gmm
+
+FORMAT = "rnngmm-gmm"
+FORMAT_VERSION = 1
+#: Samples per energy evaluation, bounding memory at about B*K*D doubles.
+_ENERGY_BATCH = 16384
+
+
+def aggregate_by_object(values, object_index):
+    """Mean of per-chunk ``values`` over the chunks of each object.
+
+    Parameters
+    ----------
+    values : array_like, shape (N,)
+    object_index : array_like of int, shape (N,)
+        Object of each chunk.
+
+    Returns
+    -------
+    objects : ndarray of int, shape (M,)
+        Sorted unique object indices.
+    means : ndarray of float64, shape (M,)
+        Mean value of each object's chunks, in the order of ``objects``.
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    object_index = np.asarray(object_index).ravel()
+    if len(values) != len(object_index):
+        raise ValueError(f"{len(values)} values but {len(object_index)} object indices")
+    objects, inverse = np.unique(object_index, return_inverse=True)
+    sums = np.bincount(inverse, weights=values, minlength=len(objects))
+    counts = np.bincount(inverse, minlength=len(objects))
+    return objects, sums / counts
+
+
+class GMMNovelty:
+    """Energy-based novelty detector over a fixed Gaussian mixture.
+
+    Parameters
+    ----------
+    jitter : float
+        Added to the covariance diagonals before factorising (as in training).
+    percentiles : sequence of float
+        Percentiles of the training energies stored in ``thresholds_``.
+
+    Attributes
+    ----------
+    phi_ : ndarray (K,)
+        Mixture weights.
+    mu_ : ndarray (K, D)
+        Component means.
+    cov_ : ndarray (K, D, D)
+        Component covariances.
+    train_energy_ : ndarray (n,)
+        Training energies (per object when ``fit`` got ``groups``).
+    thresholds_ : dict of float -> float
+        Energy at each of ``percentiles`` of ``train_energy_``.
+    """
+
+    def __init__(self, jitter=1e-6, percentiles=(80, 95, 99)):
+        self.jitter = float(jitter)
+        self.percentiles = tuple(float(p) for p in percentiles)
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, z, gamma, groups=None):
+        """Learn the mixture from training ``z`` and memberships ``gamma``.
+
+        Parameters
+        ----------
+        z : array_like, shape (N, D)
+        gamma : array_like, shape (N, K)
+        groups : array_like of int, shape (N,), optional
+            Object of each chunk; when given, the training energies (and so
+            the thresholds) are per-object means of chunk energies.
+
+        Returns
+        -------
+        self
+        """
+        z = np.asarray(z, dtype=np.float64)
+        gamma = np.asarray(gamma, dtype=np.float64)
+        if z.ndim != 2 or gamma.ndim != 2 or len(z) != len(gamma) or len(z) == 0:
+            raise ValueError(f"z (N, D) and gamma (N, K) must be non-empty with the "
+                             f"same N; got {z.shape} and {gamma.shape}")
+        phi, mu, cov = gmm.gmm_parameters(z, gamma)
+        self._set_parameters(phi, mu, cov)
+        energy = self.energy(z)
+        if groups is not None:
+            energy = aggregate_by_object(energy, groups)[1]
+        self._set_train_energy(energy)
+        return self
+
+    @classmethod
+    def from_parameters(cls, phi, mu, cov, train_energy, jitter=1e-6,
+                        percentiles=(80, 95, 99)):
+        """A fitted detector from known parameters and training energies.
+
+        Parameters
+        ----------
+        phi : array_like (K,)
+        mu : array_like (K, D)
+        cov : array_like (K, D, D)
+        train_energy : array_like (n,)
+            Energies of the training set (HIGHER = more anomalous).
+        jitter, percentiles
+            As in the constructor.
+
+        Returns
+        -------
+        GMMNovelty
+        """
+        detector = cls(jitter=jitter, percentiles=percentiles)
+        detector._set_parameters(phi, mu, cov)
+        detector._set_train_energy(train_energy)
+        return detector
+
+    def _set_parameters(self, phi, mu, cov):
+        phi, mu, cov = (np.asarray(ops.convert_to_numpy(a), dtype=np.float64)
+                        for a in (phi, mu, cov))
+        _check_shapes(phi, mu, cov)
+        self.phi_, self.mu_, self.cov_ = phi, mu, cov
+
+    def _set_train_energy(self, train_energy):
+        train_energy = np.asarray(train_energy, dtype=np.float64).ravel()
+        if len(train_energy) == 0 or not np.all(np.isfinite(train_energy)):
+            raise ValueError("training energies must be non-empty and finite")
+        self.train_energy_ = train_energy
+        self.thresholds_ = {p: self.threshold(p) for p in self.percentiles}
+
+    def _check_fitted(self, attribute="train_energy_"):
+        if not hasattr(self, attribute):
+            raise RuntimeError("GMMNovelty is not fitted; call fit() or load()")
+
+    # ------------------------------------------------------------------ scoring
+    def energy(self, z):
+        """Sample energy ``-log p(z)`` under the mixture: HIGHER = more anomalous.
+
+        Parameters
+        ----------
+        z : array_like, shape (N, D)
+
+        Returns
+        -------
+        ndarray of float64, shape (N,)
+        """
+        self._check_fitted("phi_")
+        z = np.asarray(z, dtype=np.float64)
+        if z.ndim != 2 or z.shape[1] != self.mu_.shape[1]:
+            raise ValueError(f"z must have shape (N, {self.mu_.shape[1]}); got {z.shape}")
+        parts = [ops.convert_to_numpy(gmm.sample_energy(
+                     z[start:start + _ENERGY_BATCH], self.phi_, self.mu_, self.cov_,
+                     jitter=self.jitter))
+                 for start in range(0, len(z), _ENERGY_BATCH)]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def score_samples(self, z):
+        """Log-likelihood ``-energy``: higher = more normal (scikit-learn sign).
+
+        Returns
+        -------
+        ndarray of float64, shape (N,)
+        """
+        return -self.energy(z)
+
+    def threshold(self, percentile=95):
+        """Energy at ``percentile`` of the training energies (higher = stricter)."""
+        self._check_fitted()
+        return float(np.percentile(self.train_energy_, percentile))
+
+    def decision_function(self, z, percentile=95):
+        """``threshold(percentile) - energy``: negative = outlier, positive = inlier.
+
+        Returns
+        -------
+        ndarray of float64, shape (N,)
+        """
+        return self.threshold(percentile) - self.energy(z)
+
+    def predict(self, z, percentile=95):
+        """+1 for inliers, -1 for outliers (energy above the percentile threshold).
+
+        Returns
+        -------
+        ndarray of int, shape (N,)
+        """
+        return np.where(self.decision_function(z, percentile) < 0, -1, 1)
+
+    def energy_percentile(self, energy):
+        """Percentage of training energies below each ``energy`` (0-100).
+
+        Higher = more anomalous; 99 means more anomalous than 99% of the
+        training set.
+        """
+        self._check_fitted()
+        ordered = np.sort(self.train_energy_)
+        below = np.searchsorted(ordered, np.asarray(energy, dtype=np.float64), side="left")
+        return 100.0 * below / len(ordered)
+
+    # --------------------------------------------------------------------- I/O
+    def save(self, path):
+        """Write the fitted detector to an HDF5 file (atomically)."""
+        self._check_fitted()
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
+            handle.attrs.update(provenance())
+            handle.attrs["format"] = FORMAT
+            handle.attrs["format_version"] = FORMAT_VERSION
+            handle.attrs["jitter"] = self.jitter
+            handle.create_dataset("phi", data=self.phi_)
+            handle.create_dataset("mu", data=self.mu_)
+            handle.create_dataset("cov", data=self.cov_)
+            handle.create_dataset("train_energy", data=self.train_energy_)
+            handle.create_dataset("percentiles", data=np.asarray(self.percentiles))
+
+    @classmethod
+    def load(cls, path):
+        """Read a detector written by :meth:`save`.
+
+        Raises
+        ------
+        InputError
+            If the file is missing, not HDF5, not a GMM file, or inconsistent
+            (the message names the file).
+        """
+        try:
+            with h5py.File(path, "r") as handle:
+                if handle.attrs.get("format") != FORMAT:
+                    raise InputError(f"{path}: not an rnngmm GMM file "
+                                     f"(format={handle.attrs.get('format')!r})")
+                version = int(handle.attrs.get("format_version", -1))
+                if version != FORMAT_VERSION:
+                    raise InputError(f"{path}: unsupported GMM format version {version}")
+                missing = [k for k in ("phi", "mu", "cov", "train_energy", "percentiles")
+                           if k not in handle]
+                if missing:
+                    raise InputError(f"{path}: GMM file lacks {missing}")
+                arrays = {k: handle[k][()] for k in
+                          ("phi", "mu", "cov", "train_energy", "percentiles")}
+                jitter = float(handle.attrs.get("jitter", 1e-6))
+        except InputError:
+            raise
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            raise InputError(f"{path}: cannot read GMM file ({exc})") from None
+        for name in ("phi", "mu", "cov"):
+            if not np.all(np.isfinite(arrays[name])):
+                raise InputError(f"{path}: GMM parameter {name!r} is not finite")
+        try:
+            return cls.from_parameters(arrays["phi"], arrays["mu"], arrays["cov"],
+                                       arrays["train_energy"], jitter=jitter,
+                                       percentiles=arrays["percentiles"])
+        except ValueError as exc:
+            raise InputError(f"{path}: inconsistent GMM file ({exc})") from None
+
+
+def _check_shapes(phi, mu, cov):
+    if (phi.ndim != 1 or mu.ndim != 2 or cov.ndim != 3 or len(mu) != len(phi)
+            or cov.shape != (len(phi), mu.shape[1], mu.shape[1])):
+        raise ValueError(f"GMM parameters have inconsistent shapes: phi {phi.shape}, "
+                         f"mu {mu.shape}, cov {cov.shape}")
