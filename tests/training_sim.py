@@ -42,3 +42,32 @@ def write_sim_dataset(path, *, n_per_class=12, n_points=40, seed=0, short=0,
                "period_source": ["catalog"] * n, "period_power": np.full(n, np.nan)}
     write_dataset(path, objects, curves, inputs={"simulated": True})
     return path
+
+
+def tiny_train_args(dataset, log_dir, run_name, *, epochs=2, extra=()):
+    """Flags of a seconds-long ``rnngmm train`` on :func:`write_sim_dataset` data."""
+    return ["train", "--data", str(dataset), "--config", "tiny", "--n_min", "20",
+            "--n_max", "32", "--batch_size", "8", "--nb_epoch", str(epochs), "--gmm_on",
+            "--log_dir", str(log_dir), "--run_name", run_name, "--threads", "1",
+            *map(str, extra)]
+
+
+def quiet_env(**extra):
+    """Environment for subprocess runs: TensorFlow's C++ logging silenced."""
+    import os
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def read_weights(path):
+    """Arrays of a ``weights-rank<r>.h5`` dump, in order."""
+    import h5py
+    with h5py.File(path, "r") as f:
+        return [f[k][()] for k in sorted(f)]
+
+
+def max_difference(a, b):
+    """Largest absolute difference between two lists of arrays."""
+    assert len(a) == len(b)
+    return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))

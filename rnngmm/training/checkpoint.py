@@ -161,12 +161,20 @@ def read_checkpoint(path):
     return Checkpoint(path, state, model_values, optimizer_values)
 
 
+def _generic_path(path):
+    # Keras numbers auto-named layers per process ("dense_2"); the counters
+    # differ between a run and its resumption in a process that built other
+    # models first, so compare paths without them.
+    return re.sub(r"_\d+(?=_|/|$)", "", str(path))
+
+
 def _assign(variables, values, label, path):
     if len(variables) != len(values):
         raise CheckpointError(f"{path}: {label} has {len(variables)} variables, "
                               f"checkpoint has {len(values)}")
     for variable, (saved_path, value) in zip(variables, values):
-        if tuple(variable.shape) != value.shape or variable.path != saved_path:
+        if (tuple(variable.shape) != value.shape
+                or _generic_path(variable.path) != _generic_path(saved_path)):
             raise CheckpointError(
                 f"{path}: {label} variable {variable.path!r} {tuple(variable.shape)} "
                 f"does not match checkpoint {saved_path!r} {value.shape}")
