@@ -1,0 +1,148 @@
+"""``rnngmm flag`` end to end with a real trained (tiny) run."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from fixtures_runs import TINY_NOVEL_CLASS, tiny_run_dir  # noqa: F401
+from helpers import run_cli, run_cli_subprocess
+from rnngmm.flagging.driver import FAULT_ENV
+from rnngmm.flagging.output import read_table
+from rnngmm.flagging.shards import count_shard_files, parts_dir
+
+#: Rows added to the simulated catalog: (id, expected status prefix).
+EXTRA_ROWS = (("no_such_star", "light-curve file not found"),
+              ("../../etc/passwd", "unsafe object id"))
+
+
+@pytest.fixture(scope="module")
+def new_catalog(small_sample, tmp_path_factory):
+    """The simulated sample as a "new catalog", with a missing file, an unsafe
+    id and a duplicated id mixed in. Returns (catalog path, light-curve dir, ids)."""
+    lines = (small_sample / "catalog.csv").read_text().strip().splitlines()
+    header, rows = lines[0], lines[1:]
+    width = len(header.split(","))
+    for k, (object_id, _) in enumerate(EXTRA_ROWS):
+        filler = [""] * (width - 1)
+        rows.insert(3 + 5 * k, ",".join([object_id, *filler]))
+    rows.append(rows[0])
+    path = tmp_path_factory.mktemp("new_catalog") / "catalog.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    ids = [r.split(",")[0] for r in rows]
+    return path, small_sample / "lightcurves", ids
+
+
+def flag_args(run_dir, catalog, out, *extra):
+    path, lc_dir, _ = catalog
+    return ("flag", "--run_dir", run_dir, "--catalog", path, "--lightcurves", lc_dir,
+            "--format", "asassn", "--filter", "V", "--label_col", "class",
+            "--pass_through", "mean_mag", "--out", out, "--batch_objects", "8",
+            "--shard_objects", "10", "--progress_interval", "0", *extra)
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_run_dir, new_catalog, tmp_path_factory):  # noqa: F811
+    out = tmp_path_factory.mktemp("flag_reference") / "flags.ecsv"
+    assert run_cli(*flag_args(tiny_run_dir, new_catalog, out)) == 0
+    return read_table(str(out))
+
+
+def test_one_row_per_catalog_row_with_reasons(reference, new_catalog, tiny_run_dir):  # noqa: F811
+    ids = new_catalog[2]
+    assert list(reference["id"]) == ids
+    status = dict(zip(reference["id"][:-1], reference["status"][:-1]))
+    for object_id, reason in EXTRA_ROWS:
+        assert status[object_id].startswith(reason)
+    assert reference["status"][-1].startswith("duplicate catalog id")
+    known = [i for i in ids[:-1] if i not in dict(EXTRA_ROWS)]
+    ok = [status[i] == "ok" for i in known]
+    assert sum(ok) >= len(known) - 2, "most simulated objects should be scored"
+    assert reference.meta["run_id"] == "tiny"
+    for name in ("class", "mean_mag", "predicted_class", "energy", "energy_percentile",
+                 "anomaly_80", "anomaly_95", "anomaly_99", "n_chunks", "period_source"):
+        assert name in reference.colnames
+    class_names = reference.meta["class_names"]
+    assert TINY_NOVEL_CLASS not in class_names
+    assert all(f"prob_{c}" in reference.colnames for c in class_names)
+    scored = reference["status"] == "ok"
+    assert set(reference["predicted_class"][scored]) <= set(class_names)
+    assert np.all(np.isfinite(reference["energy"][scored]))
+    assert "catalog" in set(reference["period_source"][scored])
+
+
+def test_thresholds_are_the_runs(reference, tiny_run_dir):  # noqa: F811
+    from rnngmm.novelty import GMMNovelty
+    novelty = GMMNovelty.load(tiny_run_dir / "gmm.h5")
+    for p in (80, 95, 99):
+        assert reference.meta[f"threshold_{p}"] == pytest.approx(novelty.threshold(p))
+        scored = reference["status"] == "ok"
+        expected = np.asarray(reference["energy"]) > novelty.threshold(p)
+        assert list(reference[f"anomaly_{p}"]) == list(scored & expected)
+
+
+@pytest.mark.parametrize("suffix", [".fits", ".csv", ".h5"])
+def test_other_formats_hold_the_same_table(tiny_run_dir, new_catalog, reference,  # noqa: F811
+                                           tmp_path, suffix):
+    out = tmp_path / f"flags{suffix}"
+    assert run_cli(*flag_args(tiny_run_dir, new_catalog, out)) == 0
+    table = read_table(str(out))
+    assert table.colnames == reference.colnames
+    for name in ("energy", "prob_" + reference.meta["class_names"][0], "period"):
+        np.testing.assert_array_equal(np.asarray(table[name], float),
+                                      np.asarray(reference[name], float))
+    assert list(table["status"]) == list(reference["status"])
+
+
+def test_prepared_dataset_input(tiny_run_dir, small_dataset, tmp_path):  # noqa: F811
+    out = tmp_path / "flags.ecsv"
+    code = run_cli("flag", "--run_dir", tiny_run_dir, "--data", small_dataset,
+                   "--out", out, "--label_col", "label", "--progress_interval", "0")
+    assert code == 0
+    table = read_table(str(out))
+    from rnngmm.io.dataset import Dataset
+    with Dataset(small_dataset) as data:
+        assert list(table["id"]) == list(data.ids)
+        assert list(table["label"]) == list(data.labels)
+    assert np.mean(table["status"] == "ok") > 0.9
+
+
+@pytest.mark.parametrize("bad, message", [
+    (("--percentiles", "120"), "percentiles"),
+    (("--batch_objects", "0"), "batch_objects"),
+    (("--out", "flags.txt"), "suffix"),
+    (("--out", "/nonexistent_dir/flags.ecsv"), "does not exist"),
+    (("--data", "x.h5"), "not both"),
+])
+def test_bad_flags_fail_before_work(tiny_run_dir, new_catalog, tmp_path, capsys,  # noqa: F811
+                                    bad, message):
+    out = tmp_path / "flags.ecsv"
+    args = list(flag_args(tiny_run_dir, new_catalog, out))
+    if bad[0] in args:
+        args[args.index(bad[0]) + 1] = bad[1]
+    else:
+        args.extend(bad)
+    assert run_cli(*args) == 2
+    assert message in capsys.readouterr().err
+    assert not os.path.exists(parts_dir(str(out)))
+
+
+def test_killed_run_resumes_to_the_same_file(tiny_run_dir, new_catalog, reference,  # noqa: F811
+                                             tmp_path):
+    out = tmp_path / "flags.ecsv"
+    args = flag_args(tiny_run_dir, new_catalog, out)
+    env = dict(os.environ, **{FAULT_ENV: "0:kill:2"})
+    killed = run_cli_subprocess(*args, env=env, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert not out.exists()
+    assert count_shard_files(parts_dir(str(out))) == 2
+    resumed = run_cli_subprocess(*args, "--resume", timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "flag: 20/" in resumed.stderr, "resume did not start from the completed shards"
+    table = read_table(str(out))
+    assert table.colnames == reference.colnames
+    for name in reference.colnames:
+        np.testing.assert_array_equal(np.asarray(table[name]), np.asarray(reference[name]),
+                                      err_msg=name)
+    assert not os.path.exists(parts_dir(str(out)))
