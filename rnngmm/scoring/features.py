@@ -29,6 +29,8 @@ FEATURE_SET_VERSION = 1
 #: periodogram aborts on tiny inputs).
 MIN_POINTS = 5
 CACHE_FORMAT = "rnngmm-features"
+#: Points per block when hashing a dataset's photometry for the cache key.
+_HASH_BLOCK = 1 << 20
 
 
 def build_extractor():
@@ -98,7 +100,8 @@ def compute_features(dataset, indices=None):
 
 
 def cache_key(dataset):
-    """Hex digest identifying a dataset's content and the feature set."""
+    """Hex digest of a dataset's provenance, object table and photometry, and
+    of the feature set: any change to any of them invalidates the cache."""
     digest = hashlib.sha256()
     meta = {key: str(dataset.attrs.get(key, "")) for key in
             ("format_version", "created", "command", "inputs", "package_version")}
@@ -107,6 +110,12 @@ def cache_key(dataset):
     digest.update(json.dumps(meta, sort_keys=True).encode())
     for array in (dataset.ids.astype("U"), dataset.lengths, dataset.periods, dataset.offsets):
         digest.update(np.ascontiguousarray(array).tobytes())
+    # the photometry itself, streamed in blocks (far cheaper than extraction)
+    with h5py.File(dataset.path, "r") as f:
+        for column in ("time", "mag", "err"):
+            values = f[f"lightcurves/{column}"]
+            for start in range(0, len(values), _HASH_BLOCK):
+                digest.update(np.ascontiguousarray(values[start:start + _HASH_BLOCK]).tobytes())
     return digest.hexdigest()
 
 
