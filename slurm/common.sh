@@ -7,6 +7,7 @@
 #   rnngmm_train ARGS...   rnngmm_launch train, adding --resume after a requeue,
 #                          and requeueing the job itself when training stopped
 #                          early on a signal after writing a checkpoint.
+#   rnngmm_flag ARGS...    the same for `rnngmm flag` (finished shards are kept).
 
 # Exit code of `rnngmm train` stopped by SIGUSR1/SIGTERM after checkpointing
 # (rnngmm/training/signals.py: EXIT_INTERRUPTED, sysexits' EX_TEMPFAIL).
@@ -55,6 +56,7 @@ _launcher_cmd() {
 }
 
 _forward_signal() {
+  _RNNGMM_SIGNALLED=$1
   _say "batch shell got SIG$1: passing it to the ranks"
   if [ -n "${_RNNGMM_PID:-}" ]; then
     kill -s "$1" "$_RNNGMM_PID" 2>/dev/null || true
@@ -67,6 +69,7 @@ rnngmm_launch() {
   # The launcher runs in the background so that the trap runs while it works:
   # bash delays traps until a foreground command ends. srun and mpirun both
   # pass SIGUSR1/SIGTERM on to the ranks.
+  _RNNGMM_SIGNALLED=
   trap '_forward_signal USR1' USR1
   trap '_forward_signal TERM' TERM
   "${LAUNCH[@]}" rnngmm "$@" &
@@ -84,27 +87,45 @@ rnngmm_launch() {
   return "$rc"
 }
 
-rnngmm_train() {
-  local restarts=${SLURM_RESTART_COUNT:-0} extra=()
-  if [ "$restarts" -gt 0 ] || [ -n "${RNNGMM_RESUME:-}" ]; then
-    _say "restart $restarts of this job: continuing from the latest checkpoint (--resume)"
+# rnngmm_requeue_if_interrupted CODE: when CODE says "stopped early after a
+# checkpoint", requeue this job (SLURM reruns the script with
+# SLURM_RESTART_COUNT > 0) and return 0; otherwise return CODE.
+rnngmm_requeue_if_interrupted() {
+  local rc=$1 restarts=${SLURM_RESTART_COUNT:-0}
+  [ "$rc" = "$RNNGMM_EXIT_INTERRUPTED" ] || return "$rc"
+  if [ "$restarts" -ge "$RNNGMM_MAX_RESTARTS" ]; then
+    _say "stopped early, and already restarted $restarts times (RNNGMM_MAX_RESTARTS): not requeueing"
+    return "$rc"
+  fi
+  _say "stopped early after writing a checkpoint: requeueing job $SLURM_JOB_ID to continue"
+  if scontrol requeue "$SLURM_JOB_ID"; then
+    # SLURM ends this instance now; the job waits in the queue, then reruns
+    # this script with the same flags.
+    sleep 60
+    return 0
+  fi
+  _say "requeue refused (submitted with --no-requeue?): resubmit with the same flags and --resume"
+  return "$rc"
+}
+
+# rnngmm_resumable STAGE ARGS...: `rnngmm STAGE ARGS...` for a stage with
+# --resume (train, flag). Adds --resume when this is a requeued run, and
+# requeues the job when the stage stopped early on the time-limit warning or
+# preemption: train exits 75 after its checkpoint; flag keeps its finished
+# shards on disk, so a flag run ended by the signal counts as interrupted too.
+rnngmm_resumable() {
+  local extra=()
+  if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ] || [ -n "${RNNGMM_RESUME:-}" ]; then
+    _say "restart ${SLURM_RESTART_COUNT:-0} of this job: continuing where it stopped (--resume)"
     extra=(--resume)
   fi
   local rc=0
-  rnngmm_launch train "$@" "${extra[@]}" || rc=$?
-  if [ "$rc" = "$RNNGMM_EXIT_INTERRUPTED" ]; then
-    if [ "$restarts" -ge "$RNNGMM_MAX_RESTARTS" ]; then
-      _say "stopped early, and already restarted $restarts times (RNNGMM_MAX_RESTARTS): not requeueing"
-      return "$rc"
-    fi
-    _say "training stopped early after a checkpoint: requeueing job $SLURM_JOB_ID to resume"
-    if scontrol requeue "$SLURM_JOB_ID"; then
-      # SLURM ends this instance now; the job waits in the queue and reruns
-      # this script with SLURM_RESTART_COUNT set.
-      sleep 60
-      return 0
-    fi
-    _say "requeue refused (submitted with --no-requeue?): resubmit with the same flags and --resume"
+  rnngmm_launch "$@" "${extra[@]}" || rc=$?
+  if [ "$rc" != 0 ] && [ "$rc" != 2 ] && [ -n "${_RNNGMM_SIGNALLED:-}" ]; then
+    rc=$RNNGMM_EXIT_INTERRUPTED
   fi
-  return "$rc"
+  rnngmm_requeue_if_interrupted "$rc"
 }
+
+rnngmm_train() { rnngmm_resumable train "$@"; }
+rnngmm_flag() { rnngmm_resumable flag "$@"; }

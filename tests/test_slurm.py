@@ -10,10 +10,12 @@ real cluster; the tests override that on the command line with
 :data:`CPU_OVERRIDES`, the same way a user on a CPU-only cluster would.
 """
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,193 @@ def test_srun_two_ranks_through_common_sh(cluster, workdir):
     assert result.returncode == 0, out
     assert "rank 0 of 2 sum 3" in out and "rank 1 of 2 sum 3" in out, out
     assert out.count("rnngmm ") >= 2, out
+
+
+# --------------------------------------------------------------------------- helpers
+#: Terminal job states of ``scontrol show job``.
+DONE_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED",
+               "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY"}
+
+
+def wait_job(cluster, job_id, timeout=600, on_poll=None):
+    """Poll until ``job_id`` reaches a terminal state; return (state, exit code)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = cluster.job_state(job_id)
+        if on_poll is not None:
+            on_poll(state)
+        if state in DONE_STATES:
+            return state, cluster.job_field(job_id, "ExitCode")
+        time.sleep(1)
+    pytest.fail(f"job {job_id} still {cluster.job_state(job_id)} after {timeout}s\n"
+                f"{cluster.logs()}")
+
+
+def rnngmm(*args, cwd):
+    """Run the rnngmm console script of this virtualenv (outside SLURM)."""
+    exe = Path(sys.prefix) / "bin" / "rnngmm"
+    result = subprocess.run([str(exe if exe.exists() else "rnngmm"), *map(str, args)],
+                            cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+#: A model small enough for 2 CPU cores (the scripts default to the reference).
+TINY_TRAIN = ["--config", "tiny", "--n_min", "20", "--n_max", "32", "--batch_size", "16",
+              "--patience", "0", "--sim_type", "slurmtest"]
+KNOWN, NOVEL = ["RRAB", "DSCT", "ECL"], "RCB"
+
+
+@pytest.fixture(scope="session")
+def dataset(workdir):
+    """A tiny simulated, prepared dataset (3 known classes + 1 novel) in workdir."""
+    rnngmm("simulate", "--output", "sim", "--n_per_class", 15, "--n_novel", 8,
+           "--classes", ",".join(KNOWN), "--novel_classes", NOVEL,
+           "--min_points", 40, "--max_points", 80, "--seed", 1, cwd=workdir)
+    rnngmm("prepare", "--catalog", "sim/catalog.csv", "--lightcurves", "sim/lightcurves",
+           "--format", "asassn", "--label_col", "class", "--period_col", "period",
+           "--output", "data.h5", cwd=workdir)
+    return workdir / "data.h5"
+
+
+# --------------------------------------------------------------------------- train -> score -> flag
+@pytest.fixture(scope="session")
+def chain(cluster, workdir, dataset):
+    """Joint training on 2 tasks, with score and flag jobs queued behind it
+    (``--dependency=afterok``), all submitted at once as a user would."""
+    train = sbatch(cluster, workdir, SLURM_DIR / "train_joint.slurm",
+                   "--data", dataset, *TINY_TRAIN, "--nb_epoch", 2,
+                   "--novel_classes", NOVEL, "--run_name", "joint",
+                   options=CPU_OVERRIDES, wait=False)
+    assert train.returncode == 0 and train.job_id, train.stderr
+    run_dir = workdir / "keras_logs" / "slurmtest" / "joint"
+    after = [f"--dependency=afterok:{train.job_id}"]
+    score = sbatch(cluster, workdir, SLURM_DIR / "score.slurm",
+                   "--run_dir", run_dir, "--no_baselines",
+                   options=[*CPU_OVERRIDES, *after], wait=False)
+    flag = sbatch(cluster, workdir, SLURM_DIR / "flag.slurm",
+                  "--run_dir", run_dir, "--catalog", "sim/catalog.csv",
+                  "--lightcurves", "sim/lightcurves", "--format", "asassn",
+                  "--period_col", "period", "--out", "flags.ecsv",
+                  options=[*CPU_OVERRIDES, *after], wait=False)
+    assert score.returncode == 0 and flag.returncode == 0, score.stderr + flag.stderr
+    # While training runs, the other two wait on it.
+    reasons = {cluster.job_field(j, "Reason") for j in (score.job_id, flag.job_id)}
+    return {"train": train.job_id, "score": score.job_id, "flag": flag.job_id,
+            "run_dir": run_dir, "early_reasons": reasons}
+
+
+def test_train_joint_on_two_tasks(cluster, workdir, chain):
+    state, code = wait_job(cluster, chain["train"])
+    out = job_output(workdir, f"rnngmm-train-joint-{chain['train']}.out")
+    assert (state, code) == ("COMPLETED", "0:0"), out
+    run_dir = chain["run_dir"]
+    for name in ("config.json", "split.json", "model.keras", "gmm.h5", "training.csv"):
+        assert (run_dir / name).is_file(), f"{name} missing in {run_dir}\n{out}"
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["world_size"] == 2, out
+    assert config["args"]["gmm_on"] is True
+    assert "srun" in out and "2 task(s)" in out, out
+    # Training flags given to sbatch override the script's reference defaults.
+    assert config["args"]["batch_size"] == 16 and config["args"]["nb_epoch"] == 2
+
+
+def test_score_waits_for_training(cluster, workdir, chain):
+    assert chain["early_reasons"] <= {"Dependency", "None"}, chain["early_reasons"]
+    state, code = wait_job(cluster, chain["score"])
+    out = job_output(workdir, f"rnngmm-score-{chain['score']}.out")
+    assert (state, code) == ("COMPLETED", "0:0"), out
+    scoring = chain["run_dir"] / "scoring"
+    assert (scoring / "classification_accuracy.txt").is_file(), out
+    assert (scoring / "novel_detection_scores.txt").is_file(), out
+
+
+def test_flag_after_training(cluster, workdir, chain):
+    state, code = wait_job(cluster, chain["flag"])
+    out = job_output(workdir, f"rnngmm-flag-{chain['flag']}.out")
+    assert (state, code) == ("COMPLETED", "0:0"), out
+    from astropy.table import Table
+    flags = Table.read(workdir / "flags.ecsv")
+    catalog = Table.read(workdir / "sim" / "catalog.csv")
+    assert len(flags) == len(catalog)
+    assert list(flags["id"]) == list(catalog["id"])
+
+
+# --------------------------------------------------------------------------- sequential
+def test_train_sequential(cluster, workdir, dataset):
+    result = sbatch(cluster, workdir, SLURM_DIR / "train_sequential.slurm",
+                    "--data", dataset, *TINY_TRAIN, "--nb_epoch", 1, "--cls_epoch", 1,
+                    "--novel_classes", NOVEL, "--run_name", "sequential",
+                    options=[*CPU_OVERRIDES, "--ntasks-per-node=1"])
+    out = job_output(workdir, f"rnngmm-train-seq-{result.job_id}.out")
+    assert result.returncode == 0, out
+    run_dir = workdir / "keras_logs" / "slurmtest" / "sequential"
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["args"]["gmm_on"] is False and config["world_size"] == 1
+    assert (run_dir / "model.keras").is_file() and (run_dir / "gmm.h5").is_file(), out
+
+
+# --------------------------------------------------------------------------- job array
+def test_loco_job_array_then_gather(cluster, workdir, dataset):
+    held_out = ["DSCT", "RRAB"]
+    env = job_env(cluster, RNNGMM_LOCO_CLASSES=",".join(held_out))
+    array = sbatch(cluster, workdir, SLURM_DIR / "loco_array.slurm",
+                   "--data", dataset, "--results_dir", "loco", "--no_baselines",
+                   "--train_args", "--config tiny --n_min 20 --n_max 32 --batch_size 16 "
+                                   "--nb_epoch 1 --patience 0",
+                   options=["--gres=none", "--array=0-1", "--ntasks-per-node=1",
+                            "--cpus-per-task=1"], wait=False, env=env)
+    assert array.returncode == 0 and array.job_id, array.stderr
+    gather = sbatch(cluster, workdir, SLURM_DIR / "loco_gather.slurm",
+                    "--results_dir", "loco",
+                    options=[f"--dependency=afterok:{array.job_id}"], env=env)
+    out = job_output(workdir, f"rnngmm-loco-{array.job_id}_*.out")
+    out += job_output(workdir, f"rnngmm-loco-gather-{gather.job_id}.out")
+    assert gather.returncode == 0, out
+    for label in held_out:
+        assert (workdir / "loco" / f"{label}.json").is_file(), out
+        run_dir = workdir / "keras_logs" / "loco" / f"loco_{label}"
+        assert json.loads((run_dir / "config.json").read_text())["args"]["novel_classes"] \
+            == [label]
+    from astropy.table import Table
+    table = Table.read(workdir / "loco" / "loco_table.ecsv")
+    for label in held_out:
+        assert label in [str(v) for v in table[table.colnames[0]]], table
+
+
+# --------------------------------------------------------------------------- preemption
+def test_preempted_training_requeues_and_completes(cluster, workdir, dataset):
+    """SIGUSR1 (the time-limit warning) mid-run: training checkpoints and exits
+    75, the script requeues the job, and the rerun resumes to a complete run."""
+    n_epochs = 40
+    submit = sbatch(cluster, workdir, SLURM_DIR / "train_joint.slurm",
+                    "--data", dataset, *TINY_TRAIN, "--batch_size", 8,
+                    "--nb_epoch", n_epochs, "--novel_classes", NOVEL,
+                    "--run_name", "preempted", options=CPU_OVERRIDES, wait=False)
+    job = submit.job_id
+    assert submit.returncode == 0 and job, submit.stderr
+    log = workdir / f"rnngmm-train-joint-{job}.out"
+    deadline = time.monotonic() + 300
+    while "epoch 2/" not in (log.read_text(errors="replace") if log.exists() else ""):
+        assert cluster.job_state(job) in ("PENDING", "RUNNING", "CONFIGURING"), \
+            job_output(workdir, log.name)
+        assert time.monotonic() < deadline, job_output(workdir, log.name)
+        time.sleep(0.5)
+    # What SLURM sends at --signal=B:USR1@<seconds> before the time limit.
+    cluster.run(["scancel", "--batch", "--signal=USR1", job])
+
+    def release(state):
+        # A requeued job is held back (BeginTime ~2 min ahead); let it start now.
+        if state == "PENDING" and int(cluster.job_field(job, "Restarts") or 0) > 0:
+            cluster.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=False)
+
+    state, code = wait_job(cluster, job, on_poll=release)
+    out = job_output(workdir, log.name)
+    assert (state, code) == ("COMPLETED", "0:0"), out
+    assert int(cluster.job_field(job, "Restarts")) == 1, out
+    assert "exited with code 75" in out and "requeueing" in out, out
+    assert "--resume" in out and "resuming from" in out, out
+    run_dir = workdir / "keras_logs" / "slurmtest" / "preempted"
+    assert (run_dir / "model.keras").is_file() and (run_dir / "gmm.h5").is_file(), out
+    epochs = (run_dir / "training.csv").read_text().strip().splitlines()[1:]
+    assert len(epochs) == n_epochs, out
