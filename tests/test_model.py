@@ -1,0 +1,216 @@
+"""RNNGMM model: outputs, masking, save/load, staged training (tiny config)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import ops
+
+from rnngmm.configs import get_config
+from rnngmm.models import MODELS, RNNGMM, build_model
+
+N_STEPS = 24
+N_VALID = 20          # steps N_VALID.. of every chunk are padding
+
+
+def sinusoid_chunks(n=64, seed=0):
+    """Two classes of noisy sinusoids (slow and fast), right-padded."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    times = np.sort(rng.uniform(0, 4, (n, N_VALID)), axis=1)
+    frequency = np.where(labels == 0, 0.5, 2.0)[:, None]
+    magnitudes = np.sin(2 * np.pi * frequency * times + rng.uniform(0, 6, (n, 1)))
+    magnitudes += rng.normal(scale=0.05, size=magnitudes.shape)
+    magnitudes = (magnitudes - magnitudes.mean(1, keepdims=True)) / magnitudes.std(1, keepdims=True)
+    x = np.zeros((n, N_STEPS, 2), "float32")
+    x[:, :N_VALID, 0] = np.diff(times, axis=1, prepend=times[:, :1])
+    x[:, :N_VALID, 1] = magnitudes
+    weights = np.zeros((n, N_STEPS), "float32")
+    weights[:, :N_VALID] = 1.0
+    supports = np.stack([rng.normal(15, 1, n), rng.uniform(0.1, 1, n),
+                         np.log10(1 / frequency[:, 0])], axis=1).astype("float32")
+    return {"x": x, "weights": weights, "supports": supports}, labels.astype("int32")
+
+
+def tiny_model(**overrides):
+    keras.utils.set_random_seed(0)
+    return build_model("rnngmm", **get_config("tiny", num_classes=2, **overrides))
+
+
+def dataset(inputs, labels, batch_size=32):
+    return tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(batch_size)
+
+
+def numpy_outputs(model, inputs):
+    return {k: ops.convert_to_numpy(v) for k, v in model(inputs, training=False).items()}
+
+
+def snapshot(variables):
+    return [np.array(v.numpy()) for v in variables]
+
+
+def identical(first, second):
+    return all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+@pytest.fixture(scope="module")
+def data():
+    return sinusoid_chunks()
+
+
+def test_registry():
+    assert MODELS["rnngmm"] is RNNGMM
+    with pytest.raises(ValueError, match="'transformer'"):
+        build_model("transformer")
+    with pytest.raises(ValueError, match="nb_layers"):
+        build_model("rnngmm", nb_layers=3)
+
+
+def test_outputs_follow_the_contract(data):
+    inputs, _ = data
+    model = tiny_model()
+    out = numpy_outputs(model, inputs)
+    n = len(inputs["x"])
+    assert out["reconstruction"].shape == (n, N_STEPS)
+    assert out["code"].shape == (n, 4)
+    assert out["z"].shape == (n, model.z_size) == (n, 4 + 2 + 3)
+    assert out["gamma"].shape == (n, 2)
+    assert out["z"].dtype == out["gamma"].dtype == np.float32
+    np.testing.assert_array_equal(out["z"][:, :4], out["code"])
+    np.testing.assert_array_equal(out["z"][:, -3:], inputs["supports"])
+    np.testing.assert_allclose(out["gamma"].sum(1), 1.0, rtol=1e-6)
+
+
+def test_padded_steps_do_not_change_code_or_z(data):
+    inputs, _ = data
+    model = tiny_model(num_layers=2)
+    changed = {k: v.copy() for k, v in inputs.items()}
+    changed["x"][:, N_VALID:, :] = np.random.default_rng(1).normal(
+        size=changed["x"][:, N_VALID:, :].shape)
+    before, after = numpy_outputs(model, inputs), numpy_outputs(model, changed)
+    for key in ("code", "z", "gamma"):
+        np.testing.assert_allclose(before[key], after[key], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(before["reconstruction"][:, :N_VALID],
+                               after["reconstruction"][:, :N_VALID], rtol=0, atol=1e-5)
+
+
+def test_config_round_trip_excludes_training_state():
+    model = tiny_model(bidirectional=True, decode_type="lstm")
+    model.stage = "estimation"
+    config = model.get_config()
+    assert "stage" not in config and "gradient_hook" not in config
+    clone = RNNGMM.from_config(config)
+    assert clone.get_config() == config
+    assert clone.stage == "joint"
+
+
+def test_keras_save_load_gives_identical_outputs(data, tmp_path):
+    inputs, labels = data
+    model = tiny_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+    model.fit(dataset(inputs, labels), epochs=1, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, RNNGMM)
+    before, after = numpy_outputs(model, inputs), numpy_outputs(loaded, inputs)
+    for key in before:
+        np.testing.assert_array_equal(before[key], after[key])
+    # The optimizer state came back too, so training can continue.
+    assert int(loaded.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy())
+
+
+def test_joint_training_lowers_the_loss(data):
+    inputs, labels = data
+    model = tiny_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=False)
+    train = dataset(inputs, labels)
+    start = model.evaluate(train, verbose=0, return_dict=True)
+    history = model.fit(train, epochs=15, verbose=0).history
+    end = model.evaluate(train, verbose=0, return_dict=True)
+    assert set(history) == {"loss", "recon", "ce", "energy", "penalty", "accuracy"}
+    assert all(np.isfinite(v).all() for v in history.values())
+    assert end["loss"] < start["loss"]
+
+
+def test_autoencoder_stage_trains_only_the_autoencoder(data):
+    inputs, labels = data
+    model = tiny_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=False)
+    model.stage = "autoencoder"
+    model.build()
+    autoencoder = model.encoder.weights + model.decoder.weights
+    estimation_before = snapshot(model.estimation_net.weights)
+    autoencoder_before = snapshot(autoencoder)
+    train = dataset(inputs, labels)
+    start = model.evaluate(train, verbose=0, return_dict=True)
+    history = model.fit(train, epochs=4, verbose=0).history
+    end = model.evaluate(train, verbose=0, return_dict=True)
+    assert identical(estimation_before, snapshot(model.estimation_net.weights))
+    assert not identical(autoencoder_before, snapshot(autoencoder))
+    np.testing.assert_allclose(history["loss"], history["recon"], rtol=1e-6)
+    assert end["recon"] < start["recon"]
+
+
+def test_estimation_stage_leaves_the_autoencoder_bit_identical(data):
+    inputs, labels = data
+    model = tiny_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=False)
+    train = dataset(inputs, labels)
+    model.stage = "autoencoder"
+    model.fit(train, epochs=1, verbose=0)
+    autoencoder = model.encoder.weights + model.decoder.weights
+    autoencoder_before = snapshot(autoencoder)
+    estimation_before = snapshot(model.estimation_net.weights)
+    model.stage = "estimation"
+    start = model.evaluate(train, verbose=0, return_dict=True)
+    history = model.fit(train, epochs=6, verbose=0).history
+    end = model.evaluate(train, verbose=0, return_dict=True)
+    assert identical(autoencoder_before, snapshot(autoencoder))
+    assert not identical(estimation_before, snapshot(model.estimation_net.weights))
+    assert len(set(np.round(history["recon"], 7))) == 1   # frozen reconstruction
+    assert end["loss"] < start["loss"]
+
+
+def test_gradient_hook_is_applied_after_a_change(data):
+    inputs, labels = data
+    model = tiny_model()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=False)
+    train = dataset(inputs, labels)
+    model.fit(train, epochs=1, verbose=0)            # traces with the identity hook
+    calls = []
+
+    def zero_gradients(grads):
+        calls.append(len(grads))
+        return [ops.zeros_like(g) for g in grads]
+
+    model.gradient_hook = zero_gradients             # must force a re-trace
+    before = snapshot(model.weights)
+    model.fit(train, epochs=1, verbose=0)
+    assert calls and calls[0] == len(model.trainable_variables)
+    assert identical(before, snapshot(model.weights))
+
+
+def test_stage_is_validated():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="decoder"):
+        model.stage = "decoder"
+    with pytest.raises(TypeError):
+        model.gradient_hook = 3
+
+
+def test_mixed_precision_keeps_gmm_in_float32(data):
+    inputs, labels = data
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = tiny_model()
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+        out = model(inputs)
+        assert ops.convert_to_numpy(out["code"]).dtype == np.float16
+        assert ops.convert_to_numpy(out["z"]).dtype == np.float32
+        assert ops.convert_to_numpy(out["gamma"]).dtype == np.float32
+        history = model.fit(dataset(inputs, labels), epochs=1, verbose=0).history
+        assert np.isfinite(history["loss"]).all()
+    finally:
+        keras.config.set_dtype_policy(previous)
