@@ -257,6 +257,14 @@ class RNNGMM(keras.Model):
         if self.optimizer is not None and not self.optimizer.built:
             self.optimizer.build(self.trainable_variables)
 
+    def compile(self, *args, jit_compile=False, **kwargs):
+        """``keras.Model.compile`` with XLA off by default.
+
+        Horovod's allreduce (called from ``gradient_hook``) cannot run inside
+        an XLA cluster, and Keras' "auto" would turn XLA on for GPUs.
+        """
+        super().compile(*args, jit_compile=jit_compile, **kwargs)
+
     def make_train_function(self, force=False):
         # Keras defers building to the first trace, where the variables of an
         # unbuilt model would be created inside tf.function; build them first.

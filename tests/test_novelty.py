@@ -1,0 +1,112 @@
+"""GMMNovelty estimator and aggregate_by_object."""
+
+import h5py
+import numpy as np
+import pytest
+from sklearn.mixture import GaussianMixture
+
+from rnngmm.errors import InputError
+from rnngmm.novelty import GMMNovelty, aggregate_by_object
+
+
+@pytest.fixture(scope="module")
+def training_set():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    z = rng.normal(size=(400, 3)) + np.where(labels == 0, -4.0, 4.0)[:, None]
+    gamma = np.eye(2)[labels] * 0.98 + 0.01
+    return z, gamma
+
+
+def test_fit_learns_parameters_and_energy_matches_sklearn(training_set):
+    z, gamma = training_set
+    detector = GMMNovelty(jitter=0.0)
+    assert detector.fit(z, gamma) is detector
+    reference = GaussianMixture(2, covariance_type="full")
+    reference.weights_, reference.means_, reference.covariances_ = (
+        detector.phi_, detector.mu_, detector.cov_)
+    reference.precisions_cholesky_ = np.stack(
+        [np.linalg.cholesky(np.linalg.inv(c)) for c in detector.cov_])
+    np.testing.assert_allclose(detector.energy(z), -reference.score_samples(z), rtol=1e-9)
+    np.testing.assert_allclose(detector.score_samples(z), -detector.energy(z))
+    np.testing.assert_allclose(detector.phi_.sum(), 1.0)
+    assert detector.train_energy_.shape == (400,)
+    assert set(detector.thresholds_) == {80.0, 95.0, 99.0}
+
+
+def test_signs_of_decision_function_and_predict(training_set):
+    z, gamma = training_set
+    detector = GMMNovelty().fit(z, gamma)
+    outlier, inlier = np.array([[0.0, 0.0, 40.0]]), np.array([[4.0, 4.0, 4.0]])
+    assert detector.energy(outlier)[0] > detector.energy(inlier)[0]
+    assert detector.decision_function(outlier)[0] < 0 < detector.decision_function(inlier)[0]
+    assert list(detector.predict(np.vstack([outlier, inlier]))) == [-1, 1]
+    # About 5% of the training set lies above the 95th-percentile threshold.
+    assert np.mean(detector.predict(z, percentile=95) == -1) == pytest.approx(0.05, abs=0.01)
+    assert detector.energy_percentile(detector.energy(outlier))[0] == 100.0
+
+
+def test_groups_aggregate_training_energies(training_set):
+    z, gamma = training_set
+    groups = np.arange(400) // 4
+    detector = GMMNovelty().fit(z, gamma, groups=groups)
+    chunk_energy = GMMNovelty().fit(z, gamma).train_energy_
+    assert detector.train_energy_.shape == (100,)
+    np.testing.assert_allclose(detector.train_energy_, chunk_energy.reshape(100, 4).mean(1))
+
+
+def test_aggregate_by_object():
+    objects, means = aggregate_by_object([1.0, 3.0, 10.0, 5.0], [7, 7, 2, 7])
+    assert list(objects) == [2, 7]
+    np.testing.assert_allclose(means, [10.0, 3.0])
+    with pytest.raises(ValueError):
+        aggregate_by_object([1.0], [1, 2])
+
+
+def test_save_load_round_trip(training_set, tmp_path):
+    z, gamma = training_set
+    detector = GMMNovelty(jitter=1e-5, percentiles=(50, 90)).fit(z, gamma)
+    path = tmp_path / "gmm.h5"
+    detector.save(path)
+    loaded = GMMNovelty.load(path)
+    assert loaded.jitter == 1e-5 and loaded.percentiles == (50.0, 90.0)
+    for name in ("phi_", "mu_", "cov_", "train_energy_"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(detector, name))
+    assert loaded.thresholds_ == detector.thresholds_
+    np.testing.assert_array_equal(loaded.energy(z), detector.energy(z))
+
+
+def test_from_parameters_matches_fit(training_set):
+    z, gamma = training_set
+    fitted = GMMNovelty().fit(z, gamma)
+    rebuilt = GMMNovelty.from_parameters(fitted.phi_, fitted.mu_, fitted.cov_,
+                                         fitted.train_energy_)
+    np.testing.assert_array_equal(rebuilt.energy(z), fitted.energy(z))
+
+
+def test_load_rejects_bad_files(training_set, tmp_path):
+    missing = tmp_path / "missing.h5"
+    with pytest.raises(InputError, match="missing.h5"):
+        GMMNovelty.load(missing)
+    garbage = tmp_path / "garbage.h5"
+    garbage.write_bytes(b"not an hdf5 file")
+    with pytest.raises(InputError, match="garbage.h5"):
+        GMMNovelty.load(garbage)
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as handle:
+        handle.attrs["format"] = "rnngmm-dataset"
+    with pytest.raises(InputError, match="other.h5"):
+        GMMNovelty.load(other)
+    z, gamma = training_set
+    broken = tmp_path / "broken.h5"
+    GMMNovelty().fit(z, gamma).save(broken)
+    with h5py.File(broken, "a") as handle:
+        del handle["cov"]
+        handle["cov"] = np.zeros((2, 2, 2))       # wrong dimension for mu (2, 3)
+    with pytest.raises(InputError, match="broken.h5"):
+        GMMNovelty.load(broken)
+
+
+def test_unfitted_detector_raises():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        GMMNovelty().energy(np.zeros((1, 2)))
