@@ -9,6 +9,7 @@ not depend on the number of ranks.
 
 import json
 import os
+import re
 import time as clock
 import traceback
 from collections import Counter
@@ -173,8 +174,9 @@ def rejects_path(output):
 
 def reason_category(reason):
     """A reason without its numbers, for counting (``"too few points (3 < 20)"``
-    counts as ``"too few points"``)."""
-    return reason.split(" (")[0]
+    counts as ``"too few points"``, ``"period 600 d is longer ..."`` as
+    ``"period N d is longer ..."``)."""
+    return re.sub(r"\d[\d.eE+-]*", "N", reason.split(" (")[0])
 
 
 def _catalog_reason(i, catalog, labels, config):

@@ -209,7 +209,8 @@ def asassn_cadence(rng, n_points):
     n_nights = int(np.searchsorted(np.cumsum(per_night), n_points)) + 1
     season_length = rng.uniform(150, 260)
     density = rng.uniform(0.3, 0.7)  # fraction of season nights observed (weather, scheduling)
-    n_seasons = int(np.clip(round(n_nights / (season_length * density)), 2, 6))
+    # At least 3 seasons (> 800 d), so even the longest Mira periods repeat.
+    n_seasons = int(np.clip(round(n_nights / (season_length * density)), 3, 6))
     first = SURVEY_START + rng.uniform(0, 365)
     nights = np.concatenate([np.arange(np.floor(first + 365.25 * s),
                                        np.floor(first + 365.25 * s + season_length))
