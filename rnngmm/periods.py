@@ -17,6 +17,9 @@ MAX_PERIOD = 1000.0
 SAMPLES_PER_PEAK = 5
 #: Fewer points than this cannot constrain a period.
 MIN_POINTS = 5
+#: Largest frequency grid searched: a baseline needing more (e.g. one junk epoch
+#: at MJD -2.4e6, seen in real CRTS files) would otherwise take gigabytes.
+MAX_FREQUENCIES = 2_000_000
 
 
 def frequency_grid(time, min_period=MIN_PERIOD, max_period=MAX_PERIOD,
@@ -36,6 +39,9 @@ def frequency_grid(time, min_period=MIN_PERIOD, max_period=MAX_PERIOD,
     if n < 2:
         raise BadLightCurve(f"baseline {baseline:.3g} d too short for periods "
                             f"above {min_period} d")
+    if n > MAX_FREQUENCIES:
+        raise BadLightCurve(f"baseline too long for a period search ({baseline:.4g} d "
+                            f"needs {n} frequencies > {MAX_FREQUENCIES}; a junk epoch?)")
     return fmin, df, n
 
 

@@ -60,6 +60,7 @@ def test_large_mjd_offsets_do_not_hurt_short_periods():
     ([5.0] * 10, list(range(10)), "zero time baseline"),
     (list(range(10)), [7.0] * 10, "constant magnitudes"),
     (np.linspace(0, 0.02, 10), list(range(10)), "too short"),
+    ([-2409998.5] + list(range(56000, 56009)), list(range(10)), "baseline too long"),
 ])
 def test_failures_are_bad_lightcurves(time, mag, reason):
     with pytest.raises(BadLightCurve, match=reason):
