@@ -3,6 +3,7 @@
 import os
 
 import numpy as np
+import pytest
 
 #: Expected status (prefix) of each garbage object written by ``write_catalog``.
 GARBAGE = {
@@ -102,3 +103,33 @@ class FakeCalibration:
 
     def percentile_of(self, energy):
         return np.clip(np.asarray(energy) * 20, 0, 100)
+
+
+#: Rows added to the simulated catalog: (id, expected status prefix).
+EXTRA_ROWS = (("no_such_star", "light-curve file not found"),
+              ("../../etc/passwd", "unsafe object id"))
+
+
+@pytest.fixture(scope="module")
+def new_catalog(small_sample, tmp_path_factory):
+    """The simulated sample as a "new catalog", with a missing file, an unsafe
+    id and a duplicated id mixed in. Returns (catalog path, light-curve dir, ids)."""
+    lines = (small_sample / "catalog.csv").read_text().strip().splitlines()
+    header, rows = lines[0], lines[1:]
+    width = len(header.split(","))
+    for k, (object_id, _) in enumerate(EXTRA_ROWS):
+        filler = [""] * (width - 1)
+        rows.insert(3 + 5 * k, ",".join([object_id, *filler]))
+    rows.append(rows[0])
+    path = tmp_path_factory.mktemp("new_catalog") / "catalog.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    ids = [r.split(",")[0] for r in rows]
+    return path, small_sample / "lightcurves", ids
+
+
+def flag_args(run_dir, catalog, out, *extra):
+    path, lc_dir, _ = catalog
+    return ("flag", "--run_dir", run_dir, "--catalog", path, "--lightcurves", lc_dir,
+            "--format", "asassn", "--filter", "V", "--label_col", "class",
+            "--pass_through", "mean_mag", "--out", out, "--batch_objects", "8",
+            "--shard_objects", "10", "--progress_interval", "0", *extra)

@@ -7,39 +7,11 @@ import numpy as np
 import pytest
 
 from fixtures_runs import TINY_NOVEL_CLASS, tiny_run_dir  # noqa: F401
+from flagging_helpers import EXTRA_ROWS, flag_args, new_catalog  # noqa: F401
 from helpers import run_cli, run_cli_subprocess
 from rnngmm.flagging.driver import FAULT_ENV
 from rnngmm.flagging.output import read_table
 from rnngmm.flagging.shards import count_shard_files, parts_dir
-
-#: Rows added to the simulated catalog: (id, expected status prefix).
-EXTRA_ROWS = (("no_such_star", "light-curve file not found"),
-              ("../../etc/passwd", "unsafe object id"))
-
-
-@pytest.fixture(scope="module")
-def new_catalog(small_sample, tmp_path_factory):
-    """The simulated sample as a "new catalog", with a missing file, an unsafe
-    id and a duplicated id mixed in. Returns (catalog path, light-curve dir, ids)."""
-    lines = (small_sample / "catalog.csv").read_text().strip().splitlines()
-    header, rows = lines[0], lines[1:]
-    width = len(header.split(","))
-    for k, (object_id, _) in enumerate(EXTRA_ROWS):
-        filler = [""] * (width - 1)
-        rows.insert(3 + 5 * k, ",".join([object_id, *filler]))
-    rows.append(rows[0])
-    path = tmp_path_factory.mktemp("new_catalog") / "catalog.csv"
-    path.write_text("\n".join([header, *rows]) + "\n")
-    ids = [r.split(",")[0] for r in rows]
-    return path, small_sample / "lightcurves", ids
-
-
-def flag_args(run_dir, catalog, out, *extra):
-    path, lc_dir, _ = catalog
-    return ("flag", "--run_dir", run_dir, "--catalog", path, "--lightcurves", lc_dir,
-            "--format", "asassn", "--filter", "V", "--label_col", "class",
-            "--pass_through", "mean_mag", "--out", out, "--batch_objects", "8",
-            "--shard_objects", "10", "--progress_interval", "0", *extra)
 
 
 @pytest.fixture(scope="module")
