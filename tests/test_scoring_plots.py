@@ -44,3 +44,10 @@ def test_energy_histograms_and_roc_pr(tmp_path):
     c = metrics.curves(energies["known validation"], energies["novel"])
     c.update(metrics.ranking_metrics(energies["known validation"], energies["novel"]))
     _check_pair(plots.plot_roc_pr({"network": c, "none": None}, tmp_path / "roc"), (11, 5))
+
+
+def test_raw_confusion_spanning_decades_uses_log_colours(tmp_path):
+    cm = np.array([[3000, 5, 0], [2, 40, 1], [0, 0, 7]])
+    paths = plots.plot_confusion_matrix(cm, ["EW", "DSCT", "CEP"], tmp_path / "cm",
+                                        normalise=False, title="log")
+    _check_pair(paths, plots.confusion_figure_size(3))

@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 
 from ..io.atomic import atomic_path  # noqa: E402
 from .metrics import format_percentile  # noqa: E402
@@ -76,8 +77,17 @@ def plot_confusion_matrix(confusion, class_names, stem, *, normalise, title):
     else:
         values = counts
         vmax, cbar_label = max(counts.max(), 1.0), "objects"
+    positive = counts[counts > 0]
+    log_colours = not normalise and len(positive) and vmax >= 100 * positive.min()
+    if log_colours:  # counts span decades: log colour scale, empty cells white
+        norm = LogNorm(vmin=positive.min(), vmax=vmax)
+        cmap = plt.get_cmap("Blues").with_extremes(bad="white", under="white")
+        cbar_label += " (log scale)"
+        shown = np.ma.masked_less_equal(values, 0)
+    else:
+        norm, cmap, shown = Normalize(vmin=0, vmax=vmax), plt.get_cmap("Blues"), values
     fig, ax = plt.subplots(figsize=confusion_figure_size(k), layout="constrained")
-    image = ax.imshow(values, cmap="Blues", vmin=0, vmax=vmax)
+    image = ax.imshow(shown, cmap=cmap, norm=norm)
     fig.colorbar(image, ax=ax, label=cbar_label, shrink=0.8)
     ax.set_xticks(np.arange(k), labels=class_names, rotation=45, ha="right",
                   rotation_mode="anchor")
@@ -89,7 +99,7 @@ def plot_confusion_matrix(confusion, class_names, stem, *, normalise, title):
     for i in range(k):
         for j in range(k):
             text = f"{values[i, j]:.2f}" if normalise else f"{int(counts[i, j])}"
-            colour = "white" if values[i, j] > 0.6 * vmax else "black"
+            colour = "white" if values[i, j] > 0 and norm(values[i, j]) > 0.6 else "black"
             ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=fontsize)
     return save_figure(fig, stem)
 
