@@ -83,7 +83,7 @@ def _as_number(column, name, path):
                 out[i] = float(value) if value else np.nan
             except ValueError:
                 raise InputError(f"catalog {path!r}: column {name!r} holds the "
-                                 f"non-numeric value {value!r} (row {i})") from None
+                                 f"non-numeric value {str(value)!r} (row {i})") from None
         return out
 
 
