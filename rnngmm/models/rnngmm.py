@@ -265,6 +265,13 @@ class RNNGMM(keras.Model):
         """
         super().compile(*args, jit_compile=jit_compile, **kwargs)
 
+    def compile_from_config(self, config):
+        # Needed because compile() is custom: Keras then refuses to restore the
+        # compile state (optimizer included) of a loaded .keras file itself.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def make_train_function(self, force=False):
         # Keras defers building to the first trace, where the variables of an
         # unbuilt model would be created inside tf.function; build them first.
