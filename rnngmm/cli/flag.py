@@ -242,6 +242,8 @@ def execute(args, dist):
     if dist.is_root:
         for line in summary_lines(table, job.percentiles, class_names, args.label_col):
             print(line, flush=True)
+        peaks = ", ".join(f"{p:.0f}" for p in table.meta["peak_rss_mb_per_rank"])
+        print(f"rnngmm flag: peak memory per rank while scoring (MiB): {peaks}", flush=True)
         print(f"rnngmm flag: wrote {args.out}", flush=True)
     return 0
 

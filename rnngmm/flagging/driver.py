@@ -15,6 +15,7 @@ hang nor burn a core while the others work.
 """
 
 import os
+import resource
 import signal
 import sys
 import time
@@ -98,6 +99,11 @@ def wait_for_all(dist, on_idle=None):
         if on_idle is not None:
             on_idle()
         time.sleep(POLL_SECONDS)
+
+
+def peak_rss_mb():
+    """Peak resident memory of this process so far, in MiB (Linux ru_maxrss)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _fault_hook(rank, shards_written):
@@ -273,9 +279,12 @@ def run_flagging(job, dist):
         root_progress.tick(force=True)
     process_shards(job, mine, directory, dist, root_progress)
     wait_for_all(dist, on_idle=root_progress.tick if root_progress else None)
+    # Every rank is done: this gather cannot wait on a busy peer.
+    peaks = dist.gather(round(peak_rss_mb(), 1))
     table = None
     if dist.is_root:
         root_progress.tick(force=True)
+        job.meta["peak_rss_mb_per_rank"] = peaks
         table = assemble_output(job, plan, directory)
         sh.remove_parts(directory)
     wait_for_all(dist)
