@@ -277,7 +277,7 @@ def test_loco_job_array_then_gather(cluster, workdir, dataset):
 def test_preempted_training_requeues_and_completes(cluster, workdir, dataset):
     """SIGUSR1 (the time-limit warning) mid-run: training checkpoints and exits
     75, the script requeues the job, and the rerun resumes to a complete run."""
-    n_epochs = 40
+    n_epochs = 12
     submit = sbatch(cluster, workdir, SLURM_DIR / "train_joint.slurm",
                     "--data", dataset, *TINY_TRAIN, "--batch_size", 8,
                     "--nb_epoch", n_epochs, "--novel_classes", NOVEL,
