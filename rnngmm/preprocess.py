@@ -12,6 +12,11 @@ import numpy as np
 
 from .errors import BadLightCurve
 
+#: Points further than this from the light curve's median epoch (days) are
+#: dropped as implausible: a JD among MJDs is 2.4 million days off, and real
+#: CRTS files hold the odd epoch at MJD -2409998.5. 100 years keeps any survey.
+MAX_EPOCH_DISTANCE = 36525.0
+
 #: Floor on a chunk's magnitude standard deviation, so a constant light curve
 #: standardises to zeros instead of dividing by zero.
 MIN_STD = 1e-6
@@ -61,8 +66,9 @@ class Chunks:
 def clean(time, mag, err, *, sigma_clip=None):
     """Sort by time and drop unusable points.
 
-    Drops non-finite values, non-positive errors and exact duplicate epochs
-    (the first of each is kept); optionally drops points more than
+    Drops non-finite values, non-positive errors, epochs more than
+    ``MAX_EPOCH_DISTANCE`` days from the median epoch (mixed-up JD/MJD, junk
+    epochs) and exact duplicate epochs (the first of each is kept); optionally drops points more than
     ``sigma_clip`` robust standard deviations (1.4826 MAD) from the median.
 
     Parameters
@@ -103,6 +109,8 @@ def clean(time, mag, err, *, sigma_clip=None):
 
     keep(np.isfinite(time) & np.isfinite(mag) & np.isfinite(err), "non-finite")
     keep(err > 0, "non-positive error")
+    if len(time):
+        keep(np.abs(time - np.median(time)) <= MAX_EPOCH_DISTANCE, "implausible epoch")
     order = np.argsort(time, kind="stable")
     time, mag, err = time[order], mag[order], err[order]
     if len(time) > 1:

@@ -99,3 +99,24 @@ def test_chunk_objects_records_rejects_and_owners():
     np.testing.assert_array_equal(result.object_index, [0, 0, 0])
     assert [i for i, _ in result.rejects] == [1, 2]
     assert len(chunk_object(*good, 2.0, n_min=5, n_max=4, period_fold=True)) == 3
+
+
+def test_clean_drops_implausible_epochs_such_as_a_jd_among_mjds():
+    from rnngmm.preprocess import clean
+    time = np.array([55000.0, 55001.0, 2455002.0, 55003.0, -2409998.5])
+    mag = np.array([12.0, 12.1, 12.2, 12.3, 12.4])
+    err = np.full(5, 0.01)
+    t, m, e, dropped = clean(time, mag, err)
+    assert list(t) == [55000.0, 55001.0, 55003.0]
+    assert dropped == {"implausible epoch": 2}
+
+
+def test_atomic_path_gives_the_umask_mode(tmp_path):
+    import os
+    from rnngmm.io.atomic import atomic_path
+    out = tmp_path / "x.txt"
+    with atomic_path(out) as tmp:
+        open(tmp, "w").write("hi")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out.stat().st_mode & 0o777) == (0o666 & ~umask)
