@@ -22,6 +22,11 @@ def _launched_with_several_ranks():
     return False
 
 
+def _launched_with_gloo():
+    """True under ``horovodrun --gloo`` (its rendezvous server is advertised)."""
+    return "HOROVOD_GLOO_RENDEZVOUS_ADDR" in os.environ
+
+
 @dataclass
 class Dist:
     """Rank, size and collectives of the current job.
@@ -109,12 +114,17 @@ def init_horovod():
     except ImportError:
         return Dist()
     comm = None
-    try:
-        from mpi4py import MPI
-        hvd.init(comm=MPI.COMM_WORLD)
-        comm = MPI.COMM_WORLD
-    except Exception:  # Gloo launch (horovodrun --gloo): no MPI world
+    if _launched_with_gloo():
+        # horovodrun --gloo starts plain processes: there is no MPI world, and
+        # handing horovod mpi4py's singleton world would make every rank size 1.
         hvd.init()
+    else:
+        try:
+            from mpi4py import MPI
+            hvd.init(comm=MPI.COMM_WORLD)
+            comm = MPI.COMM_WORLD
+        except Exception:  # horovod built without MPI support
+            hvd.init()
     if hvd.size() == 1:
         return Dist()
     import tensorflow as tf
