@@ -80,6 +80,8 @@ def check_args(args):
     if any(not 0 < p < 100 for p in args.percentiles):
         raise InputError(f"--percentiles must lie strictly between 0 and 100, "
                          f"got {args.percentiles}")
+    if args.batch_size < 1:
+        raise InputError(f"--batch_size must be >= 1, got {args.batch_size}")
     try:
         shlex.split(args.train_args)
     except ValueError as exc:
