@@ -21,8 +21,8 @@ RNNGMM_VENV=${RNNGMM_VENV:-$RNNGMM_HOME/.venv}
 #    mpirun : Open MPI/Intel MPI's launcher inside the allocation.
 #    none   : no launcher; a single process (ntasks must be 1).
 RNNGMM_LAUNCHER=${RNNGMM_LAUNCHER:-srun}
-RNNGMM_SRUN_FLAGS=${RNNGMM_SRUN_FLAGS:---mpi=pmix}
-RNNGMM_MPIRUN_FLAGS=${RNNGMM_MPIRUN_FLAGS:-}
+RNNGMM_SRUN_FLAGS=${RNNGMM_SRUN_FLAGS---mpi=pmix}
+RNNGMM_MPIRUN_FLAGS=${RNNGMM_MPIRUN_FLAGS-}
 
 # 4. Threads per rank: the CPUs SLURM gave each task.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}
