@@ -7,6 +7,7 @@ gradient), so this module never imports horovod.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -77,6 +78,13 @@ class RNNGMM(keras.Model):
             estnet_size=hparams["estnet_size"],
             estnet_drop_frac=hparams["estnet_drop_frac"],
             num_classes=hparams["num_classes"], name="estimation_net")
+        # Supports (mean mag ~10-18, log period) would saturate the tanh
+        # estimation network and dominate the mixture's covariances; they are
+        # standardised with training-set statistics stored as model weights.
+        self.support_mean = self.add_weight(
+            shape=(N_SUPPORTS,), initializer="zeros", trainable=False, name="support_mean")
+        self.support_scale = self.add_weight(
+            shape=(N_SUPPORTS,), initializer="ones", trainable=False, name="support_scale")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.recon_tracker = keras.metrics.Mean(name="recon")
         self.ce_tracker = keras.metrics.Mean(name="ce")
@@ -132,18 +140,32 @@ class RNNGMM(keras.Model):
 
     def _forward(self, inputs, training=False, freeze_autoencoder=False):
         x = inputs["x"]
+        # Lags span minutes to seasonal gaps of months: log1p keeps them O(1).
+        x = ops.concatenate([ops.log1p(ops.maximum(x[..., :1], 0.0)), x[..., 1:]], axis=-1)
         mask = ops.convert_to_tensor(inputs["weights"]) > 0
         autoencoder_training = training and not freeze_autoencoder
         code = self.encoder(x, mask=mask, training=autoencoder_training)
         reconstruction = self.decoder(code, x[..., :1], mask=mask,
                                       training=autoencoder_training)
         errors = self.error_features(x[..., 1], reconstruction, mask)
-        z = ops.concatenate([ops.cast(code, "float32"), errors,
-                             ops.cast(inputs["supports"], "float32")], axis=-1)
+        supports = ((ops.cast(inputs["supports"], "float32") - self.support_mean)
+                    / self.support_scale)
+        z = ops.concatenate([ops.cast(code, "float32"), errors, supports], axis=-1)
         if freeze_autoencoder:
             z = ops.stop_gradient(z)
         gamma = self.estimation_net(z, training=training)
         return {"reconstruction": reconstruction, "code": code, "z": z, "gamma": gamma}
+
+    def set_support_scaling(self, supports):
+        """Standardise supports with the mean and std of ``supports`` (N, 3).
+
+        Call once with the training chunks' supports before training; the
+        statistics are saved with the model's weights.
+        """
+        supports = np.asarray(supports, dtype=np.float64)
+        scale = supports.std(axis=0)
+        self.support_mean.assign(supports.mean(axis=0).astype("float32"))
+        self.support_scale.assign(np.where(scale > 0, scale, 1.0).astype("float32"))
 
     def call(self, inputs, training=False):
         return self._forward(inputs, training=training)

@@ -165,6 +165,7 @@ def run_training(args):
     model = build_model("rnngmm", **model_config)
     # No XLA: horovod's ops cannot be compiled into an XLA cluster.
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.lr), jit_compile=False)
+    model.set_support_scaling(data.train.chunks.supports)  # rank 0's values are broadcast
     prepare_model(model, collectives, options)
     state = None
     if args.resume:
