@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from ..io.atomic import atomic_path
+from ..io.atomic import atomic_hdf5
 
 SHARD_FORMAT = "rnngmm-flag-shard"
 SHARD_FORMAT_VERSION = 1
@@ -98,7 +98,7 @@ def write_shard(path, results, *, shard, start, stop):
     """
     if len(results) != stop - start:
         raise ValueError(f"shard {shard}: {len(results)} results for rows {start}:{stop}")
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_hdf5(path) as f:
         f.attrs["format"] = SHARD_FORMAT
         f.attrs["format_version"] = SHARD_FORMAT_VERSION
         f.attrs["shard"] = int(shard)

@@ -1,6 +1,8 @@
 """Crash-safe file writing: write to a temporary name, rename when complete."""
 
 import contextlib
+import errno
+import io
 import os
 import tempfile
 
@@ -36,7 +38,31 @@ def atomic_path(path):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.remove(tmp)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InputError(f"cannot write {path!r}: {os.strerror(exc.errno)} "
+                             "(nothing was written; free some space and run again)") from None
         raise
+
+
+@contextlib.contextmanager
+def atomic_hdf5(path):
+    """Yield a new, writable ``h5py.File`` that appears at ``path`` only when complete.
+
+    The file is built in memory and then written with plain file I/O inside
+    :func:`atomic_path`: HDF5 itself crashes the process (segmentation fault
+    while closing) when the disk fills up during a write, whereas a plain
+    write fails cleanly with ENOSPC, which becomes an ``InputError`` naming
+    ``path`` and leaves nothing behind. Memory use is the file's size.
+    """
+    import h5py
+    with atomic_path(path) as tmp:
+        buffer = io.BytesIO()
+        with h5py.File(buffer, "w") as handle:
+            yield handle
+        with open(tmp, "wb") as out:
+            out.write(buffer.getbuffer())
+            out.flush()
+            os.fsync(out.fileno())

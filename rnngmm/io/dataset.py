@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError
-from .atomic import atomic_path
+from .atomic import atomic_hdf5
 
 FORMAT = "rnngmm-dataset"
 FORMAT_VERSION = 1
@@ -84,7 +84,7 @@ def write_dataset(path, objects, lightcurves, *, extra=None, inputs=None):
             return np.zeros(0, dtype)
         return np.concatenate([np.asarray(lc[k], dtype) for lc in lightcurves])
 
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_hdf5(path) as f:
         f.attrs["format"] = FORMAT
         f.attrs["format_version"] = FORMAT_VERSION
         for key, value in provenance(inputs).items():
