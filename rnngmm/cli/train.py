@@ -133,6 +133,12 @@ def validate_args(args):
     for ok, message in checks:
         if not ok:
             raise InputError(message)
+    existing = os.path.abspath(args.log_dir)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+        raise InputError(f"--log_dir {args.log_dir!r} cannot be written: {existing!r} is "
+                         "not a writable directory")
     from ..training.options import model_config_from_args
     config = model_config_from_args(args)
     if config["n_max"] < args.n_min:
