@@ -1,0 +1,329 @@
+"""Issue 7, files: a full disk, a read-only output directory, corrupted or
+wrong-version inputs, and ``kill -9`` in the middle of a write.
+
+Disk full and read-only are real: small tmpfs mounts (``mount -t tmpfs``,
+needs root). Where mounting is not permitted the test is skipped with the
+reason printed, unless ``CI`` is set, where it fails instead.
+
+Guarantees checked:
+* disk full / read-only output: exit code 2, one message naming the file or
+  directory and the cause, and no output or temporary file left behind (flag
+  may leave completed, valid shards in ``OUT.parts/`` for ``--resume``);
+* corrupted, truncated, foreign or wrong-version dataset, ``model.keras``,
+  ``gmm.h5``, ``config.json`` and checkpoints: a message naming the file and
+  what is wrong (exit code 2 for the commands);
+* ``kill -9`` of prepare at any moment: the output path either does not
+  exist or holds a complete dataset; leftovers only ever have ``.tmp`` names.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from fixtures_runs import tiny_run_dir  # noqa: F401
+from flagging_helpers import flag_args, new_catalog  # noqa: F401
+from helpers import REPO_ROOT, run_cli
+from rnngmm.flagging.results import read_shard
+from rnngmm.flagging.shards import parts_dir
+
+
+def _mount(directory, size, read_only=False):
+    options = f"size={size}" + (",ro" if read_only else "")
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(directory)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        reason = f"cannot mount a tmpfs ({result.stderr.strip() or result.returncode})"
+        if os.environ.get("CI"):
+            pytest.fail(reason + " and CI is set")
+        print(f"SKIPPED: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KiB filesystem (too small for any dataset of the test sample)."""
+    directory = tmp_path / "full"
+    directory.mkdir()
+    _mount(directory, "64k")
+    yield directory
+    subprocess.run(["umount", str(directory)], check=False)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    directory = tmp_path / "ro"
+    directory.mkdir()
+    _mount(directory, "64k", read_only=True)
+    yield directory
+    subprocess.run(["umount", str(directory)], check=False)
+
+
+def run(args, capsys):
+    capsys.readouterr()
+    try:
+        code = run_cli(*args)
+    except SystemExit as exc:
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def prepare_args(sample, output):
+    return ("prepare", "--catalog", sample / "catalog.csv", "--lightcurves",
+            sample / "lightcurves", "--format", "asassn", "--filter", "V",
+            "--label_col", "class", "--period_col", "period", "--output", output)
+
+
+def listing(directory):
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
+
+
+# ---------------------------------------------------------------- disk full
+
+
+def test_prepare_on_a_full_disk_fails_cleanly(small_sample, small_disk, capsys):
+    output = small_disk / "data.h5"
+    code, err = run(prepare_args(small_sample, output), capsys)
+    assert code == 2, err
+    assert "No space left on device" in err and str(output) in err
+    assert "Traceback" not in err
+    assert listing(small_disk) == [], "a partial file was left on the full disk"
+
+
+def test_flag_on_a_full_disk_fails_cleanly(tiny_run_dir, new_catalog, tmp_path,  # noqa: F811
+                                           capsys):
+    disk = tmp_path / "tiny"
+    disk.mkdir()
+    _mount(disk, "24k")
+    try:
+        out = disk / "flags.ecsv"
+        code, err = run(flag_args(tiny_run_dir, new_catalog, out), capsys)
+        assert code == 2, err
+        assert "No space left on device" in err and "Traceback" not in err
+        assert not out.exists()
+        leftovers = listing(disk)
+        assert not [p for p in leftovers if p.endswith(".tmp")], leftovers
+        # completed shards may stay for --resume, and each must be whole
+        parts = parts_dir(str(out))
+        n_classes = len(json.loads((tiny_run_dir / "config.json").read_text())["class_names"])
+        for name in sorted(os.listdir(parts)) if os.path.isdir(parts) else []:
+            if name.startswith("shard-"):
+                index = int(name[6:12])
+                assert read_shard(os.path.join(parts, name), shard=index, start=index * 10,
+                                  stop=index * 10 + 10, n_classes=n_classes) is not None, name
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+# ---------------------------------------------------------------- read-only output
+
+
+def test_prepare_into_a_read_only_directory(small_sample, read_only_dir, capsys):
+    code, err = run(prepare_args(small_sample, read_only_dir / "data.h5"), capsys)
+    assert code == 2 and "is not writable" in err and str(read_only_dir) in err, err
+    assert listing(read_only_dir) == []
+
+
+def test_flag_into_a_read_only_directory(tiny_run_dir, new_catalog, read_only_dir,  # noqa: F811
+                                         capsys):
+    code, err = run(flag_args(tiny_run_dir, new_catalog, read_only_dir / "f.ecsv"), capsys)
+    assert code == 2 and "is not writable" in err, err
+    assert listing(read_only_dir) == []
+
+
+def test_train_into_a_read_only_log_dir(small_dataset, read_only_dir, capsys):
+    code, err = run(("train", "--data", small_dataset, "--config", "tiny", "--n_min", "20",
+                     "--nb_epoch", "1", "--gmm_on", "--threads", "1",
+                     "--log_dir", read_only_dir, "--run_name", "r"), capsys)
+    assert code not in (0, None)
+    assert str(read_only_dir) in err and "not a writable directory" in err, err
+    assert listing(read_only_dir) == []
+
+
+# ---------------------------------------------------------------- corrupted inputs
+
+
+def truncate(path, fraction=0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * fraction)])
+
+
+def garbage(path):
+    path.write_bytes(b"this is not the file you are looking for\n" * 20)
+
+
+def set_attr(name, value):
+    def change(path):
+        with h5py.File(path, "r+") as f:
+            f.attrs[name] = value
+    return change
+
+
+RUN_DAMAGE = {
+    "truncated model": ("model.keras", truncate, "cannot be loaded"),
+    "garbage model": ("model.keras", garbage, "cannot be loaded"),
+    "truncated gmm": ("gmm.h5", truncate, "cannot read GMM file"),
+    "garbage gmm": ("gmm.h5", garbage, "cannot read GMM file"),
+    "future gmm": ("gmm.h5", set_attr("format_version", 99), "unsupported GMM format version 99"),
+    "foreign gmm": ("gmm.h5", set_attr("format", "something-else"), "not an rnngmm GMM file"),
+    "broken config": ("config.json", truncate, "is not readable JSON"),
+    "missing model": ("model.keras", os.remove, "is missing"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RUN_DAMAGE))
+def test_damaged_run_files_are_named_by_flag(tiny_run_dir, small_dataset, tmp_path,  # noqa: F811
+                                             capsys, name):
+    filename, damage, message = RUN_DAMAGE[name]
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run_dir, ignore=shutil.ignore_patterns("tensorboard", "score*"))
+    damage(run_dir / filename)
+    out = tmp_path / "flags.ecsv"
+    code, err = run(("flag", "--run_dir", run_dir, "--data", small_dataset, "--out", out,
+                     "--progress_interval", "0"), capsys)
+    assert code == 2, err
+    assert str(run_dir / filename) in err and message in err, err
+    assert not out.exists() and not os.path.exists(parts_dir(str(out)))
+
+
+def test_damaged_run_is_named_by_score(tiny_run_dir, tmp_path, capsys):  # noqa: F811
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run_dir, ignore=shutil.ignore_patterns("tensorboard", "score*"))
+    truncate(run_dir / "gmm.h5")
+    code, err = run(("score", "--run_dir", run_dir, "--no_baselines"), capsys)
+    assert code == 2 and str(run_dir / "gmm.h5") in err, err
+    assert not (run_dir / "scoring").exists()
+
+
+DATA_DAMAGE = {
+    "truncated": (lambda p: truncate(p, 0.3), "not a readable HDF5 file (truncated or corrupted?)"),
+    "garbage": (garbage, "not a readable HDF5 file"),
+    "future version": (set_attr("format_version", 2), "has format version 2"),
+    "foreign": (set_attr("format", "other"), "is not an rnngmm dataset"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DATA_DAMAGE))
+@pytest.mark.parametrize("command", ["train", "flag"])
+def test_damaged_dataset_is_named(tiny_run_dir, small_dataset, tmp_path, capsys,  # noqa: F811
+                                  name, command):
+    damage, message = DATA_DAMAGE[name]
+    data = tmp_path / "data.h5"
+    shutil.copy(small_dataset, data)
+    damage(data)
+    if command == "train":
+        args = ("train", "--data", data, "--config", "tiny", "--n_min", "20", "--nb_epoch", "1",
+                "--gmm_on", "--threads", "1", "--log_dir", tmp_path / "logs")
+    else:
+        args = ("flag", "--run_dir", tiny_run_dir, "--data", data, "--out",
+                tmp_path / "f.ecsv", "--progress_interval", "0")
+    code, err = run(args, capsys)
+    assert code == 2, err
+    assert str(data) in err and message in err, err
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "f.ecsv").exists()
+
+
+def test_damaged_checkpoints_are_named_and_skipped(tiny_run_dir, tmp_path):  # noqa: F811
+    from rnngmm.training.checkpoint import latest_valid_checkpoint, list_checkpoints
+    source = sorted((tiny_run_dir / "checkpoints").glob("ckpt-*.h5"))
+    assert source, "the tiny run wrote no checkpoint"
+    directory = tmp_path / "checkpoints"
+    directory.mkdir()
+    good = directory / "ckpt-0001.h5"
+    shutil.copy(source[-1], good)
+    for epoch, damage in ((2, set_attr("format_version", 7)), (3, truncate), (4, garbage),
+                          (5, set_attr("format", "x"))):
+        path = directory / f"ckpt-{epoch:04d}.h5"
+        shutil.copy(source[-1], path)
+        damage(path)
+    warnings = []
+    found = latest_valid_checkpoint(directory, warn=warnings.append)
+    assert found is not None and os.path.samefile(found.path, good)
+    assert len(warnings) == 4 == len(list_checkpoints(directory)) - 1
+    text = "\n".join(warnings)
+    for epoch in (2, 3, 4, 5):
+        assert f"ckpt-{epoch:04d}.h5" in text
+    assert "version 7" in text and "not an rnngmm checkpoint" in text
+
+
+# ---------------------------------------------------------------- kill -9
+
+
+KILL_SCRIPT = r"""
+import sys
+from rnngmm.prepare import PrepareConfig, prepare
+prepare(PrepareConfig(catalog=sys.argv[1], lightcurves=sys.argv[2], output=sys.argv[3],
+                      format="asassn", label_col="class", period_col="period",
+                      reader_options={"filter": "V"}), log=lambda *a: None)
+"""
+
+
+@pytest.fixture(scope="module")
+def bigger_sample(tmp_path_factory):
+    from rnngmm.simulate import simulate_sample, write_sample
+    directory = tmp_path_factory.mktemp("bigger_sample")
+    write_sample(simulate_sample(25, 10, seed=3, min_points=400, max_points=800), directory)
+    return directory
+
+
+def _check_output(out):
+    """The output path is absent or a complete dataset; leftovers are .tmp only."""
+    from rnngmm.io.dataset import Dataset
+    names = os.listdir(out.parent)
+    assert all(n in ("data.h5", "data.rejects.ecsv") or n.endswith(".tmp") for n in names), names
+    if out.exists():
+        with Dataset(out) as data:
+            assert len(data) > 0
+            data.lightcurve(len(data) - 1)
+    return names
+
+
+def test_kill_9_of_prepare_never_leaves_a_file_taken_for_complete(bigger_sample, tmp_path):
+    """Kill prepare once while its temporary dataset file exists (the write
+    itself), and at several moments spread over a run."""
+    args = [sys.executable, "-c", KILL_SCRIPT, str(bigger_sample / "catalog.csv"),
+            str(bigger_sample / "lightcurves")]
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    caught_mid_write = False
+    for attempt in range(3):
+        out_dir = tmp_path / f"mid{attempt}"
+        out_dir.mkdir()
+        out = out_dir / "data.h5"
+        process = subprocess.Popen(args + [str(out)], env=env)
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            if any(n.endswith(".tmp") for n in os.listdir(out_dir)):
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.001)
+        process.wait(timeout=60)
+        names = _check_output(out)
+        if process.returncode == -signal.SIGKILL and any(n.endswith(".tmp") for n in names):
+            caught_mid_write = True
+            assert not out.exists()
+            break
+    assert caught_mid_write, "prepare was never caught while writing its output"
+    # full duration of one run, then kills spread over it
+    start = time.monotonic()
+    done = subprocess.run(args + [str(tmp_path / "full.h5")], env=env, timeout=300)
+    assert done.returncode == 0
+    duration = time.monotonic() - start
+    for k, fraction in enumerate((0.3, 0.6, 0.8, 0.9, 0.97)):
+        out_dir = tmp_path / f"at{k}"
+        out_dir.mkdir()
+        process = subprocess.Popen(args + [str(out_dir / "data.h5")], env=env)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=duration * fraction)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        _check_output(out_dir / "data.h5")
