@@ -164,7 +164,11 @@ def run_training(args):
     options.average_gradients = os.environ.get("RNNGMM_DEBUG_NO_AVERAGING") != "1"
     model = build_model("rnngmm", **model_config)
     # No XLA: horovod's ops cannot be compiled into an XLA cluster.
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.lr), jit_compile=False)
+    # clipnorm: the energy term can spike when a batch's covariance nearly
+    # collapses; clipping (after the allreduce, inside apply) keeps one such
+    # batch from throwing the weights to NaN.
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.lr, clipnorm=5.0),
+                  jit_compile=False)
     model.set_support_scaling(data.train.chunks.supports)  # rank 0's values are broadcast
     prepare_model(model, collectives, options)
     state = None
