@@ -73,8 +73,13 @@ def rnngmm_command():
     return [exe] if os.path.exists(exe) else [sys.executable, "-m", "rnngmm.cli"]
 
 
-def run_logged(command, log_path, deadline=None):
+def run_logged(command, log_path, deadline=None, ready=None):
     """Run ``command`` with output to ``log_path``; SIGTERM it at ``deadline``.
+
+    With ``ready`` (a callable), the signal waits until ``ready()`` is true
+    (e.g. one epoch of the stage finished), so a run is never stopped during
+    start-up, before its signal handler exists, and each stage trains at least
+    one epoch even when that overruns the budget.
 
     Returns ``(exit code, wall seconds, whether it was stopped)``.
     """
@@ -84,7 +89,8 @@ def run_logged(command, log_path, deadline=None):
     with open(log_path, "a") as handle:
         proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT)
         while proc.poll() is None:
-            if deadline is not None and not stopped and time.time() >= deadline:
+            if (deadline is not None and not stopped and time.time() >= deadline
+                    and (ready is None or ready())):
                 log(f"budget reached: SIGTERM to pid {proc.pid}")
                 proc.send_signal(signal.SIGTERM)
                 stopped = True
@@ -227,10 +233,13 @@ def train_with_budget(args, out, train_h5, name, joint, budget_s):
     path = os.path.join(out, f"train_{name}.log")
     t0 = time.time()
     big = 100000
+
+    def epochs_after(n):
+        return lambda: len(completed_epochs(run_dir)) > n
     timing = {"budget_s": budget_s}
     if joint:
         rc, wall, stopped = run_logged(base + ["--gmm_on", "--nb_epoch", str(big)], path,
-                                       deadline=t0 + budget_s)
+                                       deadline=t0 + budget_s, ready=epochs_after(0))
         timing["train_s"] = wall
         epochs = len(completed_epochs(run_dir))
         timing["epochs"] = epochs
@@ -243,7 +252,7 @@ def train_with_budget(args, out, train_h5, name, joint, budget_s):
     else:
         ae_budget = args.ae_fraction * budget_s
         rc, wall, _ = run_logged(base + ["--nb_epoch", str(big), "--cls_epoch", str(big)],
-                                 path, deadline=t0 + ae_budget)
+                                 path, deadline=t0 + ae_budget, ready=epochs_after(0))
         ae_epochs = len(completed_epochs(run_dir))
         timing.update(autoencoder_s=wall, autoencoder_epochs=ae_epochs)
         if rc == EXIT_INTERRUPTED:
@@ -251,7 +260,7 @@ def train_with_budget(args, out, train_h5, name, joint, budget_s):
                 raise SystemExit(f"{name}: not one autoencoder epoch within the budget")
             rc, wall, _ = run_logged(base + ["--nb_epoch", str(ae_epochs), "--cls_epoch",
                                              str(big), "--resume"], path,
-                                     deadline=t0 + budget_s)
+                                     deadline=t0 + budget_s, ready=epochs_after(ae_epochs))
             est_epochs = len(completed_epochs(run_dir)) - ae_epochs
             timing.update(estimation_s=wall, estimation_epochs=est_epochs)
             if rc == EXIT_INTERRUPTED:
