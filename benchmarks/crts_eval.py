@@ -330,9 +330,8 @@ def classification_rows(name, report):
     rows = []
     for method, levels in report["methods"].items():
         m = levels.get("object") or next(iter(levels.values()))
-        recall = m.get("per_class_recall") or m.get("recall") or {}
-        if isinstance(recall, dict):
-            recall = ", ".join(f"{k} {_fmt(v)}" for k, v in recall.items())
+        per_class = m.get("per_class") or {}
+        recall = ", ".join(f"{k} {_fmt(v.get('recall'))}" for k, v in per_class.items())
         rows.append(f"| {name} | {method} | {_fmt(m.get('accuracy'))} | "
                     f"{_fmt(m.get('balanced_accuracy'))} | {_fmt(m.get('macro_f1'))} | "
                     f"{recall} |")
