@@ -327,3 +327,33 @@ def test_kill_9_of_prepare_never_leaves_a_file_taken_for_complete(bigger_sample,
             process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
         _check_output(out_dir / "data.h5")
+
+
+#: Seconds within which a 2-rank training job whose rank 0 was killed must end
+#: (TensorFlow + horovod start-up on each rank is most of it).
+DEAD_TRAINING_RANK_LIMIT = 120
+
+
+@pytest.mark.mpi
+def test_kill_9_of_one_training_rank_ends_the_job(tmp_path):
+    """rank 0 of a 2-rank horovod training job SIGKILLs itself mid-epoch; the
+    other rank must not hang in its allreduce: mpirun exits non-zero, fast."""
+    from training_sim import quiet_env, tiny_train_args, write_sim_dataset
+    mpirun = shutil.which("mpirun")
+    if mpirun is None:
+        pytest.skip("mpirun not found")
+    pytest.importorskip("horovod.tensorflow")
+    data = write_sim_dataset(tmp_path / "sim.h5")
+    command = [mpirun, "--allow-run-as-root", "--oversubscribe", "-np", "2",
+               "-x", "RNNGMM_DEBUG_SIGNAL_AT", sys.executable, "-m", "rnngmm.cli",
+               *tiny_train_args(data, tmp_path / "logs", "killed", epochs=500)]
+    start = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT,
+                            env=quiet_env(RNNGMM_DEBUG_SIGNAL_AT="1:1:SIGKILL"),
+                            timeout=DEAD_TRAINING_RANK_LIMIT + 120)
+    elapsed = time.monotonic() - start
+    print(f"2-rank training with rank 0 killed ended after {elapsed:.1f} s "
+          f"(exit code {result.returncode})")
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert elapsed < DEAD_TRAINING_RANK_LIMIT, f"took {elapsed:.0f} s"
+    assert not (tmp_path / "logs" / "crts" / "killed" / "model.keras").exists()
