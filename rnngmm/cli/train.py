@@ -42,16 +42,23 @@ def add_parser(subparsers):
     model = parser.add_argument_group("model (default: the --config value)")
     model.add_argument("--config", default="fiducial",
                        help="named configuration of rnngmm.configs (fiducial, small, tiny)")
-    model.add_argument("--model_type", choices=("gru", "lstm", "vanilla"), default=None)
+    model.add_argument("--model_type", choices=("gru", "lstm", "vanilla"), default=None,
+                       help="encoder recurrent cell (vanilla = SimpleRNN)")
     model.add_argument("--size", type=int, default=None, help="recurrent units per layer")
-    model.add_argument("--num_layers", type=int, default=None)
+    model.add_argument("--num_layers", type=int, default=None, help="encoder recurrent layers")
     model.add_argument("--embedding", type=int, default=None, help="code size")
-    model.add_argument("--drop_frac", type=float, default=None)
-    model.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=None)
-    model.add_argument("--decode_type", choices=("gru", "lstm", "vanilla"), default=None)
-    model.add_argument("--decode_layers", type=int, default=None)
-    model.add_argument("--estnet_size", type=int, nargs="+", default=None)
-    model.add_argument("--estnet_drop_frac", type=float, default=None)
+    model.add_argument("--drop_frac", type=float, default=None,
+                       help="dropout fraction between recurrent layers")
+    model.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=None,
+                       help="bidirectional recurrent layers")
+    model.add_argument("--decode_type", choices=("gru", "lstm", "vanilla"), default=None,
+                       help="decoder recurrent cell (default: --model_type)")
+    model.add_argument("--decode_layers", type=int, default=None,
+                       help="decoder recurrent layers (default: --num_layers)")
+    model.add_argument("--estnet_size", type=int, nargs="+", default=None,
+                       help="sizes of the estimation network's tanh dense layers")
+    model.add_argument("--estnet_drop_frac", type=float, default=None,
+                       help="dropout fraction in the estimation network")
     model.add_argument("--num_classes", type=int, default=None,
                        help="mixture components (default and check: the known classes)")
     model.add_argument("--lambda1", type=float, default=None, help="weight of the energy")
