@@ -61,8 +61,6 @@ def _configure_tensorflow(args, dist):
 def _check_run_directory(run_dir, args, config):
     config_path = os.path.join(run_dir, "config.json")
     if args.resume:
-        if not os.path.exists(config_path):
-            raise InputError(f"--resume: {config_path} does not exist (nothing to resume)")
         previous = rundir.read_json(config_path)
         for key in _RESUME_KEYS:
             if previous.get(key) != rundir._jsonable(config[key]):
@@ -144,6 +142,15 @@ def run_training(args):
                               "attrs": {k: str(v) for k, v in dataset.attrs.items()}},
                   "versions": rundir.library_versions(), "world_size": dist.size,
                   "rnngmm_version": __version__}
+        if args.resume:
+            # A job requeued before its first run wrote anything (preempted
+            # during start-up) must still run: --resume then starts afresh.
+            started = os.path.exists(os.path.join(run_dir, "config.json"))
+            if not collectives.broadcast_json(started):
+                if dist.is_root:
+                    print(f"--resume: nothing to resume in {run_dir}; starting a new run",
+                          file=sys.stderr, flush=True)
+                args.resume = False
         problem = None
         if dist.is_root:  # one rank decides, so no rank can race another's writes
             try:
