@@ -51,8 +51,14 @@ def _configure_tensorflow(args, dist):
     import keras
     import tensorflow as tf
     if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(args.threads, 2))
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(min(args.threads, 2))
+        except RuntimeError:
+            # TensorFlow already ran in this process (e.g. training called from
+            # Python after other TF work): its thread pools are fixed by now.
+            print("--threads ignored: TensorFlow's thread pools were already set up "
+                  "in this process", file=sys.stderr, flush=True)
     keras.utils.set_random_seed(args.seed)
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
