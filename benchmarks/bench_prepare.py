@@ -17,28 +17,17 @@ Usage::
 """
 
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
+from common import cpu_model  # benchmarks/ is on sys.path when run as a script
 from rnngmm.dist import init_mpi
 from rnngmm.periods import available_backend
 from rnngmm.prepare import PrepareConfig, prepare
 
 REPO = Path(__file__).resolve().parent.parent
 CRTS = Path(os.environ.get("RNNGMM_CRTS_DIR", REPO.parent / "shared" / "data" / "crts"))
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def subset_catalog(path, n, directory):

@@ -2,9 +2,8 @@
 
 Works the same under ``mpirun`` and ``horovodrun --gloo`` (which has no MPI
 communicator), and degrades to identity operations in a single process.
-Only ``horovod.tensorflow`` core ops are used: with Keras 3 the
-``horovod.keras`` wrappers silently skip gradient averaging (see
-``shared/STACK.md``).
+Only ``horovod.tensorflow`` core ops are used: with Keras 3 horovod's Keras
+wrappers silently skip gradient averaging (see ``shared/STACK.md``).
 """
 
 import numpy as np
