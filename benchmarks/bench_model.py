@@ -213,9 +213,9 @@ def settings(config, quick, seconds):
     def add(label, **kw):
         out.append(dict(base, label=label, **kw))
     # Scoring: start from what the package does, change one knob at a time.
-    add("score: package predict_chunks, batch 256 (baseline)", mode="score", batch=256,
-        package_path=True, intra=None, inter=None)
-    add("score: tf.function, batch 256", mode="score", batch=256)
+    add("score: package predict_chunks, batch 512 (package default: XLA)", mode="score",
+        batch=512, package_path=True, intra=None, inter=None)
+    add("score: tf.function, batch 256 (package before XLA)", mode="score", batch=256)
     add("score: batch 1024", mode="score", batch=1024)
     add("score: XLA, batch 256", mode="score", batch=256, jit=True)
     if not quick:
@@ -235,6 +235,9 @@ def settings(config, quick, seconds):
     if not quick:
         add("train: XLA, batch 128", mode="train", batch=128, jit=True)
         add("train: XLA, batch 1024", mode="train", batch=1024, jit=True)
+        add("train: batch 500, intra 1 (one rank of 2 x 1)", mode="train", batch=500,
+            intra=1, inter=1)
+        add("train: batch 500, unrolled GRU", mode="train", batch=500, unroll=True)
     add("anatomy: one GRU layer 96->96, batch 256", mode="anatomy", batch=256, jit=True)
     return out
 

@@ -18,7 +18,9 @@ Provenance of the defaults (``BASE``):
   every other term on the embedded sample, and validation accuracy after 10
   epochs of the "small" config was 0.19 against 0.49 with 1e-4 (BENCHMARKS.md);
 - chosen here: ``estnet_size`` = [16], ``num_classes`` = 8 (the CRTS
-  periodic-variable classes used in Tsang & Schultz), ``jitter`` = 1e-6.
+  periodic-variable classes used in Tsang & Schultz), ``jitter`` = 1e-6,
+  ``class_weights`` = None (every chunk counts the same in the cross-entropy;
+  ``train --class_weight balanced`` sets them from the training labels).
 """
 
 import copy
@@ -40,6 +42,7 @@ BASE = {
     "lambda2": 1e-4,            # weight of the covariance-diagonal penalty (see docstring)
     "jitter": 1e-6,             # added to covariance diagonals before Cholesky
     "n_max": 200,               # steps per chunk (only used to build the model)
+    "class_weights": None,      # None: equal; else one cross-entropy weight per class
 }
 
 #: Named configurations: overrides applied on top of ``BASE``.
@@ -111,5 +114,12 @@ def validate_config(config):
             raise ValueError(f"{key} must be >= 0 (got {config[key]!r})")
     if any(int(n) < 1 for n in config["estnet_size"]):
         raise ValueError(f"estnet_size entries must be >= 1 (got {config['estnet_size']!r})")
+    weights = config.get("class_weights")
+    if weights is not None:
+        if len(weights) != int(config["num_classes"]):
+            raise ValueError(f"class_weights has {len(weights)} entries but num_classes "
+                             f"is {config['num_classes']}")
+        if not all(float(w) > 0 for w in weights):
+            raise ValueError(f"class_weights must all be > 0 (got {list(weights)!r})")
     if config.get("n_max") is not None and int(config["n_max"]) < 1:
         raise ValueError(f"n_max must be >= 1 (got {config['n_max']!r})")

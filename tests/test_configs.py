@@ -44,7 +44,9 @@ def test_unknown_name_is_named():
 
 @pytest.mark.parametrize("key, value", [("model_type", "tcn"), ("size", 0),
                                         ("drop_frac", 1.0), ("lambda2", -1),
-                                        ("estnet_size", [0]), ("decode_type", "cnn")])
+                                        ("estnet_size", [0]), ("decode_type", "cnn"),
+                                        ("class_weights", [1.0, 2.0]),
+                                        ("class_weights", [1.0] * 7 + [0.0])])
 def test_bad_values_are_rejected(key, value):
     with pytest.raises(ValueError, match=key):
         get_config("fiducial", **{key: value})

@@ -8,6 +8,7 @@ from keras import ops
 
 from rnngmm.configs import get_config
 from rnngmm.models import MODELS, RNNGMM, build_model
+from rnngmm.models.rnngmm import weighted_cross_entropy
 
 N_STEPS = 24
 N_VALID = 20          # steps N_VALID.. of every chunk are padding
@@ -217,3 +218,15 @@ def test_mixed_precision_keeps_gmm_in_float32(data):
         assert np.isfinite(history["loss"]).all()
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def test_weighted_cross_entropy_weights_each_chunk_by_its_class():
+    gamma = np.array([[0.7, 0.3], [0.2, 0.8], [0.6, 0.4]], np.float32)
+    labels = np.array([0, 1, 1])
+    per_chunk = -np.log([0.7, 0.8, 0.4])
+    plain = float(weighted_cross_entropy(labels, gamma))
+    np.testing.assert_allclose(plain, per_chunk.mean(), rtol=1e-5)
+    weighted = float(weighted_cross_entropy(labels, gamma, [3.0, 1.0]))
+    np.testing.assert_allclose(weighted, (3 * per_chunk[0] + per_chunk[1] + per_chunk[2]) / 5,
+                               rtol=1e-5)
+    assert weighted != pytest.approx(plain)

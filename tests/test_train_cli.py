@@ -20,7 +20,8 @@ def sim_path(tmp_path_factory):
 def trained(sim_path, tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("logs")
     done = subprocess.run([sys.executable, "-m", "rnngmm.cli",
-                           *tiny_train_args(sim_path, log_dir, "demo")],
+                           *tiny_train_args(sim_path, log_dir, "demo",
+                                            extra=["--class_weight", "balanced"])],
                           capture_output=True, text=True, env=quiet_env(), timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return log_dir / "crts" / "demo", done.stdout
@@ -61,6 +62,8 @@ def test_run_directory_contents(trained):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["class_names"] == ["EW", "LPV", "RRab"]
     assert config["model"]["num_classes"] == 3 and config["args"]["nb_epoch"] == 2
+    weights = config["model"]["class_weights"]  # --class_weight balanced
+    assert len(weights) == 3 and all(w > 0 for w in weights) and len(set(weights)) > 1
     assert config["chunking"] == {"n_min": 20, "n_max": 32, "period_fold": False,
                                   "sigma_clip": None}
     assert "tensorflow" in " ".join(config["versions"]) and config["world_size"] == 1

@@ -6,7 +6,7 @@ import pytest
 from rnngmm.dist import Dist
 from rnngmm.errors import InputError
 from rnngmm.io.dataset import Dataset
-from rnngmm.training.data import epoch_batches, load_training_data, resolve_classes
+from rnngmm.training.data import balanced_class_weights, epoch_batches, load_training_data, resolve_classes
 from rnngmm.training.distributed import Collectives
 from training_sim import write_sim_dataset
 
@@ -82,3 +82,12 @@ def test_class_checks():
         resolve_classes(np.array(["a", "b"]), ["c"])
     with pytest.raises(InputError, match="no known"):
         resolve_classes(np.array(["a", ""]), ["a"])
+
+
+def test_balanced_class_weights_give_every_class_equal_total_weight():
+    labels = np.array([0] * 6 + [1] * 3 + [2] * 1)
+    weights = balanced_class_weights(labels, 4)
+    totals = np.bincount(labels, minlength=4) * np.array(weights)
+    np.testing.assert_allclose(totals[:3], totals[0])
+    np.testing.assert_allclose(np.mean(np.array(weights)[labels]), 1.0)
+    assert weights[3] == 1.0  # a class without chunks

@@ -66,13 +66,13 @@ def add_parser(subparsers):
     ex = p.add_argument_group("flags and execution")
     ex.add_argument("--percentiles", nargs="+", type=float, default=list(DEFAULT_PERCENTILES),
                      help="training-energy percentiles to flag at (default: 80 95 99)")
-    ex.add_argument("--batch_objects", type=int, default=256,
+    ex.add_argument("--batch_objects", type=int, default=512,
                      help="objects in flight per rank: read, chunked and scored together "
                           "(bounds memory; default: %(default)s)")
     ex.add_argument("--shard_objects", type=int, default=2048,
                      help="catalog rows per shard, the unit of work sharing and of "
                           "--resume (default: %(default)s)")
-    ex.add_argument("--batch_size", type=int, default=256,
+    ex.add_argument("--batch_size", type=int, default=512,
                      help="chunks per forward pass (default: %(default)s)")
     ex.add_argument("--resume", action="store_true",
                      help="reuse the completed shards of an interrupted run with the "

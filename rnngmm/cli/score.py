@@ -34,7 +34,7 @@ def add_parser(subparsers):
                                      "novelty thresholds (default: 80 95 99)")
     p.add_argument("--out_name", default="scoring",
                    help="output folder under the run directory (default: %(default)s)")
-    p.add_argument("--batch_size", type=int, default=256,
+    p.add_argument("--batch_size", type=int, default=512,
                    help="chunks per forward pass (default: %(default)s)")
     p.add_argument("--no_baselines", action="store_true",
                    help="skip the random-forest and isolation-forest baselines")

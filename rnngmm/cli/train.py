@@ -61,6 +61,10 @@ def add_parser(subparsers):
                        help="dropout fraction in the estimation network")
     model.add_argument("--num_classes", type=int, default=None,
                        help="mixture components (default and check: the known classes)")
+    model.add_argument("--class_weight", choices=("none", "balanced"), default="none",
+                       help="cross-entropy weight per class: 'balanced' weights each class "
+                            "by (training chunks) / (classes x its chunks), so rare classes "
+                            "count as much as common ones")
     model.add_argument("--lambda1", type=float, default=None, help="weight of the energy")
     model.add_argument("--lambda2", type=float, default=None,
                        help="weight of the covariance-diagonal penalty")

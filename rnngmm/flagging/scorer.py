@@ -90,7 +90,7 @@ class ModelScorer:
         Chunks per forward pass.
     """
 
-    def __init__(self, model, novelty, batch_size=256):
+    def __init__(self, model, novelty, batch_size=512):
         self.model = model
         self.novelty = novelty
         self.batch_size = int(batch_size)

@@ -235,8 +235,7 @@ class RNNGMM(keras.Model):
         recon = weighted_reconstruction_error(inputs["x"][..., 1],
                                               outputs["reconstruction"],
                                               inputs["weights"])
-        ce = ops.mean(keras.losses.sparse_categorical_crossentropy(
-            labels, outputs["gamma"]))
+        ce = weighted_cross_entropy(labels, outputs["gamma"], self.hparams["class_weights"])
         jitter = float(self.hparams["jitter"])
         phi, mu, cov = gmm.gmm_parameters(outputs["z"], outputs["gamma"])
         energy = ops.mean(gmm.sample_energy(outputs["z"], phi, mu, cov, jitter=jitter))
@@ -335,3 +334,27 @@ def weighted_reconstruction_error(magnitudes, reconstruction, weights):
     per_chunk = (ops.sum(weights * ops.square(magnitudes - reconstruction), axis=-1)
                  / ops.maximum(ops.sum(weights, axis=-1), _MIN_WEIGHT_SUM))
     return ops.mean(per_chunk)
+
+
+def weighted_cross_entropy(labels, gamma, class_weights=None):
+    """Mean cross-entropy, each chunk weighted by its class's weight.
+
+    Parameters
+    ----------
+    labels : array_like of int, shape (B,)
+    gamma : array_like, shape (B, K)
+        Class probabilities.
+    class_weights : sequence of float, length K, optional
+        None weights every chunk equally (the plain mean).
+
+    Returns
+    -------
+    scalar tensor (float32)
+        ``sum(w[y] ce) / sum(w[y])`` over the batch.
+    """
+    per_chunk = keras.losses.sparse_categorical_crossentropy(labels, gamma)
+    if class_weights is None:
+        return ops.mean(per_chunk)
+    weights = ops.take(ops.convert_to_tensor(list(class_weights), "float32"),
+                       ops.cast(labels, "int32"))
+    return ops.sum(weights * per_chunk) / ops.maximum(ops.sum(weights), _MIN_WEIGHT_SUM)

@@ -120,7 +120,7 @@ def class_result(label, run_dir, scored):
 
 
 def run_one_class(label, *, data, log_dir, sim_type, results_dir, train_args=(),
-                  percentiles=(80, 95, 99), batch_size=256, with_baselines=True,
+                  percentiles=(80, 95, 99), batch_size=512, with_baselines=True,
                   overwrite=False, dist=None):
     """Train without ``label``, score known-vs-``label``, write its result JSON.
 

@@ -229,7 +229,7 @@ def same_file(a, b):
 
 
 def score_run(run_dir, *, data=None, novel_classes=None, percentiles=(80, 95, 99),
-              out_name="scoring", batch_size=256, with_baselines=True, dist=None,
+              out_name="scoring", batch_size=512, with_baselines=True, dist=None,
               verbose=True):
     """Score a run directory; the library entry point of ``rnngmm score``.
 

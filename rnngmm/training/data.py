@@ -163,6 +163,29 @@ def load_training_data(dataset, collectives, *, n_min, n_max, period_fold=False,
     return TrainingData(class_names, train, validation, split, rejects)
 
 
+def balanced_class_weights(labels, num_classes):
+    """Cross-entropy weights ``n / (K n_k)`` from the training labels.
+
+    A class with ``n_k`` of the ``n`` chunks gets weight ``n / (K n_k)``, where
+    ``K`` counts the classes that have chunks, so every such class contributes
+    the same total weight and the chunk-weighted mean of the weights is 1. A
+    class without chunks gets weight 1.
+
+    Parameters
+    ----------
+    labels : array_like of int, shape (N,)
+        Class index of each training chunk.
+    num_classes : int
+
+    Returns
+    -------
+    list of float, length ``num_classes``
+    """
+    counts = np.bincount(np.asarray(labels, np.int64), minlength=num_classes)
+    total, present = counts.sum(), np.count_nonzero(counts)
+    return [float(total / (present * c)) if c else 1.0 for c in counts]
+
+
 def epoch_batches(n_chunks, batch_size, *, seed, epoch, rank=0, size=1):
     """This rank's batches of epoch ``epoch``: an int array (steps, batch).
 

@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..io.atomic import atomic_path
 from ..io.dataset import Dataset
 from . import rundir
-from .data import load_training_data
+from .data import balanced_class_weights, load_training_data
 from .distributed import Collectives
 from .options import chunking_from_args, model_config_from_args, train_options_from_args
 from .signals import EXIT_INTERRUPTED, StopRequest
@@ -139,6 +139,9 @@ def run_training(args):
             validation_fraction=args.validation_fraction, seed=args.seed,
             num_classes=args.num_classes, excluded=catalog_cuts(dataset, args))
         model_config = model_config_from_args(args, num_classes=len(data.class_names))
+        if getattr(args, "class_weight", "none") == "balanced":
+            model_config["class_weights"] = balanced_class_weights(
+                data.train.labels, len(data.class_names))
         run_dir = rundir.run_directory(args, model_config)
         flags = {k: v for k, v in vars(args).items() if k not in ("run", "command")}
         config = {"args": flags, "model": model_config,

@@ -16,7 +16,7 @@ from ..novelty import GMMNovelty, aggregate_by_object
 _ENERGY_BATCH = 16384
 
 
-def fit_training_gmm(model, train, collectives, *, batch_size=256, jitter=1e-6):
+def fit_training_gmm(model, train, collectives, *, batch_size=512, jitter=1e-6):
     """Fit :class:`rnngmm.novelty.GMMNovelty` over every training chunk.
 
     Parameters
