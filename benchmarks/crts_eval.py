@@ -295,8 +295,13 @@ def score(args, out, run_dir, test_h5):
 def loco(args, out, train_h5, seconds_per_epoch):
     results_dir = os.path.join(out, "loco")
     epochs = max(1, int(args.loco_minutes * 60 / max(seconds_per_epoch, 1e-9)))
+    if args.loco_model == "joint":
+        schedule = f"--gmm_on --nb_epoch {epochs}"
+    else:  # autoencoder epochs, then estimation epochs (frozen autoencoder)
+        ae_epochs = max(1, round(args.ae_fraction * epochs))
+        schedule = f"--nb_epoch {ae_epochs} --cls_epoch {max(1, epochs - ae_epochs)}"
     train_args = (f"--config {args.config} --n_min {args.n_min} --batch_size "
-                  f"{args.batch_size} --gmm_on --nb_epoch {epochs} --patience "
+                  f"{args.batch_size} {schedule} --patience "
                   f"{args.patience} --seed {args.seed}"
                   + (f" --threads {args.threads}" if args.threads else "")
                   + (" " + args.train_args if args.train_args else ""))
@@ -404,6 +409,9 @@ def main(argv=None):
     parser.add_argument("--loco", action="store_true", help="run leave-one-class-out too")
     parser.add_argument("--loco_classes", nargs="*", default=None,
                         help="held-out classes (default: every super-class)")
+    parser.add_argument("--loco_model", choices=("joint", "sequential"), default="joint",
+                        help="training schedule of the leave-one-class-out runs; its "
+                             "epoch time is taken from the run of that name")
     parser.add_argument("--loco_minutes", type=float, default=None,
                         help="training minutes per held-out class (default: the budget)")
     args = parser.parse_args(argv)
@@ -430,9 +438,13 @@ def main(argv=None):
                       "classification": score(args, out, run_dir, test_h5)}
     loco_result = None
     if args.loco:
-        joint = runs.get("joint", {}).get("timing") or {}
-        per_epoch = (joint.get("train_s", 60.0) / joint["epochs"]
-                     if joint.get("epochs") else 60.0)
+        timing = runs.get(args.loco_model, {}).get("timing") or {}
+        if timing.get("epochs"):
+            per_epoch = timing.get("train_s", 60.0) / timing["epochs"]
+        elif timing.get("autoencoder_epochs"):
+            per_epoch = timing["autoencoder_s"] / timing["autoencoder_epochs"]
+        else:
+            per_epoch = 60.0
         loco_result = loco(args, out, train_h5, per_epoch)
     write_results(out, args, split, prep, runs, loco_result)
     return 0
