@@ -236,10 +236,8 @@ class RNNGMM(keras.Model):
                                               outputs["reconstruction"],
                                               inputs["weights"])
         ce = weighted_cross_entropy(labels, outputs["gamma"], self.hparams["class_weights"])
-        jitter = float(self.hparams["jitter"])
-        phi, mu, cov = gmm.gmm_parameters(outputs["z"], outputs["gamma"])
-        energy = ops.mean(gmm.sample_energy(outputs["z"], phi, mu, cov, jitter=jitter))
-        penalty = gmm.covariance_diagonal_penalty(cov, jitter=jitter)
+        energy, penalty = gmm_loss_terms(outputs["z"], outputs["gamma"],
+                                         float(self.hparams["jitter"]))
         gmm_terms = (ce + float(self.hparams["lambda1"]) * energy
                      + float(self.hparams["lambda2"]) * penalty)
         if self._stage == "autoencoder":
@@ -334,6 +332,25 @@ def weighted_reconstruction_error(magnitudes, reconstruction, weights):
     per_chunk = (ops.sum(weights * ops.square(magnitudes - reconstruction), axis=-1)
                  / ops.maximum(ops.sum(weights, axis=-1), _MIN_WEIGHT_SUM))
     return ops.mean(per_chunk)
+
+
+def gmm_loss_terms(z, gamma, jitter):
+    """Mean sample energy and covariance penalty of a batch, in float64.
+
+    As training contracts the code, a batch covariance gets eigenvalues far
+    below its largest ones; in float32 round-off then makes it indefinite and
+    the Cholesky factor NaN (seen on CRTS after 23 epochs). The mixture is
+    tiny (K x D x D), so it is fitted and evaluated in float64.
+
+    Returns
+    -------
+    energy, penalty : scalar float32 tensors
+    """
+    z64, gamma64 = ops.cast(z, "float64"), ops.cast(gamma, "float64")
+    phi, mu, cov = gmm.gmm_parameters(z64, gamma64)
+    energy = ops.mean(gmm.sample_energy(z64, phi, mu, cov, jitter=jitter))
+    penalty = gmm.covariance_diagonal_penalty(cov, jitter=jitter)
+    return ops.cast(energy, "float32"), ops.cast(penalty, "float32")
 
 
 def weighted_cross_entropy(labels, gamma, class_weights=None):
