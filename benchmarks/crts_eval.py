@@ -293,13 +293,24 @@ def score(args, out, run_dir, test_h5):
 
 
 def loco(args, out, train_h5, seconds_per_epoch):
+    """Leave-one-class-out runs in ``--loco_minutes`` each.
+
+    ``seconds_per_epoch`` is the joint epoch time, or for the sequential
+    schedule a pair (autoencoder, estimation) of epoch times: the budget is
+    split by time (``--ae_fraction``), not by epochs, because an estimation
+    epoch (frozen autoencoder) costs about a third of an autoencoder epoch.
+    """
     results_dir = os.path.join(out, "loco")
-    epochs = max(1, int(args.loco_minutes * 60 / max(seconds_per_epoch, 1e-9)))
+    budget = args.loco_minutes * 60
     if args.loco_model == "joint":
+        epochs = max(1, int(budget / max(seconds_per_epoch, 1e-9)))
         schedule = f"--gmm_on --nb_epoch {epochs}"
     else:  # autoencoder epochs, then estimation epochs (frozen autoencoder)
-        ae_epochs = max(1, round(args.ae_fraction * epochs))
-        schedule = f"--nb_epoch {ae_epochs} --cls_epoch {max(1, epochs - ae_epochs)}"
+        ae_seconds, est_seconds = seconds_per_epoch
+        ae_epochs = max(1, int(args.ae_fraction * budget / max(ae_seconds, 1e-9)))
+        est_epochs = max(1, int((1 - args.ae_fraction) * budget / max(est_seconds, 1e-9)))
+        epochs = ae_epochs + est_epochs
+        schedule = f"--nb_epoch {ae_epochs} --cls_epoch {est_epochs}"
     train_args = (f"--config {args.config} --n_min {args.n_min} --batch_size "
                   f"{args.batch_size} {schedule} --patience "
                   f"{args.patience} --seed {args.seed}"
@@ -441,10 +452,11 @@ def main(argv=None):
         timing = runs.get(args.loco_model, {}).get("timing") or {}
         if timing.get("epochs"):
             per_epoch = timing.get("train_s", 60.0) / timing["epochs"]
-        elif timing.get("autoencoder_epochs"):
-            per_epoch = timing["autoencoder_s"] / timing["autoencoder_epochs"]
+        elif timing.get("autoencoder_epochs") and timing.get("estimation_epochs"):
+            per_epoch = (timing["autoencoder_s"] / timing["autoencoder_epochs"],
+                         timing["estimation_s"] / timing["estimation_epochs"])
         else:
-            per_epoch = 60.0
+            per_epoch = (60.0, 20.0) if args.loco_model == "sequential" else 60.0
         loco_result = loco(args, out, train_h5, per_epoch)
     write_results(out, args, split, prep, runs, loco_result)
     return 0
