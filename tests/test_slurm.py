@@ -122,7 +122,9 @@ def test_two_mpi_ranks_through_common_sh(cluster, workdir, launcher):
         source "$RNNGMM_HOME/slurm/common.sh"
         _launcher_cmd
         "${{LAUNCH[@]}}" python -c "from mpi4py import MPI; c = MPI.COMM_WORLD; \\
-        print('rank', c.rank, 'of', c.size, 'sum', c.allreduce(c.rank + 1))"
+        s = c.allreduce(c.rank + 1); \\
+        lines = c.gather('rank %d of %d sum %d' % (c.rank, c.size, s)); \\
+        c.rank == 0 and print(chr(10).join(lines), flush=True)"
         rnngmm_launch --version
         """))
     result = sbatch(cluster, workdir, script, env=job_env(cluster, RNNGMM_LAUNCHER=launcher))
