@@ -149,7 +149,13 @@ def wait_job(cluster, job_id, timeout=600, on_poll=None):
         if on_poll is not None:
             on_poll(state)
         if state in DONE_STATES:
-            return state, cluster.job_field(job_id, "ExitCode")
+            # A job that requeues itself can pass through a terminal-looking
+            # state while SLURM moves it back to the queue: only a state that
+            # is still there two seconds later is final.
+            time.sleep(2)
+            if cluster.job_state(job_id) == state:
+                return state, cluster.job_field(job_id, "ExitCode")
+            continue
         time.sleep(1)
     pytest.fail(f"job {job_id} still {cluster.job_state(job_id)} after {timeout}s\n"
                 f"{cluster.logs()}")
