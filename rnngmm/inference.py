@@ -1,4 +1,24 @@
-"""Batched, compiled forward passes of a trained model over many chunks."""
+"""The one scoring path: chunks -> network outputs -> energies -> per object.
+
+Every consumer of a trained model goes through here: the whole-training-set
+mixture fit (``training/gmm_fit.py``), ``rnngmm score``, ``rnngmm flag``,
+leave-one-class-out (through score) and the Python API (``rnngmm.runs``)::
+
+    predict_chunks(model, chunks)          -> gamma, z, code per chunk
+    score_chunks(model, novelty, chunks)   -> ChunkScores (+ energy per chunk)
+    aggregate_objects(scores, object_index)-> ObjectScores (mean over each object)
+
+Aggregation over an object's chunks is the MEAN (:func:`mean_by_object`),
+for class probabilities, energies and codes alike. The mean is chosen for
+the energy because the run's anomaly thresholds are percentiles of the
+training objects' energies aggregated exactly this way; any other statistic
+would change the false-alarm rate the percentiles promise. It is also less
+sensitive than the max to one bad chunk.
+
+This module imports TensorFlow only when a forward pass is compiled.
+"""
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -86,3 +106,126 @@ def _output_sizes(model):
     embedding = int(hparams.get("embedding", 0))
     return {"gamma": int(hparams.get("num_classes", 0)),
             "z": int(getattr(model, "z_size", embedding)), "code": embedding}
+
+
+def mean_by_object(values, object_index):
+    """Mean of per-chunk ``values`` over the chunks of each object.
+
+    Parameters
+    ----------
+    values : array_like, shape (N,) or (N, k)
+    object_index : array_like of int, shape (N,)
+        Object of each chunk (any integers).
+
+    Returns
+    -------
+    objects : ndarray of int64, shape (M,)
+        Sorted distinct object indices.
+    means : ndarray of float64, shape (M,) or (M, k)
+    counts : ndarray of int64, shape (M,)
+        Chunks per object.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    object_index = np.asarray(object_index, dtype=np.int64).ravel()
+    if len(values) != len(object_index):
+        raise ValueError(f"{len(values)} values but {len(object_index)} object indices")
+    objects, inverse, counts = np.unique(object_index, return_inverse=True,
+                                         return_counts=True)
+    sums = np.zeros((len(objects),) + values.shape[1:], dtype=np.float64)
+    np.add.at(sums, inverse, values)
+    shape = (-1,) + (1,) * (values.ndim - 1)
+    return objects, sums / counts.reshape(shape), counts.astype(np.int64)
+
+
+@dataclass
+class ChunkScores:
+    """What a trained run says about each chunk.
+
+    Attributes
+    ----------
+    gamma : ndarray (N, K) float64
+        Class probabilities (the estimation network's softmax).
+    z : ndarray (N, D) float32
+        Mixture input: code, reconstruction features, supports.
+    code : ndarray (N, E) float32
+        Latent code.
+    energy : ndarray (N,) float64
+        Sample energy under the run's mixture (HIGHER = more anomalous).
+    """
+
+    gamma: np.ndarray
+    z: np.ndarray
+    code: np.ndarray
+    energy: np.ndarray
+
+    def __len__(self):
+        return len(self.gamma)
+
+
+@dataclass
+class ObjectScores:
+    """Per-object means of :class:`ChunkScores`.
+
+    Attributes
+    ----------
+    objects : ndarray of int64 (M,)
+        The distinct object indices, sorted.
+    prob : ndarray (M, K)
+        Mean class probability (still sums to one; argmax = predicted class).
+    energy : ndarray (M,)
+        Mean chunk energy (HIGHER = more anomalous), comparable with the
+        run's thresholds.
+    code : ndarray (M, E)
+        Mean latent code.
+    n_chunks : ndarray of int64 (M,)
+    """
+
+    objects: np.ndarray
+    prob: np.ndarray
+    energy: np.ndarray
+    code: np.ndarray
+    n_chunks: np.ndarray
+
+
+def score_chunks(model, novelty, chunks, batch_size=512, xla=True):
+    """Network outputs and mixture energies of ``chunks``.
+
+    Parameters
+    ----------
+    model : keras.Model
+    novelty : rnngmm.novelty.GMMNovelty
+        The run's whole-training-set mixture.
+    chunks : rnngmm.preprocess.Chunks
+    batch_size : int
+    xla : bool
+
+    Returns
+    -------
+    ChunkScores
+    """
+    outputs = predict_chunks(model, chunks, batch_size=batch_size, xla=xla)
+    z = outputs["z"]
+    energy = (np.asarray(novelty.energy(z), np.float64) if len(z)
+              else np.zeros(0, np.float64))
+    return ChunkScores(np.asarray(outputs["gamma"], np.float64), z, outputs["code"], energy)
+
+
+def aggregate_objects(scores, object_index):
+    """Per-object means (:func:`mean_by_object`) of chunk scores.
+
+    Parameters
+    ----------
+    scores : ChunkScores
+    object_index : array_like of int, shape (N,)
+
+    Returns
+    -------
+    ObjectScores
+    """
+    objects, prob, counts = mean_by_object(scores.gamma, object_index)
+    _, energy, _ = mean_by_object(scores.energy, object_index)
+    _, code, _ = mean_by_object(scores.code, object_index)
+    k = np.shape(scores.gamma)[1] if np.ndim(scores.gamma) == 2 else 0
+    e = np.shape(scores.code)[1] if np.ndim(scores.code) == 2 else 0
+    return ObjectScores(objects, prob.reshape(len(objects), k), energy,
+                        code.reshape(len(objects), e), counts)

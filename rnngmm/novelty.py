@@ -17,9 +17,11 @@ Sign conventions (as in scikit-learn):
 import h5py
 import numpy as np
 from keras import ops
+from sklearn.base import BaseEstimator, OutlierMixin
 
 from .errors import InputError
 from .io.atomic import atomic_path
+from .inference import mean_by_object
 from .io.dataset import provenance
 from .models import gmm
 
@@ -29,34 +31,13 @@ FORMAT_VERSION = 1
 _ENERGY_BATCH = 16384
 
 
-def aggregate_by_object(values, object_index):
-    """Mean of per-chunk ``values`` over the chunks of each object.
-
-    Parameters
-    ----------
-    values : array_like, shape (N,)
-    object_index : array_like of int, shape (N,)
-        Object of each chunk.
-
-    Returns
-    -------
-    objects : ndarray of int, shape (M,)
-        Sorted unique object indices.
-    means : ndarray of float64, shape (M,)
-        Mean value of each object's chunks, in the order of ``objects``.
-    """
-    values = np.asarray(values, dtype=np.float64).ravel()
-    object_index = np.asarray(object_index).ravel()
-    if len(values) != len(object_index):
-        raise ValueError(f"{len(values)} values but {len(object_index)} object indices")
-    objects, inverse = np.unique(object_index, return_inverse=True)
-    sums = np.bincount(inverse, weights=values, minlength=len(objects))
-    counts = np.bincount(inverse, minlength=len(objects))
-    return objects, sums / counts
-
-
-class GMMNovelty:
+class GMMNovelty(OutlierMixin, BaseEstimator):
     """Energy-based novelty detector over a fixed Gaussian mixture.
+
+    Follows scikit-learn's estimator contract: constructor arguments are
+    stored unchanged (``get_params``/``set_params``/``clone`` work), ``fit``
+    returns ``self``, learned state ends in ``_``, and ``fit_predict`` comes
+    from ``OutlierMixin`` (pass ``gamma=`` as a keyword).
 
     Parameters
     ----------
@@ -80,17 +61,19 @@ class GMMNovelty:
     """
 
     def __init__(self, jitter=1e-6, percentiles=(80, 95, 99)):
-        self.jitter = float(jitter)
-        self.percentiles = tuple(float(p) for p in percentiles)
+        self.jitter = jitter
+        self.percentiles = percentiles
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, z, gamma, groups=None):
-        """Learn the mixture from training ``z`` and memberships ``gamma``.
+    def fit(self, X, gamma=None, groups=None):
+        """Learn the mixture from training codes ``X`` (= ``z``) and memberships ``gamma``.
 
         Parameters
         ----------
-        z : array_like, shape (N, D)
+        X : array_like, shape (N, D)
+            The mixture inputs ``z`` of the training chunks.
         gamma : array_like, shape (N, K)
+            Component memberships (the estimation network's softmax); required.
         groups : array_like of int, shape (N,), optional
             Object of each chunk; when given, the training energies (and so
             the thresholds) are per-object means of chunk energies.
@@ -99,7 +82,9 @@ class GMMNovelty:
         -------
         self
         """
-        z = np.asarray(z, dtype=np.float64)
+        if gamma is None:
+            raise ValueError("GMMNovelty.fit needs gamma, the (N, K) memberships")
+        z = np.asarray(X, dtype=np.float64)
         gamma = np.asarray(gamma, dtype=np.float64)
         if z.ndim != 2 or gamma.ndim != 2 or len(z) != len(gamma) or len(z) == 0:
             raise ValueError(f"z (N, D) and gamma (N, K) must be non-empty with the "
@@ -108,12 +93,12 @@ class GMMNovelty:
         self._set_parameters(phi, mu, cov)
         energy = self.energy(z)
         if groups is not None:
-            energy = aggregate_by_object(energy, groups)[1]
-        self._set_train_energy(energy)
+            energy = mean_by_object(energy, groups)[1]
+        self.set_train_energy(energy)
         return self
 
     @classmethod
-    def from_parameters(cls, phi, mu, cov, train_energy, jitter=1e-6,
+    def from_parameters(cls, phi, mu, cov, train_energy=None, jitter=1e-6,
                         percentiles=(80, 95, 99)):
         """A fitted detector from known parameters and training energies.
 
@@ -122,8 +107,10 @@ class GMMNovelty:
         phi : array_like (K,)
         mu : array_like (K, D)
         cov : array_like (K, D, D)
-        train_energy : array_like (n,)
-            Energies of the training set (HIGHER = more anomalous).
+        train_energy : array_like (n,), optional
+            Energies of the training set (HIGHER = more anomalous); without
+            them the detector computes energies but has no thresholds until
+            :meth:`set_train_energy`.
         jitter, percentiles
             As in the constructor.
 
@@ -131,9 +118,10 @@ class GMMNovelty:
         -------
         GMMNovelty
         """
-        detector = cls(jitter=jitter, percentiles=percentiles)
+        detector = cls(jitter=float(jitter), percentiles=tuple(float(p) for p in percentiles))
         detector._set_parameters(phi, mu, cov)
-        detector._set_train_energy(train_energy)
+        if train_energy is not None:
+            detector.set_train_energy(train_energy)
         return detector
 
     def _set_parameters(self, phi, mu, cov):
@@ -142,12 +130,13 @@ class GMMNovelty:
         _check_shapes(phi, mu, cov)
         self.phi_, self.mu_, self.cov_ = phi, mu, cov
 
-    def _set_train_energy(self, train_energy):
+    def set_train_energy(self, train_energy):
+        """Set the training energies (per object) behind the thresholds."""
         train_energy = np.asarray(train_energy, dtype=np.float64).ravel()
         if len(train_energy) == 0 or not np.all(np.isfinite(train_energy)):
             raise ValueError("training energies must be non-empty and finite")
         self.train_energy_ = train_energy
-        self.thresholds_ = {p: self.threshold(p) for p in self.percentiles}
+        self.thresholds_ = {float(p): self.threshold(p) for p in self.percentiles}
 
     def _check_fitted(self, attribute="train_energy_"):
         if not hasattr(self, attribute):
@@ -189,6 +178,13 @@ class GMMNovelty:
         self._check_fitted()
         return float(np.percentile(self.train_energy_, percentile))
 
+    def thresholds_for(self, percentiles):
+        """``{percentile: energy threshold}``: the stored thresholds where the
+        run has them, else the same percentile of the training energies."""
+        self._check_fitted()
+        return {float(p): float(self.thresholds_.get(float(p), self.threshold(float(p))))
+                for p in percentiles}
+
     def decision_function(self, z, percentile=95):
         """``threshold(percentile) - energy``: negative = outlier, positive = inlier.
 
@@ -220,9 +216,15 @@ class GMMNovelty:
 
     # --------------------------------------------------------------------- I/O
     def save(self, path):
-        """Write the fitted detector to an HDF5 file (atomically)."""
+        """Write the fitted detector to an HDF5 file (atomically).
+
+        The file is built in memory (:func:`rnngmm.io.atomic.atomic_hdf5`):
+        on a full disk this raises ``InputError`` and any previous file at
+        ``path`` stays usable, where HDF5 writing to disk could crash.
+        """
+        from .io.atomic import atomic_hdf5
         self._check_fitted()
-        with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
+        with atomic_hdf5(path) as handle:
             handle.attrs.update(provenance())
             handle.attrs["format"] = FORMAT
             handle.attrs["format_version"] = FORMAT_VERSION

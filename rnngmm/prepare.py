@@ -8,6 +8,7 @@ not depend on the number of ranks.
 """
 
 import json
+import logging
 import os
 import re
 import time as clock
@@ -25,10 +26,11 @@ from .io.catalog import read_catalog
 from .io.dataset import write_dataset
 from .io.readers import (DEFAULT_TEMPLATES, READERS, check_template, locate_lightcurve,
                          read_lightcurve, read_table_objects)
-from .periods import MAX_PERIOD, MIN_PERIOD, lomb_scargle_period
-from .preprocess import check_period, clean
+from .objects import MIN_CATALOG_PERIOD, Preprocessing, prepare_object
+from .periods import MAX_PERIOD, MIN_PERIOD
+from .progress import Progress
 
-PERIOD_SOURCES = ("auto", "catalog", "lomb-scargle")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -67,6 +69,12 @@ class PrepareConfig:
         "auto": catalog period when given, else Lomb-Scargle.
     min_period, max_period : float
         Lomb-Scargle search range (days).
+    min_catalog_period : float
+        Shorter catalog periods are implausible and searched instead.
+
+    The cleaning and period settings form the dataset's
+    :class:`rnngmm.objects.Preprocessing` (:meth:`preprocessing`), which
+    ``flag`` reuses for new objects.
     """
 
     catalog: str
@@ -91,6 +99,11 @@ class PrepareConfig:
     period_source: str = "auto"
     min_period: float = MIN_PERIOD
     max_period: float = MAX_PERIOD
+    min_catalog_period: float = MIN_CATALOG_PERIOD
+
+    def preprocessing(self):
+        """The :class:`~rnngmm.objects.Preprocessing` these settings describe."""
+        return Preprocessing.from_dict(asdict(self))
 
     def validate(self):
         """Raise InputError for any flag or path that makes the run pointless."""
@@ -108,18 +121,11 @@ class PrepareConfig:
         out_dir = os.path.dirname(os.path.abspath(self.output))
         if not os.path.isdir(out_dir):
             raise InputError(f"--output directory {out_dir!r} does not exist")
-        if self.min_points < 1:
-            raise InputError(f"--min_points must be >= 1 (got {self.min_points})")
-        if self.sigma_clip is not None and not self.sigma_clip > 0:
-            raise InputError(f"--sigma_clip must be > 0 (got {self.sigma_clip})")
+        self.preprocessing().validate()
         if self.min_class_prob is not None and not 0 <= self.min_class_prob <= 1:
             raise InputError(f"--class_prob must lie in [0, 1] (got {self.min_class_prob})")
-        if self.period_source not in PERIOD_SOURCES:
-            raise InputError(f"--period_source must be one of {', '.join(PERIOD_SOURCES)}")
         if self.period_source == "catalog" and not self.period_col:
             raise InputError("--period_source catalog needs --period_col")
-        if not 0 < self.min_period < self.max_period:
-            raise InputError("need 0 < --min_period < --max_period")
 
 
 @dataclass
@@ -215,52 +221,32 @@ def _loader(config):
     return load
 
 
-def prepare_object(object_id, catalog_period, load, config):
-    """Read, clean and find the period of one object.
+def _process_shard(indices, catalog, labels, periods, config, progress=None, scale=1):
+    """Prepare the objects ``indices`` of this rank; returns (kept, rejects, counts).
 
-    Returns
-    -------
-    (time, mag, err, period, period_source, period_power, point_counts)
-
-    Raises
-    ------
-    BadLightCurve
+    ``progress`` (rank 0's :class:`rnngmm.progress.Progress`) is told
+    ``scale`` x the objects done here (every rank holds an equal share).
     """
-    counts = {}
-    time, mag, err = load(object_id, counts)
-    time, mag, err, dropped = clean(time, mag, err, sigma_clip=config.sigma_clip)
-    for reason, n in dropped.items():
-        counts[reason] = counts.get(reason, 0) + n
-    if len(time) < config.min_points:
-        raise BadLightCurve(f"too few points ({len(time)} < min_points={config.min_points})")
-    has_catalog_period = np.isfinite(catalog_period) and catalog_period > 0
-    if config.period_source != "lomb-scargle" and has_catalog_period:
-        return (time, mag, err, check_period(catalog_period, time), "catalog",
-                np.nan, counts)
-    if config.period_source == "catalog":
-        raise BadLightCurve("no catalog period")
-    period, power = lomb_scargle_period(time, mag, err, min_period=config.min_period,
-                                        max_period=config.max_period)
-    return time, mag, err, period, "lomb-scargle", power, counts
-
-
-def _process_shard(indices, catalog, labels, periods, config):
-    """Prepare the objects ``indices`` of this rank; returns (kept, rejects, counts)."""
     load = _loader(config)
+    settings = config.preprocessing()
     kept, rejects, point_counts = [], [], Counter()
-    for i in indices:
+    for done, i in enumerate(indices):
+        if progress is not None:
+            progress.update(min(done * scale, progress.total))
         object_id = catalog.ids[i]
         reason = _catalog_reason(i, catalog, labels, config)
         if reason is None:
             try:
-                time, mag, err, period, source, power, counts = prepare_object(
-                    object_id, periods[i], load, config)
+                counts = {}
+                prepared = prepare_object(*load(object_id, counts), periods[i], settings)
             except BadLightCurve as exc:
                 reason = exc.reason
             else:
                 point_counts.update(counts)
-                kept.append((int(i), period, source, power, time,
-                             mag.astype(np.float32), err.astype(np.float32)))
+                point_counts.update(prepared.dropped)
+                kept.append((int(i), prepared.period, prepared.period_source,
+                             prepared.period_power, prepared.time,
+                             prepared.mag.astype(np.float32), prepared.err.astype(np.float32)))
                 continue
         rejects.append((int(catalog.rows[i]), object_id, reason))
     return kept, rejects, dict(point_counts)
@@ -286,7 +272,7 @@ def _provenance(config):
     return inputs
 
 
-def prepare(config, dist=None, log=print):
+def prepare(config, dist=None, log=None):
     """Run the whole ``prepare`` stage (every rank calls this).
 
     Parameters
@@ -294,14 +280,15 @@ def prepare(config, dist=None, log=print):
     config : PrepareConfig
     dist : rnngmm.dist.Dist, optional
         Process topology; a single process when None.
-    log : callable
-        Where rank 0 prints its summary.
+    log : callable, optional
+        Where rank 0 writes its summary (default: the ``rnngmm`` logger).
 
     Returns
     -------
     PrepareResult on rank 0, None on other ranks.
     """
     dist = dist or Dist()
+    log = log or logger.info
     start = clock.perf_counter()
     config.validate()
     extra_cols = tuple(config.extra_cols)
@@ -317,8 +304,10 @@ def prepare(config, dist=None, log=print):
     n = len(catalog)
     labels = catalog.labels if catalog.labels is not None else np.full(n, "", dtype=object)
     periods = catalog.periods if catalog.periods is not None else np.full(n, np.nan)
+    progress = Progress(n, interval=10.0, label="prepare") if dist.is_root else None
     try:
-        part = _process_shard(dist.shard(n), catalog, labels, periods, config)
+        part = _process_shard(dist.shard(n), catalog, labels, periods, config,
+                              progress, dist.size)
     except InputError:
         raise
     except Exception:

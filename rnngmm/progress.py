@@ -1,7 +1,14 @@
-"""Progress lines for the root rank: objects done, rate, time left."""
+"""Progress lines for the root rank: objects done, rate, time left (ETA).
 
-import sys
+Used by ``prepare``, ``score`` and ``flag``; lines go to the ``rnngmm``
+logger (so ``--quiet`` hides them and only rank 0 shows them) unless a
+stream is given.
+"""
+
+import logging
 import time
+
+log = logging.getLogger(__name__)
 
 
 def format_duration(seconds):
@@ -19,7 +26,7 @@ def format_duration(seconds):
 
 
 class Progress:
-    """Prints at most one line every ``interval`` seconds.
+    """Emits at most one line every ``interval`` seconds.
 
     Parameters
     ----------
@@ -31,16 +38,20 @@ class Progress:
     interval : float
         Minimum seconds between lines.
     stream : file, optional
-        Default ``sys.stderr``.
+        Print lines there instead of logging them.
     clock : callable, optional
         Seconds (default ``time.monotonic``); replaceable in tests.
+    label : str
+        The stage named at the start of each line.
     """
 
-    def __init__(self, total, already_done=0, interval=10.0, stream=None, clock=None):
+    def __init__(self, total, already_done=0, interval=10.0, stream=None, clock=None,
+                 label="flag"):
         self.total = int(total)
         self.already_done = int(already_done)
         self.interval = float(interval)
-        self.stream = stream or sys.stderr
+        self.stream = stream
+        self.label = label
         self.clock = clock or time.monotonic
         self.start = self.clock()
         self._last = None
@@ -52,7 +63,7 @@ class Progress:
         rate = new / elapsed
         left = (self.total - done) / rate if rate > 0 else None
         percent = 100.0 * done / self.total if self.total else 100.0
-        return (f"flag: {done}/{self.total} objects ({percent:.1f}%), "
+        return (f"{self.label}: {done}/{self.total} objects ({percent:.1f}%), "
                 f"{rate:.1f} objects/s, time left {format_duration(left)}")
 
     def due(self):
@@ -64,4 +75,7 @@ class Progress:
         now = self.clock()
         if force or self._last is None or now - self._last >= self.interval:
             self._last = now
-            print(self.line(done), file=self.stream, flush=True)
+            if self.stream is None:
+                log.info(self.line(done))
+            else:
+                print(self.line(done), file=self.stream, flush=True)

@@ -24,8 +24,8 @@ class LoadedRun:
         The whole-training-set mixture and training energies.
     split : dict
         Contents of split.json (object ids of train/validation/novel/...).
-    chunking : dict
-        ``n_min``, ``n_max``, ``period_fold``, ``sigma_clip`` used in training.
+    chunking : rnngmm.objects.Chunking
+        How prepared objects were cut into network inputs in training.
     run_dir : str
     run_id : str
     """
@@ -35,9 +35,34 @@ class LoadedRun:
     class_names: list
     novelty: object
     split: dict
-    chunking: dict
+    chunking: object
     run_dir: str
     run_id: str
+
+    @property
+    def preprocessing(self):
+        """The :class:`rnngmm.objects.Preprocessing` of the run's training data.
+
+        New objects (``flag``, the Python API) are cleaned and given periods
+        with exactly these settings. Runs written before it was recorded
+        take it from their dataset's provenance.
+        """
+        from .objects import Preprocessing, dataset_preprocessing
+        if "preprocessing" in self.config:
+            return Preprocessing.from_dict(self.config["preprocessing"])
+        settings = dataset_preprocessing((self.config.get("dataset") or {}).get("attrs", {}))
+        clip = self.config["chunking"].get("sigma_clip")
+        if clip is not None and settings.sigma_clip is None:  # old runs clipped in training
+            settings = Preprocessing.from_dict({**settings.to_dict(), "sigma_clip": clip})
+        return settings
+
+    @property
+    def class_map(self):
+        """Catalog label -> run class, as the training dataset merged them (or None)."""
+        from .objects import dataset_class_map
+        if "class_map" in self.config:
+            return self.config["class_map"]
+        return dataset_class_map((self.config.get("dataset") or {}).get("attrs", {}))
 
 
 def load_run(run_dir):
@@ -76,8 +101,10 @@ def load_run(run_dir):
     if novelty.phi_.shape[0] != len(class_names):
         raise InputError(f"{os.path.join(run_dir, 'gmm.h5')} has {novelty.phi_.shape[0]} "
                          f"components but config.json lists {len(class_names)} classes")
-    return LoadedRun(config, model, class_names, novelty, split, dict(config["chunking"]),
-                     run_dir, os.path.basename(os.path.normpath(run_dir)))
+    from .objects import Chunking
+    return LoadedRun(config, model, class_names, novelty, split,
+                     Chunking.from_dict(config["chunking"]), run_dir,
+                     os.path.basename(os.path.normpath(run_dir)))
 
 
 def load_model(path):

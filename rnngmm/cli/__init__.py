@@ -35,8 +35,14 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of the ``rnngmm`` console script; returns the exit code."""
+    from .. import log
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    # Before anything imports TensorFlow: its C++ start-up lines are noise.
+    log.quiet_tensorflow(verbose="--verbose" in argv or "-v" in argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    log.configure(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False),
+                  all_ranks=getattr(args, "log_all_ranks", False))
     try:
         return int(args.run(args) or 0)
     except InputError as exc:

@@ -5,11 +5,16 @@
 ``rnngmm loco gather --results_dir``  collect per-class JSONs into one table.
 """
 
+import argparse
+import logging
 import os
 import shlex
 
 from ..dist import init_mpi
 from ..errors import InputError
+from .common import add_logging_flags
+
+log = logging.getLogger(__name__)
 
 
 def _add_common(p):
@@ -32,6 +37,7 @@ def _add_common(p):
                    help="skip the isolation-forest and random-forest baselines")
     p.add_argument("--overwrite", action="store_true",
                    help="redo classes whose result JSON already exists")
+    add_logging_flags(p)
 
 
 def add_parser(subparsers):
@@ -60,6 +66,7 @@ def add_parser(subparsers):
     gather.add_argument("--output", default=None,
                         help="output stem (default: <results_dir>/loco_table); writes "
                              ".ecsv, .md and .json")
+    add_logging_flags(gather)
     p.set_defaults(run=run)
     return p
 
@@ -105,15 +112,31 @@ def resolve_classes(args):
     return list(classes)
 
 
+def train_config_from(args):
+    """The :class:`~rnngmm.training.config.TrainConfig` of ``--train_args``,
+    parsed by the ``train`` command's own parser (same flags, same checks)."""
+    from . import train
+    parser = argparse.ArgumentParser(prog="rnngmm loco --train_args")
+    train.add_parser(parser.add_subparsers(dest="command"))
+    argv = ["train", "--data", args.data, "--log_dir", args.log_dir,
+            "--sim_type", args.sim_type, *shlex.split(args.train_args)]
+    try:
+        parsed = parser.parse_args(argv)
+    except SystemExit:
+        raise InputError(f"--train_args {args.train_args!r} are not valid "
+                         "'rnngmm train' flags (see the message above)") from None
+    return train.config_from_args(parsed)
+
+
 def run(args):
     """Execute ``rnngmm loco``; returns the exit code."""
     check_args(args)
     from ..scoring import loco
     if args.mode == "gather":
         table, paths = loco.gather_results(args.results_dir, args.output)
-        print(loco.markdown_table(table))
+        log.info(loco.markdown_table(table))
         for path in paths:
-            print(f"wrote {path}")
+            log.info(f"wrote {path}")
         return 0
     if args.mode == "run" and args.held_out is not None:
         classes = [args.held_out]
@@ -124,9 +147,9 @@ def run(args):
                 raise InputError(f"--class_index {args.class_index} is outside 0.."
                                  f"{len(classes) - 1} ({classes})")
             classes = [classes[args.class_index]]
+    train_config = train_config_from(args)
     dist = init_mpi()
-    options = dict(data=args.data, log_dir=args.log_dir, sim_type=args.sim_type,
-                   results_dir=args.results_dir, train_args=shlex.split(args.train_args),
+    options = dict(train_config=train_config, results_dir=args.results_dir,
                    percentiles=args.percentiles, batch_size=args.batch_size,
                    with_baselines=not args.no_baselines, overwrite=args.overwrite, dist=dist)
     for label in classes:
@@ -135,7 +158,7 @@ def run(args):
             return code
     if args.mode == "all" and dist.is_root:
         table, paths = loco.gather_results(args.results_dir)
-        print(loco.markdown_table(table))
+        log.info(loco.markdown_table(table))
         for path in paths:
-            print(f"wrote {path}")
+            log.info(f"wrote {path}")
     return 0

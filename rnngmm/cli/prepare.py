@@ -3,7 +3,8 @@
 from ..errors import InputError
 from ..io.readers import DEFAULT_TEMPLATES, READERS
 from ..periods import MAX_PERIOD, MIN_PERIOD
-from ..prepare import PERIOD_SOURCES, PrepareConfig, parse_class_map, prepare
+from ..objects import MIN_CATALOG_PERIOD, PERIOD_SOURCES
+from ..prepare import PrepareConfig, parse_class_map, prepare
 
 
 def add_parser(subparsers):

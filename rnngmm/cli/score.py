@@ -1,10 +1,12 @@
 """``rnngmm score``: a trained run directory -> metrics, figures and tables."""
 
-import os
+import logging
 import sys
 
 from ..dist import init_mpi
-from ..errors import InputError
+from .common import add_deprecated, add_logging_flags
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers):
@@ -16,7 +18,7 @@ def add_parser(subparsers):
                     "over the validation and novel objects of its split (or over every "
                     "object of --data), and write classification and novelty reports, "
                     "figures, a per-object table and a summary under "
-                    "<run_dir>/<out_name>/. Baselines (random forests on the network "
+                    "<run_dir>/<output>/. Baselines (random forests on the network "
                     "code and on light-curve features, isolation forest on features) "
                     "are fit on the same training objects. Runs in parallel under "
                     "mpirun/srun; rank 0 writes.")
@@ -32,51 +34,34 @@ def add_parser(subparsers):
     p.add_argument("--percentiles", nargs="+", type=float, default=[80.0, 95.0, 99.0],
                    metavar="P", help="percentiles of the training energies used as "
                                      "novelty thresholds (default: 80 95 99)")
-    p.add_argument("--out_name", default="scoring",
+    p.add_argument("--output", default="scoring",
                    help="output folder under the run directory (default: %(default)s)")
+    add_deprecated(p, "--out_name", "--output", "output")
     p.add_argument("--batch_size", type=int, default=512,
                    help="chunks per forward pass (default: %(default)s)")
     p.add_argument("--no_baselines", action="store_true",
                    help="skip the random-forest and isolation-forest baselines")
+    add_logging_flags(p)
     p.set_defaults(run=run)
     return p
 
 
-def check_args(args):
-    """Validate flags before any work starts.
-
-    Raises
-    ------
-    InputError
-    """
-    if not os.path.isdir(args.run_dir):
-        raise InputError(f"--run_dir {args.run_dir!r} is not a directory")
-    for name in ("config.json", "split.json", "model.keras", "gmm.h5"):
-        if not os.path.exists(os.path.join(args.run_dir, name)):
-            raise InputError(f"--run_dir {args.run_dir!r} has no {name}; "
-                             "is it a finished 'rnngmm train' run?")
-    if args.data is not None and not os.path.isfile(args.data):
-        raise InputError(f"--data {args.data!r} does not exist")
-    if any(not 0 < p < 100 for p in args.percentiles):
-        raise InputError(f"--percentiles must lie strictly between 0 and 100, "
-                         f"got {args.percentiles}")
-    if args.batch_size < 1:
-        raise InputError(f"--batch_size must be positive, got {args.batch_size}")
-    if os.path.isabs(args.out_name) or ".." in args.out_name.split(os.sep):
-        raise InputError(f"--out_name {args.out_name!r} must be a folder name inside the "
-                         "run directory")
+def config_from_args(args):
+    """The validated :class:`~rnngmm.scoring.score.ScoreConfig` of the flags."""
+    from ..scoring.score import ScoreConfig
+    return ScoreConfig(run_dir=args.run_dir, data=args.data, novel_classes=args.novel_classes,
+                       percentiles=tuple(args.percentiles), output=args.output,
+                       batch_size=args.batch_size,
+                       with_baselines=not args.no_baselines).validate()
 
 
 def run(args):
     """Execute ``rnngmm score``; returns the exit code."""
-    check_args(args)
+    config = config_from_args(args)
     dist = init_mpi()
     from ..scoring.score import score_run
     try:
-        result = score_run(args.run_dir, data=args.data, novel_classes=args.novel_classes,
-                           percentiles=args.percentiles, out_name=args.out_name,
-                           batch_size=args.batch_size, with_baselines=not args.no_baselines,
-                           dist=dist)
+        result = score_run(config, dist)
     except Exception:  # one failing rank must not leave the others waiting
         if dist.size > 1:
             raise_everywhere(dist)
@@ -98,15 +83,15 @@ def print_outputs(result):
     """Print the key numbers and the paths a user opens first."""
     files = result["files"]
     net = result["classification"]["network"]["object"]
-    print(f"network, object level: accuracy {net['accuracy']:.4f}, "
+    log.info(f"network, object level: accuracy {net['accuracy']:.4f}, "
           f"macro-F1 {net['macro_f1']:.4f} ({net['n']} objects)")
     methods = result["novelty"]["methods"]
     if "note" not in result["novelty"]:
         for method, m in methods.items():
-            print(f"novelty, {method}: ROC-AUC {m['roc_auc']:.4f}, "
+            log.info(f"novelty, {method}: ROC-AUC {m['roc_auc']:.4f}, "
                   f"average precision {m['average_precision']:.4f}")
-    print(f"confusion matrix:   {files['confusion_network_object_normalised']}")
-    print(f"energy histogram:   {files['energy_histogram']}")
-    print(f"novelty scores:     {files['novelty_txt']}")
-    print(f"per-object table:   {files['objects_ecsv']}")
-    print(f"summary:            {files['summary']}")
+    log.info(f"confusion matrix:   {files['confusion_network_object_normalised']}")
+    log.info(f"energy histogram:   {files['energy_histogram']}")
+    log.info(f"novelty scores:     {files['novelty_txt']}")
+    log.info(f"per-object table:   {files['objects_ecsv']}")
+    log.info(f"summary:            {files['summary']}")

@@ -5,9 +5,10 @@ after writing a checkpoint (continue with the same flags plus ``--resume``).
 """
 
 import argparse
-import os
+import sys
 
 from ..errors import InputError
+from .common import add_logging_flags
 
 
 def add_parser(subparsers):
@@ -17,19 +18,22 @@ def add_parser(subparsers):
                     "Run under mpirun/horovodrun/srun for several ranks. Exit code 75: "
                     "stopped by a signal with a checkpoint written (rerun with --resume).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--from_config", default=None, metavar="RUN/config.json",
+                        help="replay the settings of an earlier run (its config.json or "
+                             "run directory); flags given as well override them")
     data = parser.add_argument_group("data")
-    data.add_argument("--data", "--survey_files", dest="data", nargs="+", required=True,
+    data.add_argument("--data", "--survey_files", dest="data", nargs="+", default=None,
                       metavar="DATASET.h5",
                       help="prepared HDF5 dataset from 'rnngmm prepare' (--survey_files "
-                           "is the reference's name; exactly one file)")
+                           "is the reference's name; exactly one file; required unless "
+                           "--from_config)")
     data.add_argument("--n_min", type=int, default=200,
                       help="objects with fewer points are reported and skipped")
     data.add_argument("--n_max", type=int, default=None,
                       help="points per chunk (default: the config's n_max, 200)")
     data.add_argument("--period_fold", action="store_true",
                       help="phase-fold on the period and sort by phase before chunking")
-    data.add_argument("--sigma_clip", type=float, default=None,
-                      help="drop points further than this many robust sigmas")
+    data.add_argument("--sigma_clip", type=float, default=None, help=argparse.SUPPRESS)
     data.add_argument("--novel_classes", nargs="*", default=[], metavar="CLASS",
                       help="classes kept out of training and validation entirely")
     data.add_argument("--validation_fraction", type=float, default=0.2,
@@ -104,60 +108,46 @@ def add_parser(subparsers):
     runs.add_argument("--checkpoint_every", type=int, default=1, help="epochs")
     runs.add_argument("--keep_checkpoints", type=int, default=3,
                       help="newest checkpoints kept (the best one is kept too)")
-    parser.set_defaults(run=run)
+    add_logging_flags(parser)
+    parser.set_defaults(run=run, parser=parser)
     return parser
 
 
-def validate_args(args):
-    """Check flag values before any work; raise InputError with one clear message."""
-    if len(args.data) != 1:
-        raise InputError(f"--data takes one prepared dataset, got {len(args.data)}: "
-                         "merge surveys with 'rnngmm prepare'")
-    if not os.path.isfile(args.data[0]):
-        raise InputError(f"--data {args.data[0]!r} does not exist")
-    n_max = args.n_max if args.n_max is not None else 1
-    checks = [
-        (args.n_min >= 1, f"--n_min must be >= 1 (got {args.n_min})"),
-        (args.n_max is None or args.n_max >= args.n_min,
-         f"--n_max ({args.n_max}) must be >= --n_min ({args.n_min})"),
-        (n_max >= 1, f"--n_max must be >= 1 (got {args.n_max})"),
-        (args.batch_size >= 1, f"--batch_size must be >= 1 (got {args.batch_size})"),
-        (args.nb_epoch >= 0, f"--nb_epoch must be >= 0 (got {args.nb_epoch})"),
-        (args.cls_epoch >= 0, f"--cls_epoch must be >= 0 (got {args.cls_epoch})"),
-        (args.nb_epoch + (0 if args.gmm_on else args.cls_epoch) >= 1,
-         "nothing to train: --nb_epoch (and --cls_epoch) are 0"),
-        (args.lr > 0, f"--lr must be > 0 (got {args.lr})"),
-        (args.warmup_epochs is None or args.warmup_epochs >= 0,
-         f"--warmup_epochs must be >= 0 (got {args.warmup_epochs})"),
-        (args.patience >= 0, f"--patience must be >= 0 (got {args.patience})"),
-        (0 <= args.validation_fraction < 1,
-         f"--validation_fraction must be in [0, 1) (got {args.validation_fraction})"),
-        (args.checkpoint_every >= 1, f"--checkpoint_every must be >= 1 (got {args.checkpoint_every})"),
-        (args.keep_checkpoints >= 1, f"--keep_checkpoints must be >= 1 (got {args.keep_checkpoints})"),
-        (args.sigma_clip is None or args.sigma_clip > 0,
-         f"--sigma_clip must be > 0 (got {args.sigma_clip})"),
-        (args.threads is None or args.threads >= 1, f"--threads must be >= 1 (got {args.threads})"),
-        (args.run_name is None or (args.run_name and "/" not in args.run_name
-                                   and args.run_name not in (".", "..")),
-         f"--run_name must be a plain directory name (got {args.run_name!r})"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise InputError(message)
-    existing = os.path.abspath(args.log_dir)
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
-        raise InputError(f"--log_dir {args.log_dir!r} cannot be written: {existing!r} is "
-                         "not a writable directory")
-    from ..training.options import model_config_from_args
-    config = model_config_from_args(args)
-    if config["n_max"] < args.n_min:
-        raise InputError(f"n_max of --config {args.config} ({config['n_max']}) must be "
-                         f">= --n_min ({args.n_min}); pass --n_max")
+#: Parsed names that are not training settings.
+_NOT_SETTINGS = ("run", "parser", "command", "from_config", "sigma_clip",
+                 "quiet", "verbose", "log_all_ranks")
+
+
+def config_from_args(args):
+    """The validated :class:`~rnngmm.training.config.TrainConfig` the flags describe.
+
+    With ``--from_config`` the stored settings are the base, and every flag
+    whose value differs from its default overrides them.
+    """
+    from ..training.config import TrainConfig
+    if args.sigma_clip is not None:
+        print("rnngmm train: warning: --sigma_clip is deprecated and ignored: light "
+              "curves are cleaned once, by 'rnngmm prepare --sigma_clip'",
+              file=sys.stderr, flush=True)
+    given = {k: v for k, v in vars(args).items() if k not in _NOT_SETTINGS}
+    if isinstance(given.get("data"), list):
+        if len(given["data"]) != 1:
+            raise InputError(f"--data takes one prepared dataset, got {len(given['data'])}: "
+                             "merge surveys with 'rnngmm prepare'")
+        given["data"] = given["data"][0]
+    if args.from_config:
+        base = TrainConfig.from_run(args.from_config).to_dict()
+        defaults = vars(args.parser.parse_args(["--data", "x"]))
+        defaults["data"] = None
+        base.update({k: v for k, v in given.items() if v != defaults.get(k)})
+        given = base
+    elif given.get("data") is None:
+        raise InputError("--data is required (or replay a run with --from_config)")
+    return TrainConfig.from_dict(given).validate()
 
 
 def run(args):
-    validate_args(args)
+    """Execute ``rnngmm train``; returns the exit code."""
+    config = config_from_args(args)
     from ..training.driver import run_training
-    return run_training(args)
+    return run_training(config)

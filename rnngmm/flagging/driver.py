@@ -16,24 +16,22 @@ hang nor burn a core while the others work.
 
 import os
 import resource
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, debug
 from ..errors import InputError
 from ..io.dataset import provenance
+from ..object_table import percentile_label
 from . import shards as sh
 from .output import build_table, write_table
-from .progress import Progress
+from ..progress import Progress
 from .results import RowResults, read_shard, write_shard
 from .stream import stream_results
 
-#: Test hook: ``"<rank>:<kill|raise>:<n>"`` makes that rank fail after writing n shards.
-FAULT_ENV = "RNNGMM_FLAG_FAULT"
 #: Seconds between polls of a pending barrier.
 POLL_SECONDS = 0.05
 
@@ -47,14 +45,13 @@ class FlagJob:
     source : CatalogSource or DatasetSource
     scorer : object
         ``n_classes`` and ``score(chunks)``, e.g. ``ModelScorer``.
-    calibration : object
-        ``thresholds(percentiles) -> dict`` and ``percentile_of(energy)``, see
-        :class:`~rnngmm.flagging.scorer.EnergyCalibration`.
+    novelty : rnngmm.novelty.GMMNovelty
+        The run's mixture: thresholds and training energies.
     class_names : list of str
-    chunking : dict
-        The run's ``n_min``, ``n_max``, ``period_fold``, ``sigma_clip``.
-    find_period : callable
-        ``find_period(time, mag, err) -> period`` (Lomb-Scargle).
+    preprocessing : rnngmm.objects.Preprocessing
+        The run's cleaning and period settings.
+    chunking : rnngmm.objects.Chunking
+        The run's chunking.
     out : str
         Output file.
     run_id : str
@@ -72,10 +69,10 @@ class FlagJob:
 
     source: object
     scorer: object
-    calibration: object
+    novelty: object
     class_names: list
-    chunking: dict
-    find_period: object
+    preprocessing: object
+    chunking: object
     out: str
     run_id: str
     percentiles: tuple = (80, 95, 99)
@@ -106,25 +103,13 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _fault_hook(rank, shards_written):
-    """Fail on purpose when ``RNNGMM_FLAG_FAULT`` asks for it (tests only)."""
-    spec = os.environ.get(FAULT_ENV)
-    if not spec:
-        return
-    target, kind, after = spec.split(":")
-    if int(target) != rank or shards_written != int(after):
-        return
-    if kind == "kill":
-        os.kill(os.getpid(), signal.SIGKILL)
-    raise RuntimeError(f"{FAULT_ENV}: injected failure on rank {rank} "
-                       f"after {shards_written} shards")
-
-
 def _manifest(job, n_rows):
     return sh.manifest_for(n_rows=n_rows, shard_objects=job.shard_objects,
                            ids_fingerprint=job.source.ids_fingerprint(),
                            run_id=job.run_id, class_names=job.class_names,
-                           chunking=job.chunking, inputs=job.source.inputs)
+                           chunking={**job.chunking.to_dict(),
+                                     "preprocessing": job.preprocessing.to_dict()},
+                           inputs=job.source.inputs)
 
 
 def _setup_parts(job, dist, plan, directory):
@@ -181,14 +166,13 @@ class _RootProgress:
 def process_shards(job, shards, directory, dist, root_progress=None):
     """Score this rank's ``shards`` and write each one's file."""
     n_classes = job.scorer.n_classes
-    _fault_hook(dist.rank, 0)
+    debug.flag_fault(dist.rank, 0)
     for written, shard in enumerate(shards, start=1):
         parts = []
         results_rows = []
         records = job.source.iter_records(shard.rows)
-        for rows, results in stream_results(records, job.scorer, job.chunking,
-                                            batch_objects=job.batch_objects,
-                                            find_period=job.find_period):
+        for rows, results in stream_results(records, job.scorer, job.preprocessing,
+                                            job.chunking, batch_objects=job.batch_objects):
             parts.append(results)
             results_rows.append(rows)
             if root_progress is not None:
@@ -203,7 +187,7 @@ def process_shards(job, shards, directory, dist, root_progress=None):
         if root_progress is not None:
             root_progress.shard_written(shard)
             root_progress.tick()
-        _fault_hook(dist.rank, written)
+        debug.flag_fault(dist.rank, written)
 
 
 def collect_results(plan, directory, n_classes):
@@ -228,9 +212,10 @@ def output_metadata(job, thresholds, results):
             "class_names": list(job.class_names),
             "percentiles": [float(p) for p in job.percentiles],
             "energy_aggregation": "mean over the object's chunks (as training thresholds)",
+            "preprocessing": job.preprocessing.to_dict(), "chunking": job.chunking.to_dict(),
             "n_rows": int(len(results)), "n_ok": int(np.count_nonzero(results.ok))}
     for percentile, threshold in thresholds.items():
-        meta[f"threshold_{percentile:g}".replace(".", "p")] = float(threshold)
+        meta[f"threshold_{percentile_label(percentile)}"] = float(threshold)
     meta.update(job.meta)
     return meta
 
@@ -244,15 +229,12 @@ def assemble_output(job, plan, directory):
         The table that was written.
     """
     results = collect_results(plan, directory, job.scorer.n_classes)
-    thresholds = job.calibration.thresholds(job.percentiles)
-    energy_percentile = np.full(len(results), np.nan)
-    ok = results.ok
-    if np.any(ok):
-        energy_percentile[ok] = job.calibration.percentile_of(results.energy[ok])
+    thresholds = job.novelty.thresholds_for(job.percentiles)
     table = build_table(id_name=job.source.id_name, ids=job.source.ids,
                         columns=job.source.columns, results=results,
-                        class_names=job.class_names, energy_percentile=energy_percentile,
-                        thresholds=thresholds, meta=output_metadata(job, thresholds, results))
+                        class_names=job.class_names, novelty=job.novelty,
+                        percentiles=job.percentiles,
+                        meta=output_metadata(job, thresholds, results))
     write_table(table, job.out)
     return table
 

@@ -1,23 +1,10 @@
 """The flag table: one row per catalog row, in catalog order, and its writers.
 
-Columns, in order::
-
-    <id>                 catalog id (column named like the catalog's id column)
-    <pass-through ...>   catalog columns the user asked for
-    status               "ok", or why the row could not be scored
-    period               period used (days); period_source says where it came from
-    period_source        "catalog" | "lomb-scargle" | (prepared dataset's source) | ""
-    predicted_class      argmax of the mean class probability ("" if not ok)
-    class_probability    its probability
-    prob_<class>         mean probability of every class of the run
-    n_chunks             chunks the object was scored on (0 if not ok)
-    energy               mean GMM energy of the chunks (higher = more anomalous)
-    energy_percentile    percentile of ``energy`` among the training objects
-    anomaly_<p>          energy above the run's p-th percentile threshold
-
-Rows that were not scored have NaN numbers, empty strings and False anomaly
-flags; their ``status`` says why. Provenance goes in the table metadata
-(ECSV/HDF5 header, FITS header cards, CSV ``#`` comment lines).
+Columns: the catalog id (named like the catalog's id column), the
+pass-through catalog columns, then the result columns shared with
+``rnngmm score`` and the Python API (:mod:`rnngmm.object_table`). Provenance
+goes in the table metadata (ECSV/HDF5 header, FITS header cards, CSV ``#``
+comment lines).
 """
 
 import json
@@ -28,15 +15,13 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.atomic import atomic_path
+from ..object_table import result_columns, text_column
 
 #: Output formats by file-name suffix.
 FORMATS = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv", ".fits": "fits",
            ".h5": "hdf5", ".hdf5": "hdf5"}
 #: Dataset path inside an HDF5 output.
 HDF5_TABLE_PATH = "flags"
-#: Columns the flag table always has (pass-through columns must not reuse them).
-RESULT_COLUMNS = ("status", "period", "period_source", "predicted_class",
-                  "class_probability", "n_chunks", "energy", "energy_percentile")
 
 
 def output_format(path):
@@ -54,36 +39,7 @@ def output_format(path):
     return FORMATS[suffix]
 
 
-def percentile_label(percentile):
-    """Column-name form of a percentile: 95 -> "95", 99.5 -> "99p5"."""
-    value = float(percentile)
-    if value.is_integer():
-        return str(int(value))
-    return f"{value:g}".replace(".", "p")
-
-
-def anomaly_column(percentile):
-    """Name of the anomaly flag column of ``percentile``."""
-    return f"anomaly_{percentile_label(percentile)}"
-
-
-def class_column(name):
-    """Name of the probability column of class ``name``."""
-    return f"prob_{name}"
-
-
-def reserved_columns(class_names, percentiles):
-    """Every result column name (pass-through columns must avoid them)."""
-    return (set(RESULT_COLUMNS) | {class_column(c) for c in class_names}
-            | {anomaly_column(p) for p in percentiles})
-
-
-def _text(values):
-    return np.array([str(v) for v in values], dtype=str) if len(values) else np.zeros(0, "U1")
-
-
-def build_table(*, id_name, ids, columns, results, class_names, energy_percentile,
-                thresholds, meta):
+def build_table(*, id_name, ids, columns, results, class_names, novelty, percentiles, meta):
     """Assemble the flag table.
 
     Parameters
@@ -97,10 +53,9 @@ def build_table(*, id_name, ids, columns, results, class_names, energy_percentil
     results : RowResults
         Results of every row, in catalog order.
     class_names : sequence of str
-    energy_percentile : ndarray of float64
-        Percentile of each row's energy (NaN where not scored).
-    thresholds : dict of float to float
-        Energy threshold of each percentile.
+    novelty : rnngmm.novelty.GMMNovelty
+        The run's mixture (thresholds, training energies).
+    percentiles : sequence of float
     meta : dict
         Table metadata (scalars, strings or JSON-able values).
 
@@ -109,34 +64,17 @@ def build_table(*, id_name, ids, columns, results, class_names, energy_percentil
     astropy.table.Table
     """
     from astropy.table import Table
-    ok = results.ok
-    prob = np.asarray(results.prob, np.float64)
-    best = np.zeros(len(results), np.int64)
-    if prob.size:
-        best[ok] = np.argmax(prob[ok], axis=1)
-    names = np.asarray([str(c) for c in class_names], dtype=object)
-    predicted = np.where(ok, names[best] if len(names) else "", "")
-    class_probability = np.full(len(results), np.nan)
-    class_probability[ok] = prob[ok, best[ok]]
-    energy = np.asarray(results.energy, np.float64)
-
     table = Table()
-    table[id_name] = _text(ids)
+    table[id_name] = text_column(ids)
     for name, values in columns.items():
         values = np.asarray(values)
-        table[name] = _text(values) if values.dtype.kind in "OUS" else values
-    table["status"] = _text(results.status)
-    table["period"] = np.asarray(results.period, np.float64)
-    table["period_source"] = _text(results.period_source)
-    table["predicted_class"] = _text(predicted)
-    table["class_probability"] = class_probability
-    for k, name in enumerate(class_names):
-        table[class_column(name)] = prob[:, k]
-    table["n_chunks"] = np.asarray(results.n_chunks, np.int64)
-    table["energy"] = energy
-    table["energy_percentile"] = np.asarray(energy_percentile, np.float64)
-    for percentile, threshold in thresholds.items():
-        table[anomaly_column(percentile)] = ok & (energy > threshold)
+        table[name] = text_column(values) if values.dtype.kind in "OUS" else values
+    for name, values in result_columns(
+            status=results.status, period=results.period,
+            period_source=results.period_source, prob=results.prob,
+            n_chunks=results.n_chunks, energy=results.energy, class_names=class_names,
+            novelty=novelty, percentiles=percentiles).items():
+        table[name] = values
     table.meta.update(meta)
     return table
 

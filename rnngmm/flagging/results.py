@@ -24,10 +24,10 @@ import h5py
 import numpy as np
 
 from ..io.atomic import atomic_hdf5
+from ..object_table import OK
 
 SHARD_FORMAT = "rnngmm-flag-shard"
 SHARD_FORMAT_VERSION = 1
-OK = "ok"
 _STR = h5py.string_dtype("utf-8")
 
 

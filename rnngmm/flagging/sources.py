@@ -30,6 +30,9 @@ class ObjectRecord:
     period_source : str
         What to call the period when it is used (``"catalog"``, or the source
         recorded in a prepared dataset).
+    prepared : bool
+        True for a prepared dataset's object: already cleaned, with its
+        period chosen, so it is only chunked.
     """
 
     time: np.ndarray
@@ -37,6 +40,7 @@ class ObjectRecord:
     err: np.ndarray
     period: float
     period_source: str
+    prepared: bool = False
 
 
 def _spread(values, rows, n_rows):
@@ -219,7 +223,8 @@ class DatasetSource:
         """Yield ``(row, ObjectRecord or reason)`` for ``rows`` (block reads)."""
         for row, time, mag, err in self.dataset.iter_lightcurves(rows, block_points=200_000):
             source = self.period_sources[row] or "dataset"
-            yield row, ObjectRecord(time, mag, err, float(self.periods[row]), source)
+            yield row, ObjectRecord(time, mag, err, float(self.periods[row]), source,
+                                    prepared=True)
 
     def close(self):
         """Close the dataset file."""

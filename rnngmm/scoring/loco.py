@@ -7,13 +7,17 @@ For each class ``c``: train a model with ``c`` held out entirely
 local loop or by the tasks of a SLURM job array) into one table with the
 mean over classes, as ECSV and markdown.
 
-Training goes through the ``train`` command's own entry point
-(:func:`rnngmm.cli.main`), in this process, so a task launched with several
-ranks (``srun``/``mpirun``) trains with Horovod exactly like ``rnngmm train``.
+Training calls the library entry point of ``rnngmm train``
+(:func:`rnngmm.training.driver.run_training`) with a
+:class:`~rnngmm.training.config.TrainConfig`, in this process, so a task
+launched with several ranks (``srun``/``mpirun``) trains with Horovod exactly
+like ``rnngmm train``; scoring calls :func:`rnngmm.scoring.score.score_run`.
 """
 
+import dataclasses
 import glob
 import json
+import logging
 import os
 import re
 
@@ -22,7 +26,7 @@ from astropy.table import Table
 
 from ..errors import InputError
 from ..io.atomic import atomic_path
-from .metrics import format_percentile
+from ..object_table import percentile_label
 from .report import METHOD_TITLES, json_ready, write_json, write_text
 
 #: Exit code of ``rnngmm train`` when it stopped on a signal after checkpointing.
@@ -30,6 +34,8 @@ EXIT_PREEMPTED = 75
 
 #: Novelty methods reported in the LOCO table, in column order.
 TABLE_METHODS = ("network", "iforest_features")
+
+log = logging.getLogger(__name__)
 
 
 def safe_name(label):
@@ -59,41 +65,35 @@ def has_checkpoints(run_dir):
     return bool(glob.glob(os.path.join(run_dir, "checkpoints", "*")))
 
 
-def train_held_out(label, *, data, log_dir, sim_type, train_args=()):
+def train_held_out(label, train_config):
     """Train (or resume, or reuse) the model that never sees class ``label``.
 
     Parameters
     ----------
     label : str
         Held-out class.
-    data : str
-        Prepared dataset.
-    log_dir, sim_type : str
-        Where the run directory goes: ``<log_dir>/<sim_type>/loco_<label>``.
-    train_args : sequence of str
-        Further ``rnngmm train`` flags (config, epochs, ...).
+    train_config : rnngmm.training.config.TrainConfig
+        The training settings; its ``novel_classes`` and ``run_name`` are set
+        here, and the run goes to ``<log_dir>/<sim_type>/loco_<label>``.
 
     Returns
     -------
     run_dir : str
     exit_code : int
-        0 when the run is complete; the train command's code otherwise
+        0 when the run is complete; the training's code otherwise
         (e.g. 75 after a SLURM preemption signal).
     """
-    from ..cli import main
+    from ..training.driver import run_training
     run_name = run_name_for(label)
-    run_dir = os.path.join(log_dir, sim_type, run_name)
+    run_dir = os.path.join(train_config.log_dir, train_config.sim_type, run_name)
     if run_is_complete(run_dir):
         return run_dir, 0
-    argv = ["train", "--data", os.fspath(data), "--novel_classes", str(label),
-            "--log_dir", os.fspath(log_dir), "--sim_type", sim_type,
-            "--run_name", run_name, *[str(a) for a in train_args]]
-    if has_checkpoints(run_dir) and "--resume" not in argv:
-        argv.append("--resume")
+    config = dataclasses.replace(train_config, novel_classes=[str(label)], run_name=run_name,
+                                 resume=train_config.resume or has_checkpoints(run_dir))
     _clear_keras_session()
-    code = int(main(argv) or 0)
+    code = int(run_training(config.validate()) or 0)
     if code == 0 and not run_is_complete(run_dir):
-        raise InputError(f"'rnngmm train' finished but {run_dir} is incomplete")
+        raise InputError(f"training finished but {run_dir} is incomplete")
     return run_dir, code
 
 
@@ -119,10 +119,12 @@ def class_result(label, run_dir, scored):
     }
 
 
-def run_one_class(label, *, data, log_dir, sim_type, results_dir, train_args=(),
-                  percentiles=(80, 95, 99), batch_size=512, with_baselines=True,
-                  overwrite=False, dist=None):
+def run_one_class(label, *, train_config, results_dir, percentiles=(80, 95, 99),
+                  batch_size=512, with_baselines=True, overwrite=False, dist=None):
     """Train without ``label``, score known-vs-``label``, write its result JSON.
+
+    ``train_config`` (a :class:`~rnngmm.training.config.TrainConfig`) names
+    the dataset and every training setting.
 
     Returns
     -------
@@ -130,25 +132,23 @@ def run_one_class(label, *, data, log_dir, sim_type, results_dir, train_args=(),
         Exit code: 0 done (or already done), otherwise the train code.
     """
     from ..dist import Dist
-    from .score import score_run
+    from .score import ScoreConfig, score_run
     dist = dist or Dist()
     out = result_path(results_dir, label)
     if os.path.exists(out) and not overwrite:
         if dist.is_root:
-            print(f"{label}: {out} exists, skipped (pass --overwrite to redo)", flush=True)
+            log.info(f"{label}: {out} exists, skipped (pass --overwrite to redo)")
         return 0
-    _check_label_in_dataset(label, data)
-    run_dir, code = train_held_out(label, data=data, log_dir=log_dir, sim_type=sim_type,
-                                   train_args=train_args)
+    _check_label_in_dataset(label, train_config.data)
+    run_dir, code = train_held_out(label, train_config)
     if code != 0:
         return code
-    scored = score_run(run_dir, novel_classes=None, percentiles=percentiles,
-                       batch_size=batch_size, with_baselines=with_baselines, dist=dist,
-                       verbose=dist.is_root)
+    scored = score_run(ScoreConfig(run_dir, percentiles=tuple(percentiles),
+                                   batch_size=batch_size, with_baselines=with_baselines), dist)
     if dist.is_root:
         os.makedirs(results_dir, exist_ok=True)
         write_json(out, class_result(label, run_dir, scored))
-        print(f"{label}: wrote {out}", flush=True)
+        log.info(f"{label}: wrote {out}")
     return 0
 
 
@@ -200,7 +200,7 @@ def results_table(results):
     -------
     astropy.table.Table
     """
-    percentiles = [format_percentile(p) for p in results[0]["percentiles"]]
+    percentiles = [percentile_label(p) for p in results[0]["percentiles"]]
     methods = [m for m in TABLE_METHODS if all(m in r["novelty"] for r in results)]
     columns = {"held_out": [r["held_out"] for r in results],
                "n_known": [r["novelty"]["network"]["n_known"] for r in results],

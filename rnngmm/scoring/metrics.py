@@ -15,32 +15,7 @@ import numpy as np
 from sklearn.metrics import (average_precision_score, confusion_matrix,
                              precision_recall_curve, roc_auc_score, roc_curve)
 
-
-def mean_by_group(values, groups):
-    """Mean of ``values`` over rows sharing a group id.
-
-    Parameters
-    ----------
-    values : array_like, shape (n,) or (n, k)
-    groups : array_like of int, shape (n,)
-
-    Returns
-    -------
-    unique_groups : ndarray of int64, shape (g,)
-        Sorted distinct group ids.
-    means : ndarray of float64, shape (g,) or (g, k)
-    counts : ndarray of int64, shape (g,)
-        Rows per group.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    groups = np.asarray(groups, dtype=np.int64)
-    if len(values) != len(groups):
-        raise ValueError(f"{len(values)} values but {len(groups)} group ids")
-    unique, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    sums = np.zeros((len(unique),) + values.shape[1:], dtype=np.float64)
-    np.add.at(sums, inverse, values)
-    shape = (-1,) + (1,) * (values.ndim - 1)
-    return unique, sums / counts.reshape(shape), counts.astype(np.int64)
+from ..object_table import percentile_label
 
 
 def classification_metrics(y_true, y_pred, class_names):
@@ -191,7 +166,7 @@ def novelty_metrics(known_scores, novel_scores, thresholds):
     out = {"n_known": int(np.isfinite(known).sum()), "n_novel": int(np.isfinite(novel).sum())}
     out.update(ranking_metrics(known, novel))
     out["at_percentile"] = {
-        format_percentile(p): detection_at_threshold(known, novel, t)
+        percentile_label(p): detection_at_threshold(known, novel, t)
         for p, t in sorted(thresholds.items())}
     return out
 
@@ -211,12 +186,6 @@ def curves(known_scores, novel_scores):
     fpr, tpr, _ = roc_curve(y, s)
     precision, recall, _ = precision_recall_curve(y, s)
     return {"fpr": fpr, "tpr": tpr, "precision": precision, "recall": recall}
-
-
-def format_percentile(p):
-    """``80.0 -> "80"``, ``99.5 -> "99.5"`` (JSON keys and labels)."""
-    p = float(p)
-    return str(int(p)) if p.is_integer() else repr(p)
 
 
 def _finite(values):

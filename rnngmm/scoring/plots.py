@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 
 from ..io.atomic import atomic_path  # noqa: E402
-from .metrics import format_percentile  # noqa: E402
+from ..object_table import percentile_label  # noqa: E402
 
 #: Resolution of the PNG files.
 DPI = 100
@@ -140,7 +140,7 @@ def plot_energy_histograms(energies, thresholds, stem, *, title="Object energies
     styles = ["--", "-.", ":", (0, (5, 1))]
     for n, (p, t) in enumerate(sorted(thresholds.items())):
         ax.axvline(t, color="0.3", linestyle=styles[n % len(styles)], linewidth=1.2,
-                   label=f"{format_percentile(p)}th pct of training: {t:.3g}")
+                   label=f"{percentile_label(p)}th pct of training: {t:.3g}")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density (log)")
     ax.set_title(title)

@@ -6,14 +6,15 @@ Flow (``score_run``):
 2. the objects to evaluate (and, for the baselines, the training objects)
    are chosen from the run's ``split.json`` or from ``--data`` labels;
 3. each rank chunks its contiguous shard of objects with
-   :func:`rnngmm.chunking.chunk_objects` (the run's chunking settings),
-   runs :func:`rnngmm.inference.predict_chunks` and the saved
-   :class:`rnngmm.novelty.GMMNovelty`; shards are gathered on rank 0 in
-   object order, so 1 and N ranks give the same results;
+   :func:`rnngmm.objects.chunk_objects` (the run's chunking) and scores them
+   on the one scoring path, :func:`rnngmm.inference.score_chunks`; shards
+   are gathered on rank 0 in object order, so 1 and N ranks give the same
+   results;
 4. rank 0 computes the metrics and baselines and writes everything under
    ``<run_dir>/<out_name>/``.
 """
 
+import logging
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -21,12 +22,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.table import Table
 
-from ..chunking import chunk_objects, dataset_records
 from ..dist import Dist
 from ..errors import InputError
+from ..inference import ChunkScores, aggregate_objects, mean_by_object, score_chunks
 from ..io.dataset import Dataset
-from ..novelty import aggregate_by_object
+from ..object_table import OK, percentile_label, result_columns, text_column
+from ..objects import chunk_objects, dataset_records
 from . import baselines, features, metrics, plots, report
+
+log = logging.getLogger(__name__)
 
 #: Roles of evaluated objects in the per-object table.
 ROLE_VALIDATION = "validation"   # known class, held-out validation object of the run
@@ -38,6 +42,57 @@ KNOWN_ROLES = (ROLE_VALIDATION, ROLE_KNOWN)
 
 
 @dataclass
+class ScoreConfig:
+    """Settings of ``rnngmm score`` (see ``rnngmm score --help`` for each).
+
+    Attributes
+    ----------
+    run_dir : str
+        ``keras_logs/<sim_type>/<run_id>`` written by ``rnngmm train``.
+    data : str, optional
+        Another prepared dataset to score (all its objects).
+    novel_classes : sequence of str, optional
+        See :func:`evaluation_plan`.
+    percentiles : sequence of float
+        Percentiles of the training energies used as thresholds.
+    output : str
+        Output folder, relative to ``run_dir``.
+    batch_size : int
+        Chunks per forward pass.
+    with_baselines : bool
+        Also fit and score the random-forest and isolation-forest baselines.
+    """
+
+    run_dir: str
+    data: str = None
+    novel_classes: list = None
+    percentiles: tuple = (80.0, 95.0, 99.0)
+    output: str = "scoring"
+    batch_size: int = 512
+    with_baselines: bool = True
+
+    def validate(self):
+        """Raise InputError for the first setting that makes scoring pointless."""
+        if not os.path.isdir(self.run_dir):
+            raise InputError(f"--run_dir {self.run_dir!r} is not a directory")
+        for name in ("config.json", "split.json", "model.keras", "gmm.h5"):
+            if not os.path.exists(os.path.join(self.run_dir, name)):
+                raise InputError(f"--run_dir {self.run_dir!r} has no {name}; "
+                                 "is it a finished 'rnngmm train' run?")
+        if self.data is not None and not os.path.isfile(self.data):
+            raise InputError(f"--data {self.data!r} does not exist")
+        if any(not 0 < p < 100 for p in self.percentiles):
+            raise InputError(f"--percentiles must lie strictly between 0 and 100, "
+                             f"got {list(self.percentiles)}")
+        if self.batch_size < 1:
+            raise InputError(f"--batch_size must be positive, got {self.batch_size}")
+        if os.path.isabs(self.output) or ".." in self.output.split(os.sep):
+            raise InputError(f"--output {self.output!r} must be a folder name inside the "
+                             "run directory")
+        return self
+
+
+@dataclass
 class Inference:
     """Network results of a list of objects (filled on rank 0 only).
 
@@ -45,85 +100,104 @@ class Inference:
     ----------
     indices : ndarray of int64, shape (n,)
         Dataset indices of the objects, in the order asked for.
-    n_chunks : ndarray of int64, shape (n,)
-        Chunks per object (0 when rejected).
     reasons : list of str
         ``""`` for chunked objects, else the reason they could not be chunked.
     chunk_position : ndarray of int64, shape (N,)
         Position (into ``indices``) of each chunk's object.
-    gamma, code, supports, energy : ndarray
-        Per chunk: class probabilities (N, K), latent code (N, E),
-        supports (N, 3), GMM energy (N,).
+    scores : rnngmm.inference.ChunkScores
+        Per chunk: class probabilities, code, mixture input, energy.
+    supports : ndarray (N, 3)
+        Per chunk: mean magnitude, scale, log period.
     """
 
     indices: np.ndarray
-    n_chunks: np.ndarray = None
     reasons: list = field(default_factory=list)
     chunk_position: np.ndarray = None
-    gamma: np.ndarray = None
-    code: np.ndarray = None
+    scores: ChunkScores = None
     supports: np.ndarray = None
-    energy: np.ndarray = None
+
+    @property
+    def n_chunks(self):
+        """(n,) chunks per object (0 when rejected)."""
+        return np.bincount(self.chunk_position, minlength=len(self.indices)).astype(np.int64)
 
     @property
     def ok(self):
         """Boolean (n,): objects with at least one chunk."""
         return self.n_chunks > 0
 
-    def object_probabilities(self):
-        """(n, K) mean class probability over each object's chunks (NaN if rejected)."""
-        out = np.full((len(self.indices), self.gamma.shape[1]), np.nan)
-        positions, means, _ = metrics.mean_by_group(self.gamma, self.chunk_position)
-        out[positions] = means
-        return out
-
-    def object_energy(self):
-        """(n,) mean chunk energy of each object (NaN if rejected), as in training."""
-        out = np.full(len(self.indices), np.nan)
-        if len(self.energy):
-            positions, means = aggregate_by_object(self.energy, self.chunk_position)
-            out[positions] = means
-        return out
+    def object_scores(self):
+        """Per-object means: ``(prob (n, K), energy (n,))``, NaN where rejected."""
+        k = self.scores.gamma.shape[1]
+        prob = np.full((len(self.indices), k), np.nan)
+        energy = np.full(len(self.indices), np.nan)
+        if len(self.scores):
+            means = aggregate_objects(self.scores, self.chunk_position)
+            prob[means.objects] = means.prob
+            energy[means.objects] = means.energy
+        return prob, energy
 
 
-def infer_objects(run, dataset, indices, dist, batch_size):
-    """Chunk, predict and compute energies of ``indices``, sharded over ranks.
+def infer_objects(run, dataset, indices, dist, batch_size, *, block_objects=2048,
+                  label="score"):
+    """Chunk and score ``indices`` on the one scoring path, sharded over ranks.
+
+    Each rank works through its shard in blocks of ``block_objects``; rank 0
+    logs progress with an ETA (its own rate stands for every rank's).
 
     Returns
     -------
     Inference or None
         Complete on rank 0; None on the other ranks.
     """
-    from ..inference import predict_chunks
-
+    from ..progress import Progress
     indices = np.asarray(indices, dtype=np.int64)
-    mine = dist.shard(len(indices))
-    chunk_set = chunk_objects(dataset_records(dataset, indices[mine]), **run.chunking)
-    outputs = predict_chunks(run.model, chunk_set.chunks, batch_size=batch_size)
+    mine = np.asarray(dist.shard(len(indices)), dtype=np.int64)
+    progress = Progress(len(indices), interval=10.0, label=label) if dist.is_root else None
+    blocks = []
+    for start in range(0, len(mine), block_objects):
+        block = indices[mine[start:start + block_objects]]
+        chunk_set = chunk_objects(dataset_records(dataset, block), run.chunking)
+        scores = score_chunks(run.model, run.novelty, chunk_set.chunks, batch_size=batch_size)
+        blocks.append((chunk_set, scores))
+        if progress is not None:
+            progress.update(min((start + block_objects) * dist.size, len(indices)))
     # chunk_objects numbers chunks by dataset index; map to position in `indices`
     position_of = {int(i): int(p) for p, i in zip(mine, indices[mine])}
     local = {
-        "positions": mine,
-        "chunk_position": np.array([position_of[int(i)] for i in chunk_set.object_index],
-                                   dtype=np.int64),
-        "rejects": [(position_of[int(i)], reason) for i, reason in chunk_set.rejects],
-        "gamma": outputs["gamma"], "code": outputs["code"],
-        "supports": chunk_set.chunks.supports,
-        "energy": run.novelty.energy(outputs["z"]) if len(outputs["z"]) else np.zeros(0),
+        "chunk_position": np.array([position_of[int(i)] for c, _ in blocks
+                                    for i in c.object_index], dtype=np.int64),
+        "rejects": [(position_of[int(i)], reason) for c, _ in blocks for i, reason in c.rejects],
+        "scores": _concatenate_scores([sc for _, sc in blocks], run),
+        "supports": np.concatenate([np.zeros((0, 3), np.float32)]
+                                   + [c.chunks.supports for c, _ in blocks]),
     }
     parts = dist.gather(local)
     if not dist.is_root:
         return None
     result = Inference(indices)
-    for name in ("chunk_position", "gamma", "code", "supports", "energy"):
-        setattr(result, name, np.concatenate([p[name] for p in parts]))
-    result.n_chunks = np.bincount(result.chunk_position, minlength=len(indices)).astype(np.int64)
+    result.chunk_position = np.concatenate([p["chunk_position"] for p in parts])
+    result.supports = np.concatenate([p["supports"] for p in parts])
+    result.scores = _concatenate_scores([p["scores"] for p in parts], run)
     reasons = [""] * len(indices)
     for part in parts:
         for position, reason in part["rejects"]:
             reasons[position] = reason
     result.reasons = reasons
     return result
+
+
+def _concatenate_scores(parts, run):
+    """One :class:`ChunkScores` from several (no part gives zero chunks)."""
+    if not parts:
+        parts = [score_chunks(run.model, run.novelty, _no_chunks(run.chunking.n_max))]
+    return ChunkScores(*(np.concatenate([getattr(p, name) for p in parts])
+                         for name in ("gamma", "z", "code", "energy")))
+
+
+def _no_chunks(n_max):
+    from ..preprocess import Chunks
+    return Chunks.concatenate([], n_max)
 
 
 def evaluation_plan(dataset, run, *, external, novel_classes=None):
@@ -228,27 +302,12 @@ def same_file(a, b):
         return os.path.abspath(a) == os.path.abspath(b)
 
 
-def score_run(run_dir, *, data=None, novel_classes=None, percentiles=(80, 95, 99),
-              out_name="scoring", batch_size=512, with_baselines=True, dist=None,
-              verbose=True):
+def score_run(config, dist=None):
     """Score a run directory; the library entry point of ``rnngmm score``.
 
     Parameters
     ----------
-    run_dir : str
-        ``keras_logs/<sim_type>/<run_id>`` written by ``rnngmm train``.
-    data : str, optional
-        Another prepared dataset to score (all its objects).
-    novel_classes : sequence of str, optional
-        See :func:`evaluation_plan`.
-    percentiles : sequence of float
-        Percentiles of the training energies used as thresholds.
-    out_name : str
-        Output folder, relative to ``run_dir`` (or absolute).
-    batch_size : int
-        Chunks per forward pass.
-    with_baselines : bool
-        Also fit and score the random-forest and isolation-forest baselines.
+    config : ScoreConfig
     dist : rnngmm.dist.Dist, optional
         Process topology (default: single process).
 
@@ -260,23 +319,28 @@ def score_run(run_dir, *, data=None, novel_classes=None, percentiles=(80, 95, 99
     """
     from ..runs import load_run
 
+    config.validate()
     dist = dist or Dist()
-    run = load_run(run_dir)
+    data, novel_classes = config.data, config.novel_classes
+    batch_size, with_baselines = config.batch_size, config.with_baselines
+    run = load_run(config.run_dir)
     run_data = run_dataset_path(run)
     external = data is not None and not same_file(data, run_data)
     data_path = data if external else run_data
-    out_dir = os.path.join(os.fspath(run_dir), out_name)
+    out_dir = os.path.join(os.fspath(config.run_dir), config.output)
     if dist.is_root:
         os.makedirs(out_dir, exist_ok=True)
     with Dataset(data_path) as dataset:
         indices, roles = evaluation_plan(dataset, run, external=external,
                                          novel_classes=novel_classes)
-        if verbose and dist.is_root:
-            print(f"scoring {len(indices)} objects of {data_path} "
-                  f"({dist.size} rank{'s' if dist.size > 1 else ''})", flush=True)
-        evaluated = infer_objects(run, dataset, indices, dist, batch_size)
+        if dist.is_root:
+            log.info(f"scoring {len(indices)} objects of {data_path} "
+                     f"({dist.size} rank{'s' if dist.size > 1 else ''})")
+        evaluated = infer_objects(run, dataset, indices, dist, batch_size, label="score")
         eval_labels = dataset.labels[indices]
         eval_ids = dataset.ids[indices]
+        eval_periods = (np.asarray(dataset.periods)[indices],
+                        np.asarray(dataset.period_sources, dtype=object)[indices])
         eval_features = None
         if with_baselines and dist.is_root:
             eval_features = features.dataset_features(dataset)[indices]
@@ -290,18 +354,21 @@ def score_run(run_dir, *, data=None, novel_classes=None, percentiles=(80, 95, 99
         else:
             with Dataset(run_data) as train_set:
                 train_idx = split_indices(train_set, run.split)["train"]
-                training = infer_objects(run, train_set, train_idx, dist, batch_size)
+                if dist.is_root:
+                    log.info(f"scoring the {len(train_idx)} training objects for the baselines")
+                training = infer_objects(run, train_set, train_idx, dist, batch_size,
+                                         label="score (training objects)")
                 if dist.is_root:
                     train_labels = train_set.labels[train_idx]
                     train_features = features.dataset_features(train_set)[train_idx]
 
     if not dist.is_root:
         return None
-    if verbose:
-        print("computing metrics and writing results", flush=True)
+    log.info("computing metrics and writing results")
     return write_results(
         out_dir=out_dir, run=run, data_path=data_path, ids=eval_ids, labels=eval_labels,
-        roles=roles, evaluated=evaluated, percentiles=percentiles,
+        roles=roles, evaluated=evaluated, percentiles=config.percentiles,
+        periods=eval_periods,
         novel_classes=novel_classes,
         baseline_inputs=(training, train_labels, train_features, eval_features)
         if with_baselines else None)
@@ -313,7 +380,7 @@ def _label_indices(labels, class_names):
 
 
 def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, percentiles,
-                  novel_classes, baseline_inputs):
+                  periods, novel_classes, baseline_inputs):
     """Compute every metric on rank 0 and write the outputs (see module doc)."""
     class_names = [str(c) for c in run.class_names]
     seed = int(run.split.get("seed", 0))
@@ -321,8 +388,7 @@ def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, per
     ok = evaluated.ok
     known = np.isin(roles, KNOWN_ROLES) & ok & (y_object >= 0)
     novel = (roles == ROLE_NOVEL) & ok
-    object_prob = evaluated.object_probabilities()
-    object_energy = evaluated.object_energy()
+    object_prob, object_energy = evaluated.object_scores()
     predicted = np.full(len(ids), -1, dtype=np.int64)
     predicted[ok] = np.argmax(object_prob[ok], axis=1)
     chunk_known = known[evaluated.chunk_position]
@@ -330,9 +396,9 @@ def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, per
 
     classification = {"network": {
         "chunk": metrics.classification_metrics(
-            chunk_true[chunk_known], np.argmax(evaluated.gamma[chunk_known], axis=1), class_names),
+            chunk_true[chunk_known], np.argmax(evaluated.scores.gamma[chunk_known], axis=1), class_names),
         "object": metrics.classification_metrics(y_object[known], predicted[known], class_names)}}
-    thresholds = {float(p): run.novelty.threshold(p) for p in percentiles}
+    thresholds = run.novelty.thresholds_for(percentiles)
     novelty_methods = {"network": metrics.novelty_metrics(
         object_energy[known], object_energy[novel], thresholds)}
     curves = {"network": _with_ranking(metrics.curves(object_energy[known], object_energy[novel]),
@@ -345,12 +411,12 @@ def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, per
         train_ok = training.ok & (y_train_object >= 0)
         # RF on the network's code + supports, one row per chunk
         train_chunks = train_ok[training.chunk_position]
-        x_train = np.hstack([training.code, training.supports])[train_chunks]
+        x_train = np.hstack([training.scores.code, training.supports])[train_chunks]
         y_train = y_train_object[training.chunk_position][train_chunks]
-        x_eval = np.hstack([evaluated.code, evaluated.supports])
+        x_eval = np.hstack([evaluated.scores.code, evaluated.supports])
         chunk_prob = baselines.random_forest_probabilities(
             x_train, y_train, x_eval, len(class_names), seed=seed)
-        positions, rf_code_prob, _ = metrics.mean_by_group(chunk_prob, evaluated.chunk_position)
+        positions, rf_code_prob, _ = mean_by_object(chunk_prob, evaluated.chunk_position)
         rf_code_pred = np.full(len(ids), -1, dtype=np.int64)
         rf_code_pred[positions] = np.argmax(rf_code_prob, axis=1)
         classification["rf_code"] = {
@@ -411,8 +477,10 @@ def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, per
                 files[f"confusion_{method}_{level}_{kind}"] = paths[0]
                 if kind == "normalised" and (level == "object"):
                     figures[f"Confusion matrix: {report.METHOD_TITLES[method]}"] = paths[0]
+    known_name = ("known validation" if ROLE_VALIDATION in set(roles[known])
+                  else f"known ({os.path.basename(data_path)})")
     energy_sets = {"training": run.novelty.train_energy_,
-                   "known validation": object_energy[known],
+                   known_name: object_energy[known],
                    "novel": object_energy[novel]}
     paths = plots.plot_energy_histograms(
         energy_sets, thresholds, os.path.join(out_dir, "energy_histogram"),
@@ -427,11 +495,11 @@ def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, per
         {"training": {"energy": run.novelty.train_energy_},
          "known": {"id": ids[known], "energy": object_energy[known]},
          "novel": {"id": ids[novel], "energy": object_energy[novel]}},
-        attrs={"thresholds": {metrics.format_percentile(p): t for p, t in thresholds.items()},
+        attrs={"thresholds": {percentile_label(p): t for p, t in thresholds.items()},
                "aggregation": "mean of chunk energies per object"})
 
-    table = object_table(ids, labels, roles, evaluated, object_prob, object_energy, predicted,
-                         class_names, run.novelty, extra_columns)
+    table = object_table(ids, labels, roles, evaluated, object_prob, object_energy, periods,
+                         class_names, run.novelty, percentiles, extra_columns)
     ecsv, h5 = report.write_object_table(os.path.join(out_dir, "objects"), table)
     files["objects_ecsv"], files["objects_h5"] = ecsv, h5
 
@@ -451,22 +519,21 @@ def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, per
             "novelty": novelty}
 
 
-def object_table(ids, labels, roles, evaluated, probabilities, energy, predicted,
-                 class_names, novelty, extra_columns):
-    """Per-object astropy Table: exactly one row per evaluated object."""
-    status = np.array(["ok" if r == "" else f"rejected: {r}" for r in evaluated.reasons],
-                      dtype=str)
-    percentile = np.full(len(ids), np.nan)
-    finite = np.isfinite(energy)
-    percentile[finite] = novelty.energy_percentile(energy[finite])
-    columns = {"id": np.asarray(ids, dtype=str), "label": np.asarray(labels, dtype=str),
-               "role": np.asarray(roles, dtype=str), "status": status,
-               "n_chunks": evaluated.n_chunks,
-               "predicted": _names(predicted, class_names)}
-    for n, name in enumerate(class_names):
-        columns[f"prob_{name}"] = probabilities[:, n]
-    columns["energy"] = energy
-    columns["energy_percentile"] = percentile
+def object_table(ids, labels, roles, evaluated, probabilities, energy, periods,
+                 class_names, novelty, percentiles, extra_columns):
+    """Per-object astropy Table: one row per evaluated object.
+
+    Columns: ``id``, ``label``, ``role``, then the result columns shared with
+    ``rnngmm flag`` (:func:`rnngmm.object_table.result_columns`), then the
+    baselines' columns.
+    """
+    status = np.array([OK if r == "" else r for r in evaluated.reasons], dtype=object)
+    columns = {"id": text_column(ids), "label": text_column(labels),
+               "role": text_column(roles)}
+    columns.update(result_columns(
+        status=status, period=periods[0], period_source=periods[1], prob=probabilities,
+        n_chunks=evaluated.n_chunks, energy=energy, class_names=class_names,
+        novelty=novelty, percentiles=percentiles))
     columns.update(extra_columns)
     table = Table(columns)
     table.meta["class_names"] = list(class_names)

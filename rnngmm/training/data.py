@@ -1,7 +1,8 @@
 """Training inputs: object split, chunking, per-rank epoch batches, tf.data.
 
-Preprocessing itself lives in :mod:`rnngmm.chunking` (shared with scoring and
-flagging); this module decides WHICH objects and chunks each rank sees and in
+Preparing and chunking one object lives in :mod:`rnngmm.objects` (shared with
+scoring and flagging); the dataset's objects are already cleaned, so they are
+only chunked here; this module decides WHICH objects and chunks each rank sees and in
 what order. The order of every epoch is a pure function of ``(seed, epoch)``,
 so a resumed run replays exactly the batches an uninterrupted run would.
 """
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..chunking import chunk_objects, dataset_records
+from ..objects import Chunking, chunk_objects, dataset_records
 from ..errors import InputError
 from ..preprocess import Chunks
 from ..split import object_split
@@ -89,15 +90,16 @@ def _decode_rejects(payload):
     return [(int(i), r) for i, r in json.loads(payload.decode("utf-8"))]
 
 
-def chunk_in_parallel(dataset, indices, collectives, **chunking):
+def chunk_in_parallel(dataset, indices, collectives, chunking):
     """Chunk ``indices`` of ``dataset``, each rank a block, gathered everywhere.
 
-    Returns a :class:`rnngmm.chunking.ChunkSet` identical on every rank (in the
+    ``chunking`` is a :class:`rnngmm.objects.Chunking`. Returns a
+    :class:`rnngmm.objects.ChunkSet` identical on every rank (in the
     order of ``indices``), whatever the number of ranks.
     """
     dist = collectives.dist
     mine = np.asarray(indices)[dist.shard(len(indices))]
-    part = chunk_objects(dataset_records(dataset, mine), **chunking)
+    part = chunk_objects(dataset_records(dataset, mine), chunking)
     chunks = Chunks(collectives.allgather(part.chunks.x),
                     collectives.allgather(part.chunks.weights),
                     collectives.allgather(part.chunks.supports))
@@ -108,7 +110,7 @@ def chunk_in_parallel(dataset, indices, collectives, **chunking):
 
 
 def load_training_data(dataset, collectives, *, n_min, n_max, period_fold=False,
-                       sigma_clip=None, novel_classes=(), validation_fraction=0.2,
+                       novel_classes=(), validation_fraction=0.2,
                        seed=0, num_classes=None, excluded=()):
     """Split a prepared dataset by object and chunk its train/validation objects.
 
@@ -116,8 +118,8 @@ def load_training_data(dataset, collectives, *, n_min, n_max, period_fold=False,
     ----------
     dataset : rnngmm.io.dataset.Dataset
     collectives : rnngmm.training.distributed.Collectives
-    n_min, n_max, period_fold, sigma_clip
-        Chunking options (see :func:`rnngmm.chunking.chunk_object`).
+    n_min, n_max, period_fold
+        Chunking options (see :class:`rnngmm.objects.Chunking`).
     novel_classes : sequence of str
         Kept out of training and validation entirely.
     validation_fraction, seed
@@ -144,8 +146,8 @@ def load_training_data(dataset, collectives, *, n_min, n_max, period_fold=False,
     if len(train_idx) == 0:
         raise InputError("no training objects after the split")
     wanted = np.concatenate([train_idx, val_idx])
-    chunk_set = chunk_in_parallel(dataset, wanted, collectives, n_min=n_min, n_max=n_max,
-                                  period_fold=period_fold, sigma_clip=sigma_clip)
+    chunk_set = chunk_in_parallel(dataset, wanted, collectives,
+                                  Chunking(n_min, n_max, period_fold))
     code = {name: i for i, name in enumerate(class_names)}
     chunk_labels = np.array([code[labels[i]] for i in chunk_set.object_index], np.int32)
     everything = LabelledChunks(chunk_set.chunks, chunk_set.object_index, chunk_labels)

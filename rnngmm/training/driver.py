@@ -1,22 +1,21 @@
-"""``rnngmm train`` end to end: data, run directory, model, loop, final GMM.
+"""Training end to end (:func:`run_training`): data, run directory, model, loop, mixture.
 
-Test-only environment variables (not flags, so no job script depends on them;
-see also ``RNNGMM_DEBUG_SIGNAL_AT`` in :mod:`rnngmm.training.loop`):
-``RNNGMM_DEBUG_DUMP_WEIGHTS=<dir>`` makes every rank write its final weights
-to ``<dir>/weights-rank<r>.h5``; ``RNNGMM_DEBUG_NO_AVERAGING=1`` disables the
-gradient allreduce, to show what un-averaged training would give.
+The library entry point of ``rnngmm train`` and of leave-one-class-out; it
+takes a :class:`rnngmm.training.config.TrainConfig`. The test switches it
+honours are documented in :mod:`rnngmm.debug`.
 """
 
+import dataclasses
+import logging
 import os
-import sys
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, debug
 from ..dist import init_horovod
 from ..errors import InputError
-from ..io.atomic import atomic_path
 from ..io.dataset import Dataset
+from ..objects import dataset_class_map, dataset_preprocessing
 from . import rundir
 from .data import balanced_class_weights, load_training_data
 from .distributed import Collectives
@@ -25,6 +24,8 @@ from .signals import EXIT_INTERRUPTED, StopRequest
 
 #: Keys of config.json that must match for ``--resume`` to continue a run.
 _RESUME_KEYS = ("model", "class_names", "chunking")
+
+log = logging.getLogger(__name__)
 
 
 def catalog_cuts(dataset, args):
@@ -57,8 +58,8 @@ def _configure_tensorflow(args, dist):
         except RuntimeError:
             # TensorFlow already ran in this process (e.g. training called from
             # Python after other TF work): its thread pools are fixed by now.
-            print("--threads ignored: TensorFlow's thread pools were already set up "
-                  "in this process", file=sys.stderr, flush=True)
+            log.warning("--threads ignored: TensorFlow's thread pools were already set up "
+                        "in this process")
     keras.utils.set_random_seed(args.seed)
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
@@ -87,14 +88,14 @@ def _write_metadata(run_dir, args, config, data, dataset):
 
 
 def _report_data(data, dataset):
-    print(f"dataset {dataset.path}: {len(dataset)} objects; classes {data.class_names}")
+    log.info(f"dataset {dataset.path}: {len(dataset)} objects; classes {data.class_names}")
     for name in ("train", "validation", "novel", "unlabelled", "rejected"):
-        print(f"  {name:11s} {len(data.split[name]):7d} objects")
-    print(f"  chunks: {len(data.train)} train, {len(data.validation)} validation")
+        log.info(f"  {name:11s} {len(data.split[name]):7d} objects")
+    log.info(f"  chunks: {len(data.train)} train, {len(data.validation)} validation")
     if data.rejects:
-        print(f"  {len(data.rejects)} objects gave no chunk (see rejects.ecsv):")
+        log.info(f"  {len(data.rejects)} objects gave no chunk (see rejects.ecsv):")
         for line in rundir.summarise_rejects(data.rejects)[:10]:
-            print("  " + line)
+            log.info("  " + line)
 
 
 def save_model(model, path):
@@ -110,18 +111,15 @@ def save_model(model, path):
         raise
 
 
-def dump_weights(model, directory, rank):
-    """Write this rank's weights to ``<directory>/weights-rank<rank>.h5`` (tests)."""
-    import h5py
-    os.makedirs(directory, exist_ok=True)
-    with atomic_path(os.path.join(directory, f"weights-rank{rank}.h5")) as tmp:
-        with h5py.File(tmp, "w") as f:
-            for i, variable in enumerate(model.trainable_variables):
-                f.create_dataset(f"{i:04d}", data=np.asarray(variable.numpy()))
+def run_training(config):
+    """Train as ``config`` says; return the exit code (0, or 75 when interrupted).
 
-
-def run_training(args):
-    """Train as the flags say; return the exit code (0, or 75 when interrupted)."""
+    Parameters
+    ----------
+    config : rnngmm.training.config.TrainConfig
+        Validated settings (every rank passes the same ones).
+    """
+    args = config
     dist = init_horovod()
     collectives = Collectives(dist)
     _configure_tensorflow(args, dist)
@@ -131,11 +129,11 @@ def run_training(args):
     from .gmm_fit import fit_training_gmm
     from .loop import prepare_model, resume_state, train
 
-    with Dataset(args.data[0]) as dataset:
+    with Dataset(args.data) as dataset:
         data = load_training_data(
             dataset, collectives, n_min=args.n_min,
             n_max=model_config_from_args(args)["n_max"], period_fold=args.period_fold,
-            sigma_clip=args.sigma_clip, novel_classes=args.novel_classes,
+            novel_classes=args.novel_classes,
             validation_fraction=args.validation_fraction, seed=args.seed,
             num_classes=args.num_classes, excluded=catalog_cuts(dataset, args))
         model_config = model_config_from_args(args, num_classes=len(data.class_names))
@@ -143,10 +141,12 @@ def run_training(args):
             model_config["class_weights"] = balanced_class_weights(
                 data.train.labels, len(data.class_names))
         run_dir = rundir.run_directory(args, model_config)
-        flags = {k: v for k, v in vars(args).items() if k not in ("run", "command")}
-        config = {"args": flags, "model": model_config,
+        config = {"train": args.to_dict(), "model": model_config,
                   "class_names": data.class_names,
                   "chunking": chunking_from_args(args, model_config),
+                  # how new objects must be cleaned and given periods (flag, API)
+                  "preprocessing": dataset_preprocessing(dataset.attrs).to_dict(),
+                  "class_map": dataset_class_map(dataset.attrs),
                   "dataset": {"path": os.path.abspath(dataset.path),
                               "attrs": {k: str(v) for k, v in dataset.attrs.items()}},
                   "versions": rundir.library_versions(), "world_size": dist.size,
@@ -157,9 +157,9 @@ def run_training(args):
             started = os.path.exists(os.path.join(run_dir, "config.json"))
             if not collectives.broadcast_json(started):
                 if dist.is_root:
-                    print(f"--resume: nothing to resume in {run_dir}; starting a new run",
-                          file=sys.stderr, flush=True)
-                args.resume = False
+                    log.warning(f"--resume: nothing to resume in {run_dir}; "
+                                "starting a new run")
+                args = dataclasses.replace(args, resume=False)
         problem = None
         if dist.is_root:  # one rank decides, so no rank can race another's writes
             try:
@@ -174,10 +174,10 @@ def run_training(args):
             _write_metadata(run_dir, args, config, data, dataset)
     dist_note = f" on {dist.size} ranks ({dist.backend})" if dist.size > 1 else ""
     if dist.is_root:
-        print(f"run directory: {run_dir}{dist_note}", flush=True)
+        log.info(f"run directory: {run_dir}{dist_note}")
 
     options = train_options_from_args(args, dist.size)
-    options.average_gradients = os.environ.get("RNNGMM_DEBUG_NO_AVERAGING") != "1"
+    options.average_gradients = not debug.averaging_disabled()
     model = build_model("rnngmm", **model_config)
     # No XLA: horovod's ops cannot be compiled into an XLA cluster.
     # clipnorm: the energy term can spike when a batch's covariance nearly
@@ -194,17 +194,15 @@ def run_training(args):
         result = train(model, data, collectives, run_dir, options, state=state, stop=stop)
     if result.status == "interrupted":
         if dist.is_root:
-            print(f"interrupted: resume with the same flags plus --resume "
-                  f"(exit code {EXIT_INTERRUPTED})", file=sys.stderr, flush=True)
+            log.warning(f"interrupted: resume with the same flags plus --resume "
+                        f"(exit code {EXIT_INTERRUPTED})")
         return EXIT_INTERRUPTED
 
     novelty = fit_training_gmm(model, data.train, collectives,
                                jitter=float(model_config["jitter"]))
-    debug_dir = os.environ.get("RNNGMM_DEBUG_DUMP_WEIGHTS")
-    if debug_dir:
-        dump_weights(model, debug_dir, dist.rank)
+    debug.dump_weights(model, dist.rank)
     if dist.is_root:
         novelty.save(os.path.join(run_dir, "gmm.h5"))
         save_model(model, os.path.join(run_dir, "model.keras"))
-        print(f"trained model, GMM and logs in {run_dir}", flush=True)
+        log.info(f"trained model, GMM and logs in {run_dir}")
     return 0

@@ -9,11 +9,9 @@ Training energies are per object (mean over its chunks), like scoring's.
 import numpy as np
 from keras import ops
 
-from ..inference import predict_chunks
+from ..inference import mean_by_object, predict_chunks
 from ..models import gmm
-from ..novelty import GMMNovelty, aggregate_by_object
-
-_ENERGY_BATCH = 16384
+from ..novelty import GMMNovelty
 
 
 def fit_training_gmm(model, train, collectives, *, batch_size=512, jitter=1e-6):
@@ -48,12 +46,10 @@ def fit_training_gmm(model, train, collectives, *, batch_size=512, jitter=1e-6):
     stats = [collectives.allreduce_sum(s) for s in stats]
     phi, mu, cov = (np.asarray(ops.convert_to_numpy(a), np.float64)
                     for a in gmm.gmm_parameters_from_statistics(*stats))
-    mu = mu + shift
-    energy = np.concatenate([np.zeros(0)] + [
-        np.asarray(ops.convert_to_numpy(gmm.sample_energy(
-            z[start:start + _ENERGY_BATCH], phi, mu, cov, jitter=jitter)), np.float64)
-        for start in range(0, len(z), _ENERGY_BATCH)])
+    mixture = GMMNovelty.from_parameters(phi, mu + shift, cov, jitter=jitter)
+    energy = mixture.energy(z) if len(z) else np.zeros(0)
+    # Thresholds are percentiles of per-object means, as every score is.
     all_energy = collectives.allgather(energy)
     all_objects = collectives.allgather(mine.object_index.astype(np.int64))
-    _, object_energy = aggregate_by_object(all_energy, all_objects)
-    return GMMNovelty.from_parameters(phi, mu, cov, object_energy, jitter=jitter)
+    mixture.set_train_energy(mean_by_object(all_energy, all_objects)[1])
+    return mixture

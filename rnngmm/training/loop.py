@@ -15,14 +15,15 @@ in the same order: per step the gradient allreduce (inside ``train_step``)
 and a stop-flag allreduce; per epoch the metric averages.
 """
 
+import logging
 import os
-import signal
-import sys
+import time
 from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 
+from .. import debug
 from . import checkpoint as ckpt
 from .data import epoch_batches, eval_dataset, train_dataset
 from .rundir import write_history
@@ -142,26 +143,18 @@ class StepControl(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps_done += 1
-        _debug_self_signal(self.epoch, self.start_step + self.steps_done, self.rank)
+        debug.self_signal(self.epoch, self.start_step + self.steps_done, self.rank)
         if self.collectives.any(self.stop.requested is not None):
             self.interrupted = True
             self.model.stop_training = True
 
 
-def _debug_self_signal(epoch, step, rank):
-    """Tests only: rank 0 sends itself a real signal after step ``step`` of
-    ``epoch``, given ``RNNGMM_DEBUG_SIGNAL_AT=<epoch>:<step>:<SIGNAME>``."""
-    spec = os.environ.get("RNNGMM_DEBUG_SIGNAL_AT")
-    if not spec or rank != 0:
-        return
-    at_epoch, at_step, name = spec.split(":")
-    if (epoch, step) == (int(at_epoch), int(at_step)):
-        os.kill(os.getpid(), getattr(signal, name))
+log = logging.getLogger(__name__)
 
 
 def _log(options, collectives, message):
     if options.verbose and collectives.dist.is_root:
-        print(message, flush=True)
+        log.info(message)
 
 
 def _evaluate(model, part, collectives, batch_size):
@@ -208,11 +201,10 @@ def resume_state(model, collectives, checkpoint_dir, options):
         if found is not None:
             ckpt.restore_checkpoint(found, model)
             state = found.state
-            print(f"resuming from {found.path} (epoch {state['epoch']}, "
-                  f"step {state.get('step', 0)})", flush=True)
+            log.info(f"resuming from {found.path} (epoch {state['epoch']}, "
+                     f"step {state.get('step', 0)})")
         else:
-            print(f"no valid checkpoint in {checkpoint_dir}: starting from scratch",
-                  flush=True)
+            log.info(f"no valid checkpoint in {checkpoint_dir}: starting from scratch")
     state = collectives.broadcast_json(state)
     collectives.broadcast_variables(model.variables)
     collectives.broadcast_variables(model.optimizer.variables)
@@ -278,7 +270,6 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None):
                                         epoch=0, rank=0, size=size))
     warmup_steps = int(round(options.warmup_epochs * steps_per_epoch))
     monitor = "val_loss" if len(data.validation) else "loss"
-    progress = 1 if (options.verbose and dist.is_root and sys.stdout.isatty()) else 0
 
     while state["epoch"] < total:
         epoch, start_step = state["epoch"], state["step"]
@@ -292,8 +283,11 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None):
         control = StepControl(base_lr=base_lr, warmup_steps=warmup_steps,
                               seed=options.seed, epoch=epoch, start_step=start_step,
                               rank=dist.rank, stop=stop, collectives=collectives)
+        started = time.perf_counter()
+        # No Keras progress bar: under mpirun every rank has a pseudo-terminal
+        # and the bar would fill job logs with escape codes; one line per epoch.
         history = model.fit(train_dataset(data.train, batches[start_step:]),
-                            epochs=1, verbose=progress, callbacks=[control], shuffle=False)
+                            epochs=1, verbose=0, callbacks=[control], shuffle=False)
         done = start_step + control.steps_done
         if control.interrupted and done < len(batches):
             state["step"] = done
@@ -305,6 +299,7 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None):
         logs = {k: v[-1] for k, v in history.history.items()}
         row = {"epoch": epoch, "stage": stage,
                "lr": float(model.optimizer.learning_rate.numpy())}
+        seconds = time.perf_counter() - started
         row.update(_average_train_logs(logs, collectives))
         row.update(_evaluate(model, data.validation, collectives, options.eval_batch_size))
         state["history"].append(row)
@@ -326,7 +321,7 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None):
         if dist.is_root:
             write_history(os.path.join(run_dir, "training.csv"), state["history"])
             _write_tensorboard(writer, row, epoch)
-        _log(options, collectives, _epoch_line(row, total))
+        _log(options, collectives, _epoch_line(row, total) + f"  ({seconds:.1f} s)")
         if early:
             _log(options, collectives, f"early stopping of stage {stage!r}: no improvement "
                  f"of {monitor} for {options.patience} epochs (best epoch {state['best_epoch'] + 1})")

@@ -1,4 +1,5 @@
-"""From parsed ``train`` flags to the model configuration and loop options."""
+"""From training settings (:class:`~rnngmm.training.config.TrainConfig`) to the
+model configuration and loop options."""
 
 from ..configs import BASE, get_config
 from ..errors import InputError
@@ -29,9 +30,10 @@ def model_config_from_args(args, num_classes=None):
 
 
 def chunking_from_args(args, model_config):
-    """The chunking options recorded in config.json and reused by scoring."""
-    return {"n_min": int(args.n_min), "n_max": int(model_config["n_max"]),
-            "period_fold": bool(args.period_fold), "sigma_clip": args.sigma_clip}
+    """The :class:`rnngmm.objects.Chunking` recorded in config.json (as a dict)."""
+    from ..objects import Chunking
+    return Chunking(int(args.n_min), int(model_config["n_max"]),
+                    bool(args.period_fold)).to_dict()
 
 
 def train_options_from_args(args, world_size):

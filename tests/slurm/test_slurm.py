@@ -24,7 +24,7 @@ from slurm_cluster import SlurmCluster, unavailable_reason
 
 pytestmark = pytest.mark.slurm
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SLURM_DIR = REPO / "slurm"
 
 #: What a CPU-only two-core cluster needs instead of the scripts' GPU defaults.

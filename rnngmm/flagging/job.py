@@ -1,0 +1,266 @@
+"""``FlagConfig`` and :func:`flag_catalog`: the library entry point of ``rnngmm flag``.
+
+The run's own settings decide how each new object is prepared: the
+:class:`~rnngmm.objects.Preprocessing` of its training dataset (cleaning,
+period rule and Lomb-Scargle range) and its
+:class:`~rnngmm.objects.Chunking`; catalog labels are merged with the
+dataset's ``--class_map`` before they are compared with the run's classes.
+"""
+
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..errors import InputError
+from ..object_table import anomaly_column, reserved_columns
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FlagConfig:
+    """Settings of ``rnngmm flag`` (see ``rnngmm flag --help`` for each).
+
+    Input is either ``catalog`` + ``lightcurves`` (raw files), or ``data`` (a
+    prepared dataset, whose objects are already cleaned and keep their periods).
+    ``min_period``/``max_period`` override the run's Lomb-Scargle range when
+    set (the model then sees periods searched differently from training).
+    """
+
+    run_dir: str
+    output: str
+    catalog: str = None
+    lightcurves: str = None
+    data: str = None
+    format: str = "asassn"
+    catalog_format: str = None
+    template: str = None
+    id_col: str = "id"
+    period_col: str = None
+    label_col: str = None
+    pass_through: list = field(default_factory=list)
+    time_col: str = "time"
+    mag_col: str = "mag"
+    err_col: str = "err"
+    lc_id_col: str = None
+    filter: str = None
+    min_period: float = None
+    max_period: float = None
+    percentiles: tuple = (80.0, 95.0, 99.0)
+    batch_objects: int = 512
+    shard_objects: int = 2048
+    batch_size: int = 512
+    resume: bool = False
+    progress_interval: float = 10.0
+
+    def validate(self):
+        """Check every setting before any work; raise InputError for the first problem."""
+        from .output import output_format
+        if not self.output:
+            raise InputError("--output is required (the flag table to write)")
+        if self.data is not None:
+            if self.catalog is not None or self.lightcurves is not None:
+                raise InputError("give either --data or --catalog/--lightcurves, not both")
+            if not os.path.isfile(self.data):
+                raise InputError(f"dataset {self.data!r} does not exist")
+        else:
+            if self.catalog is None or self.lightcurves is None:
+                raise InputError("give --catalog and --lightcurves (or --data)")
+            if not os.path.isfile(self.catalog):
+                raise InputError(f"catalog {self.catalog!r} does not exist")
+            if not os.path.exists(self.lightcurves):
+                raise InputError(f"light curves {self.lightcurves!r} do not exist")
+        if self.filter and self.format != "asassn":
+            raise InputError("--filter only applies to --format asassn")
+        if not os.path.isdir(self.run_dir):
+            raise InputError(f"run directory {self.run_dir!r} does not exist")
+        output_format(self.output)
+        out_dir = os.path.dirname(os.path.abspath(self.output))
+        if not os.path.isdir(out_dir):
+            raise InputError(f"output directory {out_dir!r} does not exist")
+        if not os.access(out_dir, os.W_OK):
+            raise InputError(f"output directory {out_dir!r} is not writable")
+        if not all(0 < p < 100 for p in self.percentiles):
+            raise InputError(f"--percentiles must lie strictly between 0 and 100, "
+                             f"got {list(self.percentiles)}")
+        if len(set(self.percentiles)) != len(self.percentiles):
+            raise InputError(f"--percentiles has duplicates: {list(self.percentiles)}")
+        for name in ("batch_objects", "shard_objects", "batch_size"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        low = self.min_period if self.min_period is not None else 1e-300
+        high = self.max_period if self.max_period is not None else np.inf
+        if not 0 < low < high:
+            raise InputError("need 0 < --min_period < --max_period")
+        clashes = set(self.pass_through) & (reserved_columns([], self.percentiles)
+                                            | {self.id_col})
+        if clashes or any(c.startswith("prob_") for c in self.pass_through):
+            raise InputError(f"--pass_through column(s) "
+                             f"{sorted(clashes) or list(self.pass_through)} clash with "
+                             "output columns; rename them in the catalog")
+        return self
+
+    def reader_options(self):
+        """Options of the light-curve reader for ``format``."""
+        if self.format == "asassn" and self.filter:
+            return {"filter": self.filter}
+        if self.format == "table":
+            return {"time_col": self.time_col, "mag_col": self.mag_col,
+                    "err_col": self.err_col}
+        return {}
+
+
+def build_source(config):
+    """The flagging source (catalog + light curves, or a prepared dataset)."""
+    from .sources import CatalogSource, DatasetSource
+    pass_through = list(config.pass_through)
+    if config.label_col and config.label_col not in pass_through:
+        pass_through.append(config.label_col)
+    if config.data is not None:
+        source = DatasetSource(config.data, pass_through=[c for c in pass_through
+                                                          if c != config.label_col])
+        if config.label_col:
+            source.columns[config.label_col] = (
+                source.labels if source.labels is not None
+                else np.full(source.n_rows, "", dtype=object))
+        return source
+
+    def make(period_col):
+        return CatalogSource(config.catalog, config.lightcurves, config.format,
+                             id_col=config.id_col, period_col=period_col,
+                             pass_through=pass_through, label_col=config.label_col,
+                             template=config.template, reader_options=config.reader_options(),
+                             lc_id_col=config.lc_id_col, catalog_format=config.catalog_format)
+    if config.period_col is not None:
+        return make(config.period_col)
+    try:
+        return make("period")
+    except InputError as exc:
+        if "no column(s) period" not in str(exc):
+            raise
+        return make(None)
+
+
+def run_preprocessing(run, config):
+    """The run's preprocessing, with the Lomb-Scargle range overridden if asked."""
+    settings = run.preprocessing
+    overrides = {k: getattr(config, k) for k in ("min_period", "max_period")
+                 if getattr(config, k) is not None}
+    if overrides:
+        log.warning(f"flag: Lomb-Scargle range {overrides} differs from the run's "
+                    f"({settings.min_period}-{settings.max_period} d): new objects get "
+                    "periods searched differently from the training data")
+        settings = replace(settings, **overrides)
+    return settings.validate()
+
+
+def novel_mask(labels, class_names, class_map=None):
+    """Labels (mapped through the training ``class_map``) the run never saw."""
+    labels = np.asarray(labels).astype(str)
+    mapped = np.array([(class_map or {}).get(label, label) for label in labels], dtype=str)
+    return (labels != "") & ~np.isin(mapped, list(class_names))
+
+
+def summary_lines(table, percentiles, class_names, label_col=None, class_map=None):
+    """Human-readable summary of a flag table (rows, statuses, flags, novel)."""
+    status = np.asarray(table["status"]).astype(str)
+    ok = status == "ok"
+    lines = [f"rnngmm flag: {len(table)} rows, {int(ok.sum())} scored"]
+    reasons = Counter(s.split(" (")[0] for s in status[~ok])
+    for reason, count in reasons.most_common():
+        lines.append(f"  not scored: {count:6d}  {reason}")
+    novel = None
+    if label_col and label_col in table.colnames:
+        novel = ok & novel_mask(table[label_col], class_names, class_map)
+        mapped = " (labels merged with the training class map)" if class_map else ""
+        lines.append(f"  scored objects whose class ({label_col}) the run never saw"
+                     f"{mapped}: {int(novel.sum())}")
+    for p in percentiles:
+        flagged = np.asarray(table[anomaly_column(p)], bool)
+        text = f"  anomaly_{p:g}: {int(flagged.sum())} flagged"
+        if novel is not None:
+            text += (f", of which {int((flagged & novel).sum())} truly novel "
+                     f"({int((flagged & novel).sum())}/{int(novel.sum())} novel found)")
+        lines.append(text)
+    return lines
+
+
+def _limit_threads(dist):
+    """Share the node's cores between the ranks on it (before TF starts)."""
+    if dist.local_size <= 1:
+        return
+    import tensorflow as tf
+    threads = max(1, (os.cpu_count() or 1) // dist.local_size)
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def flag_catalog(config, dist):
+    """Classify and flag every row of the configured catalog (every rank calls this).
+
+    Parameters
+    ----------
+    config : FlagConfig
+    dist : rnngmm.dist.Dist
+
+    Returns
+    -------
+    astropy.table.Table or None
+        The written table on rank 0, None on the other ranks.
+    """
+    from ..runs import load_run
+    from .driver import FlagJob, run_flagging
+    from .scorer import ModelScorer
+    config.validate()
+    source = build_source(config)
+    _limit_threads(dist)
+    run = load_run(config.run_dir)
+    class_names = [str(c) for c in run.class_names]
+    clashes = set(source.columns) & reserved_columns(class_names, config.percentiles)
+    if clashes:
+        raise InputError(f"--pass_through column(s) {sorted(clashes)} clash with output "
+                         "columns; rename them in the catalog")
+    preprocessing = run_preprocessing(run, config)
+    job = FlagJob(source=source, scorer=ModelScorer(run.model, run.novelty, config.batch_size),
+                  novelty=run.novelty, class_names=class_names, preprocessing=preprocessing,
+                  chunking=run.chunking, out=config.output, run_id=str(run.run_id),
+                  percentiles=tuple(float(p) for p in config.percentiles),
+                  batch_objects=config.batch_objects, shard_objects=config.shard_objects,
+                  resume=config.resume, progress_interval=config.progress_interval,
+                  meta={"run_dir": os.path.abspath(config.run_dir), "n_ranks": dist.size,
+                        "class_map": run.class_map or {}})
+    table = run_flagging(job, dist)
+    if dist.is_root:
+        for line in summary_lines(table, job.percentiles, class_names, config.label_col,
+                                  run.class_map):
+            log.info(line)
+        peaks = ", ".join(f"{p:.0f}" for p in table.meta["peak_rss_mb_per_rank"])
+        log.info(f"rnngmm flag: peak memory per rank while scoring (MiB): {peaks}")
+        log.info(f"rnngmm flag: wrote {config.output}")
+    return table
+
+
+def run_flag_job(config):
+    """Run :func:`flag_catalog` under MPI: any failure on any rank ends every rank.
+
+    Returns
+    -------
+    int
+        Exit code 0 (failures raise on one rank, or abort the job on several).
+    """
+    from ..dist import init_mpi
+    from .driver import abort_on_failure
+    dist = init_mpi()
+    if dist.size == 1:
+        flag_catalog(config, dist)
+        return 0
+    try:
+        flag_catalog(config, dist)
+    except BaseException as exc:  # noqa: BLE001 - every failure must end every rank
+        if isinstance(exc, SystemExit) and not exc.code:
+            raise
+        abort_on_failure(dist, exc)
+    return 0

@@ -1,0 +1,107 @@
+"""The per-object result columns: one schema for ``score``, ``flag`` and the API.
+
+Columns, in order (each command puts its own identifying columns first)::
+
+    status             "ok", or why the object could not be scored
+    period             period used (days); NaN when none
+    period_source      "catalog" | "lomb-scargle" | (a dataset's recorded source) | ""
+    predicted_class    argmax of the mean class probability ("" if not ok)
+    class_probability  its probability
+    prob_<class>       mean probability of every class of the run
+    n_chunks           chunks the object was scored on (0 if not ok)
+    energy             mean GMM sample energy of the chunks (HIGHER = more anomalous)
+    energy_percentile  percent of the run's training objects with lower energy (0-100)
+    anomaly_<p>        energy above the run's p-th percentile threshold
+
+Rows that were not scored have NaN numbers, empty strings and False flags.
+"""
+
+import numpy as np
+
+OK = "ok"
+#: Columns every result table has (pass-through columns must not reuse them).
+RESULT_COLUMNS = ("status", "period", "period_source", "predicted_class",
+                  "class_probability", "n_chunks", "energy", "energy_percentile")
+
+
+def percentile_label(percentile):
+    """The one spelling of a percentile in names and keys: 95 -> "95", 99.5 -> "99p5"."""
+    value = float(percentile)
+    if value.is_integer():
+        return str(int(value))
+    return f"{value:g}".replace(".", "p")
+
+
+def anomaly_column(percentile):
+    """Name of the anomaly flag column of ``percentile``."""
+    return f"anomaly_{percentile_label(percentile)}"
+
+
+def class_column(name):
+    """Name of the probability column of class ``name``."""
+    return f"prob_{name}"
+
+
+def reserved_columns(class_names, percentiles):
+    """Every result column name (pass-through columns must avoid them)."""
+    return (set(RESULT_COLUMNS) | {class_column(c) for c in class_names}
+            | {anomaly_column(p) for p in percentiles})
+
+
+def text_column(values):
+    """A str column (an empty input gives an empty str column)."""
+    return np.array([str(v) for v in values], dtype=str) if len(values) else np.zeros(0, "U1")
+
+
+def result_columns(*, status, period, period_source, prob, n_chunks, energy, class_names,
+                   novelty, percentiles):
+    """The result columns of :data:`RESULT_COLUMNS` plus class and anomaly columns.
+
+    Parameters
+    ----------
+    status : array_like of str, shape (n,)
+        ``"ok"`` for scored rows, else the reason.
+    period : array_like of float, shape (n,)
+    period_source : array_like of str, shape (n,)
+    prob : ndarray, shape (n, K)
+        Mean class probabilities (NaN rows where not scored).
+    n_chunks : array_like of int, shape (n,)
+    energy : array_like of float, shape (n,)
+        Mean chunk energy (NaN where not scored).
+    class_names : sequence of str
+    novelty : rnngmm.novelty.GMMNovelty
+        The run's mixture: thresholds and training energies.
+    percentiles : sequence of float
+
+    Returns
+    -------
+    dict of str to ndarray
+        In column order.
+    """
+    status = text_column(status)
+    ok = status == OK
+    prob = np.asarray(prob, np.float64).reshape(len(status), len(class_names))
+    energy = np.asarray(energy, np.float64)
+    best = np.zeros(len(status), np.int64)
+    if prob.size and ok.any():
+        best[ok] = np.argmax(prob[ok], axis=1)
+    names = np.asarray([str(c) for c in class_names] or [""], dtype=object)
+    class_probability = np.full(len(status), np.nan)
+    class_probability[ok] = prob[ok, best[ok]]
+    energy_percentile = np.full(len(status), np.nan)
+    scored = ok & np.isfinite(energy)
+    if scored.any():
+        energy_percentile[scored] = novelty.energy_percentile(energy[scored])
+    columns = {"status": status,
+               "period": np.asarray(period, np.float64),
+               "period_source": text_column(period_source),
+               "predicted_class": text_column(np.where(ok, names[best], "")),
+               "class_probability": class_probability}
+    for k, name in enumerate(class_names):
+        columns[class_column(name)] = prob[:, k]
+    columns["n_chunks"] = np.asarray(n_chunks, np.int64)
+    columns["energy"] = energy
+    columns["energy_percentile"] = energy_percentile
+    for percentile, threshold in novelty.thresholds_for(percentiles).items():
+        columns[anomaly_column(percentile)] = scored & (energy > threshold)
+    return columns

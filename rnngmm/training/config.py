@@ -1,0 +1,151 @@
+"""``TrainConfig``: every setting of a training run, as one dataclass.
+
+The ``rnngmm train`` flags map one to one onto these fields (the CLI builds a
+``TrainConfig``; nothing below the CLI sees argparse). A run's
+``config.json`` stores ``asdict(config)`` under ``"train"``, so
+``rnngmm train --from_config RUN/config.json`` (or :meth:`TrainConfig.from_run`)
+replays it. Model hyper-parameters left at None take the value of the named
+configuration ``config`` (:mod:`rnngmm.configs`).
+"""
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+
+from ..errors import InputError
+
+
+@dataclass
+class TrainConfig:
+    """Settings of ``rnngmm train`` (see ``rnngmm train --help`` for each)."""
+
+    data: str
+    # data
+    n_min: int = 200
+    n_max: int = None
+    period_fold: bool = False
+    novel_classes: list = field(default_factory=list)
+    validation_fraction: float = 0.2
+    ss_resid: float = None
+    class_prob: float = None
+    # model (None: from the named configuration)
+    config: str = "fiducial"
+    model_type: str = None
+    size: int = None
+    num_layers: int = None
+    embedding: int = None
+    drop_frac: float = None
+    bidirectional: bool = None
+    decode_type: str = None
+    decode_layers: int = None
+    estnet_size: list = None
+    estnet_drop_frac: float = None
+    num_classes: int = None
+    class_weight: str = "none"
+    lambda1: float = None
+    lambda2: float = None
+    jitter: float = None
+    # training
+    gmm_on: bool = False
+    batch_size: int = 500
+    nb_epoch: int = 100
+    cls_epoch: int = 50
+    lr: float = 1e-3
+    no_lr_scaling: bool = False
+    warmup_epochs: float = None
+    patience: int = 20
+    seed: int = 0
+    mixed_precision: bool = False
+    threads: int = None
+    # run directory
+    sim_type: str = "crts"
+    log_dir: str = "keras_logs"
+    run_name: str = None
+    resume: bool = False
+    checkpoint_every: int = 1
+    keep_checkpoints: int = 3
+
+    @classmethod
+    def field_names(cls):
+        """Names of every setting."""
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values):
+        """From a dict of settings; unknown keys raise InputError naming them."""
+        unknown = sorted(set(values) - set(cls.field_names()))
+        if unknown:
+            raise InputError(f"unknown training setting(s) {unknown}")
+        return cls(**values)
+
+    @classmethod
+    def from_run(cls, path):
+        """The settings stored in a run's ``config.json`` (a file or its run directory).
+
+        Runs written before ``"train"`` was recorded stored the flags under
+        ``"args"``; those are read too (settings that no longer exist dropped).
+        """
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            path = os.path.join(path, "config.json")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                stored = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"--from_config {path!r} cannot be read: {exc}") from None
+        values = stored.get("train") or stored.get("args")
+        if not isinstance(values, dict):
+            raise InputError(f"{path} holds no training settings ('train' entry)")
+        values = {k: v for k, v in values.items() if k in cls.field_names()}
+        if isinstance(values.get("data"), list):  # old runs stored the flag's list
+            values["data"] = values["data"][0]
+        return cls(**values)
+
+    def to_dict(self):
+        """Plain dict (JSON-able), the ``"train"`` entry of config.json."""
+        return asdict(self)
+
+    def validate(self):
+        """Raise InputError with one clear message for the first bad setting."""
+        if not os.path.isfile(self.data):
+            raise InputError(f"--data {self.data!r} does not exist")
+        checks = [
+            (self.n_min >= 1, f"--n_min must be >= 1 (got {self.n_min})"),
+            (self.n_max is None or self.n_max >= self.n_min,
+             f"--n_max ({self.n_max}) must be >= --n_min ({self.n_min})"),
+            (self.batch_size >= 1, f"--batch_size must be >= 1 (got {self.batch_size})"),
+            (self.nb_epoch >= 0, f"--nb_epoch must be >= 0 (got {self.nb_epoch})"),
+            (self.cls_epoch >= 0, f"--cls_epoch must be >= 0 (got {self.cls_epoch})"),
+            (self.nb_epoch + (0 if self.gmm_on else self.cls_epoch) >= 1,
+             "nothing to train: --nb_epoch (and --cls_epoch) are 0"),
+            (self.lr > 0, f"--lr must be > 0 (got {self.lr})"),
+            (self.warmup_epochs is None or self.warmup_epochs >= 0,
+             f"--warmup_epochs must be >= 0 (got {self.warmup_epochs})"),
+            (self.patience >= 0, f"--patience must be >= 0 (got {self.patience})"),
+            (0 <= self.validation_fraction < 1,
+             f"--validation_fraction must be in [0, 1) (got {self.validation_fraction})"),
+            (self.checkpoint_every >= 1,
+             f"--checkpoint_every must be >= 1 (got {self.checkpoint_every})"),
+            (self.keep_checkpoints >= 1,
+             f"--keep_checkpoints must be >= 1 (got {self.keep_checkpoints})"),
+            (self.threads is None or self.threads >= 1,
+             f"--threads must be >= 1 (got {self.threads})"),
+            (self.run_name is None or (self.run_name and "/" not in self.run_name
+                                       and self.run_name not in (".", "..")),
+             f"--run_name must be a plain directory name (got {self.run_name!r})"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise InputError(message)
+        existing = os.path.abspath(self.log_dir)
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+            raise InputError(f"--log_dir {self.log_dir!r} cannot be written: {existing!r} is "
+                             "not a writable directory")
+        from .options import model_config_from_args
+        model = model_config_from_args(self)
+        if model["n_max"] < self.n_min:
+            raise InputError(f"n_max of --config {self.config} ({model['n_max']}) must be "
+                             f">= --n_min ({self.n_min}); pass --n_max")
+        return self
