@@ -128,7 +128,7 @@ def run_flag(run_dir, catalog, lightcurves, out, ranks):
     """Run ``rnngmm flag``; returns wall seconds, loop rate and peak MiB per rank."""
     command = [sys.executable, "-m", "rnngmm.cli", "flag", "--run_dir", str(run_dir),
                "--catalog", str(catalog), "--lightcurves", str(lightcurves),
-               "--format", "crts", "--out", str(out), "--progress_interval", "20"]
+               "--format", "crts", "--output", str(out), "--progress_interval", "20"]
     if ranks > 1:
         command = [shutil.which("mpirun"), "--allow-run-as-root", "--oversubscribe",
                    "-np", str(ranks), *command]

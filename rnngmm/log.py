@@ -16,6 +16,7 @@ with no colours or progress bars, so job logs stay readable.
 
 import logging
 import os
+import re
 import sys
 
 #: Environment variables that carry an MPI rank before MPI is initialised.
@@ -97,3 +98,67 @@ def configure(*, quiet=False, verbose=False, all_ranks=False, rank=None,
     logger.propagate = False
     quiet_tensorflow(verbose)
     return logger
+
+
+#: Native (C++) stderr lines dropped by :func:`filter_native_stderr`: absl's
+#: note that logging is not initialised, and absl/TSL INFO lines such as
+#: ``I0000 00:00:17... service.cc:148] XLA service ... initialized``.
+_NOISE = re.compile(rb"^(WARNING: All log messages before absl::InitializeLog\(\)"
+                    rb"|I\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w./-]+:\d+\])")
+
+
+def filter_native_stderr():
+    """Drop TensorFlow/XLA's C++ INFO start-up lines from this process's stderr.
+
+    TensorFlow 2.18's XLA logs through absl, which no environment variable
+    silences (``TF_CPP_MIN_LOG_LEVEL`` does not reach it). So file descriptor
+    2 becomes a pipe read by a thread that forwards every other line;
+    Python's own ``sys.stderr`` keeps writing to the real stderr directly, so
+    tracebacks and messages never wait on the thread. Warnings and errors of
+    the C++ side pass through. A C++ line written just before the process is
+    killed may be lost: use ``--verbose`` (which skips this filter) when
+    debugging a crash inside TensorFlow.
+
+    Returns
+    -------
+    threading.Thread or None
+        The forwarding thread (None when stderr is not a real file descriptor).
+    """
+    import atexit
+    import threading
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+    except (OSError, ValueError):
+        return None
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    sys.stderr = os.fdopen(os.dup(real), "w", buffering=1, encoding="utf-8",
+                           errors="backslashreplace")
+
+    def forward():
+        with os.fdopen(read_end, "rb", buffering=0) as pipe:
+            pending = b""
+            while True:
+                data = pipe.read(65536)
+                if not data:
+                    break
+                pending += data
+                *lines, pending = pending.split(b"\n")
+                kept = b"".join(line + b"\n" for line in lines if not _NOISE.match(line))
+                if kept:
+                    os.write(real, kept)
+            if pending and not _NOISE.match(pending):
+                os.write(real, pending)
+
+    thread = threading.Thread(target=forward, name="rnngmm-stderr-filter", daemon=True)
+    thread.start()
+
+    def drain():
+        # Close our end of the pipe so the thread sees EOF and forwards the rest.
+        os.dup2(real, 2)
+        thread.join(timeout=2.0)
+
+    atexit.register(drain)
+    return thread

@@ -17,6 +17,17 @@ from .errors import BadLightCurve
 #: CRTS files hold the odd epoch at MJD -2409998.5. 100 years keeps any survey.
 MAX_EPOCH_DISTANCE = 36525.0
 
+#: Magnitudes outside this range are dropped as implausible. The Sun is -26.7
+#: and the deepest exposures reach about +32, so nothing real lies outside;
+#: what does is a fill value (1e30, -99.99, 99.99) that would otherwise top
+#: the anomaly list. Differential and instrumental magnitudes fit too.
+MAG_RANGE = (-30.0, 40.0)
+
+#: Magnitude errors above this are dropped as implausible: 10 mag is a flux
+#: uncertainty of a factor 10^4, i.e. no measurement (ASAS-SN and others
+#: write 99.99 for "no error"). Real faint points stay below ~2 mag.
+MAX_MAG_ERROR = 10.0
+
 #: Floor on a chunk's magnitude standard deviation, so a constant light curve
 #: standardises to zeros instead of dividing by zero.
 MIN_STD = 1e-6
@@ -66,9 +77,11 @@ class Chunks:
 def clean(time, mag, err, *, sigma_clip=None):
     """Sort by time and drop unusable points.
 
-    Drops non-finite values, non-positive errors, epochs more than
-    ``MAX_EPOCH_DISTANCE`` days from the median epoch (mixed-up JD/MJD, junk
-    epochs) and exact duplicate epochs (the first of each is kept); optionally drops points more than
+    Drops non-finite values, non-positive errors, magnitudes outside
+    ``MAG_RANGE`` and errors above ``MAX_MAG_ERROR`` (fill values such as
+    1e30 or -99.99 +- 99.99), epochs more than ``MAX_EPOCH_DISTANCE`` days
+    from the median epoch (mixed-up JD/MJD, junk epochs) and exact duplicate
+    epochs (the first of each is kept); optionally drops points more than
     ``sigma_clip`` robust standard deviations (1.4826 MAD) from the median.
 
     Parameters
@@ -109,6 +122,9 @@ def clean(time, mag, err, *, sigma_clip=None):
 
     keep(np.isfinite(time) & np.isfinite(mag) & np.isfinite(err), "non-finite")
     keep(err > 0, "non-positive error")
+    # Before the epoch cut, so the median epoch comes from real points.
+    keep((mag >= MAG_RANGE[0]) & (mag <= MAG_RANGE[1]), "implausible magnitude")
+    keep(err <= MAX_MAG_ERROR, "implausible error")
     if len(time):
         keep(np.abs(time - np.median(time)) <= MAX_EPOCH_DISTANCE, "implausible epoch")
     order = np.argsort(time, kind="stable")

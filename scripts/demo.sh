@@ -18,7 +18,7 @@ step "1/5 unpack the embedded sample (data/asassn/)"
 step "2/5 rnngmm prepare: catalog + ASAS-SN CSV files -> HDF5"
 rnngmm prepare --catalog data/asassn/catalog.csv --lightcurves "$OUT/asassn/lightcurves" \
   --format asassn --filter V --label_col class --period_col period \
-  --extra_cols mean_mag,amplitude --class_prob 0.5 --output "$OUT/asassn.h5"
+  --pass_through mean_mag amplitude --class_prob 0.5 --output "$OUT/asassn.h5"
 
 step "3/5 rnngmm train: joint GRU autoencoder + GMM, RCB held out as novel"
 rm -rf "$RUN"
@@ -39,6 +39,6 @@ rm -rf "$OUT/new_catalog"
 rnngmm simulate --output "$OUT/new_catalog" --n_per_class 25 --n_novel 40 --seed 777
 rnngmm flag --run_dir "$RUN" --catalog "$OUT/new_catalog/catalog.csv" \
   --lightcurves "$OUT/new_catalog/lightcurves" --format asassn --filter V \
-  --label_col class --out "$OUT/new_catalog_flags.ecsv"
+  --label_col class --output "$OUT/new_catalog_flags.ecsv"
 
 printf '\nDemo finished. Run directory: %s\n' "$RUN"

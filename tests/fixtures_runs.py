@@ -11,7 +11,7 @@ Import the fixtures into a test module (pytest then finds them there)::
 RCB held out as the novel class. It returns the run directory (a
 ``pathlib.Path``) with ``config.json``, ``split.json``, ``model.keras``,
 ``gmm.h5``. Treat it as read-only; write scoring outputs under a
-distinct ``--out_name``. Training takes about 15 s on 2 cores.
+distinct ``--output``. Training takes about 15 s on 2 cores.
 """
 
 import pytest

@@ -92,16 +92,18 @@ class FakeScorer:
         prob = np.exp(logits - logits.max(axis=1, keepdims=True))
         prob /= prob.sum(axis=1, keepdims=True)
         energy = s[:, 1] * 10 + np.abs(chunks.x[:, :, 1]).sum(axis=1) / 100
-        return {"prob": prob, "energy": energy}
+        from rnngmm.inference import ChunkScores
+        return ChunkScores(gamma=prob, z=s.astype(np.float32), code=s[:, :2].astype(np.float32),
+                           energy=energy)
 
 
-class FakeCalibration:
-    """Thresholds at energy p/20 and a linear percentile scale."""
+class FakeNovelty:
+    """Stand-in mixture: thresholds at energy p/20 and a linear percentile scale."""
 
-    def thresholds(self, percentiles):
+    def thresholds_for(self, percentiles):
         return {float(p): float(p) / 20 for p in percentiles}
 
-    def percentile_of(self, energy):
+    def energy_percentile(self, energy):
         return np.clip(np.asarray(energy) * 20, 0, 100)
 
 
@@ -131,5 +133,5 @@ def flag_args(run_dir, catalog, out, *extra):
     path, lc_dir, _ = catalog
     return ("flag", "--run_dir", run_dir, "--catalog", path, "--lightcurves", lc_dir,
             "--format", "asassn", "--filter", "V", "--label_col", "class",
-            "--pass_through", "mean_mag", "--out", out, "--batch_objects", "8",
+            "--pass_through", "mean_mag", "--output", out, "--batch_objects", "8",
             "--shard_objects", "10", "--progress_interval", "0", *extra)

@@ -1,4 +1,4 @@
-"""GMMNovelty estimator and aggregate_by_object."""
+"""GMMNovelty estimator (scikit-learn contract)."""
 
 import h5py
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from sklearn.mixture import GaussianMixture
 
 from rnngmm.errors import InputError
-from rnngmm.novelty import GMMNovelty, aggregate_by_object
+from rnngmm.novelty import GMMNovelty
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +55,19 @@ def test_groups_aggregate_training_energies(training_set):
     np.testing.assert_allclose(detector.train_energy_, chunk_energy.reshape(100, 4).mean(1))
 
 
-def test_aggregate_by_object():
-    objects, means = aggregate_by_object([1.0, 3.0, 10.0, 5.0], [7, 7, 2, 7])
-    assert list(objects) == [2, 7]
-    np.testing.assert_allclose(means, [10.0, 3.0])
-    with pytest.raises(ValueError):
-        aggregate_by_object([1.0], [1, 2])
+def test_follows_the_scikit_learn_estimator_contract(training_set):
+    from sklearn.base import clone, is_outlier_detector
+    z, gamma = training_set
+    detector = GMMNovelty(jitter=1e-5, percentiles=(90, 99))
+    assert is_outlier_detector(detector)
+    assert detector.get_params() == {"jitter": 1e-5, "percentiles": (90, 99)}
+    copy = clone(detector).set_params(jitter=1e-4)
+    assert copy.jitter == 1e-4 and not hasattr(copy, "phi_")
+    assert detector.fit(z, gamma) is detector
+    labels = GMMNovelty().fit_predict(z, gamma=gamma)
+    assert set(np.unique(labels)) <= {-1, 1} and 0 < (labels == -1).mean() < 0.1
+    with pytest.raises(ValueError, match="gamma"):
+        GMMNovelty().fit(z)
 
 
 def test_save_load_round_trip(training_set, tmp_path):

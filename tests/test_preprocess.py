@@ -1,16 +1,19 @@
 """Cleaning and chunking on hand-made edge cases."""
 
+import re
+
 import numpy as np
 import pytest
 
 from rnngmm.chunking import chunk_object, chunk_objects
 from rnngmm.errors import BadLightCurve
-from rnngmm.preprocess import (check_period, chunk_bounds, clean, make_chunks, phase_fold)
+from rnngmm.preprocess import (MAG_RANGE, MAX_MAG_ERROR, check_period, chunk_bounds, clean,
+                               make_chunks, phase_fold)
 
 
 def test_clean_sorts_and_drops_duplicates_keeping_the_first():
     time = [3.0, 1.0, 2.0, 1.0]
-    mag = [13.0, 11.0, 12.0, 99.0]
+    mag = [13.0, 11.0, 12.0, 19.0]
     t, m, e, dropped = clean(time, mag, [0.1] * 4)
     np.testing.assert_array_equal(t, [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(m, [11.0, 12.0, 13.0])
@@ -33,6 +36,32 @@ def test_clean_single_point_and_empty():
         clean([np.nan], [1.0], [0.1])
     with pytest.raises(BadLightCurve, match="different lengths"):
         clean([1.0, 2.0], [1.0], [0.1])
+
+
+def test_clean_drops_implausible_magnitudes_and_errors():
+    """Fill values (1e30, -99.99 +- 99.99) are dropped and counted; the
+    range edges and real extremes (a -26.7 Sun, a 31 mag deep field) stay."""
+    mag = [14.0, 1e30, -99.99, 14.1, 99.99, 14.2, -26.7, 31.0, MAG_RANGE[0], MAG_RANGE[1]]
+    err = [0.1, 0.1, 99.99, 99.99, 0.1, MAX_MAG_ERROR, 0.1, 0.5, 0.1, 0.1]
+    t, m, e, dropped = clean(np.arange(10.0), mag, err)
+    np.testing.assert_array_equal(t, [0, 5, 6, 7, 8, 9])
+    np.testing.assert_array_equal(m, [14.0, 14.2, -26.7, 31.0, *MAG_RANGE])
+    assert dropped == {"implausible magnitude": 3, "implausible error": 1}
+
+
+def test_clean_of_fill_values_only_lists_the_reasons():
+    with pytest.raises(BadLightCurve, match=re.escape(
+            "no usable points (implausible magnitude: 3, implausible error: 1)")):
+        clean([1.0, 2.0, 3.0, 4.0], [-99.99, 1e30, -1e30, 14.0], [99.99, 0.1, 0.1, 50.0])
+
+
+def test_implausible_points_do_not_move_the_median_epoch():
+    # sentinel rows with a junk epoch far away would otherwise drag the median
+    time = np.r_[np.arange(3.0) + 50000.0, np.zeros(4)]
+    t, _, _, dropped = clean(time, np.r_[np.full(3, 14.0), np.full(4, -99.99)],
+                             np.r_[np.full(3, 0.1), np.full(4, 99.99)])
+    np.testing.assert_array_equal(t, [50000.0, 50001.0, 50002.0])
+    assert dropped == {"implausible magnitude": 4}
 
 
 def test_sigma_clip_removes_outliers_but_not_constant_curves():

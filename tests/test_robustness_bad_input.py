@@ -16,6 +16,14 @@ What happens to the awkward cases that are not rejections (asserted below):
   period is searched with Lomb-Scargle (period_source "lomb-scargle").
 * catalog period longer than the baseline: prepare rejects the object
   ("period ... longer than the baseline"); flag falls back to Lomb-Scargle.
+* catalog period that is not a number ("abc"): that row alone is rejected
+  ("catalog period 'abc' is not a number", in prepare's rejects table and
+  flag's status column); the rest of the catalog is processed.
+* a UTF-8 byte-order mark, or one header line of column names, at the start
+  of a light-curve file: read like the plain file.
+* fill values (magnitude 1e30, -99.99 with error 99.99): the points are
+  dropped ("implausible magnitude" / "implausible error"); an object of
+  nothing else is rejected with "no usable points (...)".
 * light-curve files with no catalog row: ignored by both commands (the
   catalog defines the objects); they appear in no output.
 * labels outside the run's classes: flag scores them normally (that is what
@@ -121,6 +129,24 @@ def build_case(directory):
         prepare="duplicate catalog id (first at row 1)",
         flag="duplicate catalog id (first at row 1)")
     add("novel_label", crts_text(*good_curve(30)), label="NOT_A_CLASS")
+    add("periodtext", crts_text(*good_curve(23)), period="abc",
+        prepare="catalog period 'abc' is not a number",
+        flag="catalog period 'abc' is not a number")
+    files["bom"] = ("\ufeff" + crts_text(*good_curve(24))).encode("utf-8")
+    add("bom", None)
+    add("header", "MJD mag err\n" + crts_text(*good_curve(25)))
+    add("csvheader", "time,mag,err\n" + crts_text(*good_curve(26)))
+    add("commentheader", "\ufeff# CRTS star 26\nMJD Mag Magerr\n" + crts_text(*good_curve(27)))
+    add("textafterheader", "MJD mag err\n" + crts_text(t, m, e) + "53999.0 bright 0.03\n",
+        prepare="non-numeric mag value 'bright'", flag="non-numeric mag value 'bright'")
+    sentinel_mag, sentinel_err = m.copy(), e.copy()
+    sentinel_mag[:3], sentinel_err[:3] = -99.99, 99.99
+    sentinel_mag[3], sentinel_err[4] = 1e30, 99.99
+    add("somesentinels", crts_text(t, sentinel_mag, sentinel_err))
+    add("allsentinels", crts_text(t, np.full(N_POINTS, -99.99), np.full(N_POINTS, 99.99)),
+        prepare="no usable points (implausible magnitude: 80)", flag="no usable points")
+    add("hugemag", crts_text(t, np.full(N_POINTS, 1e30), e),
+        prepare="no usable points (implausible magnitude", flag="no usable points")
     files["orphan"] = crts_text(*good_curve(40))  # a file without a catalog row
 
     for name, content in files.items():
@@ -185,6 +211,9 @@ def test_prepare_accounts_for_every_catalog_row_with_a_reason(case, prepared, ca
     assert lengths["somebaderr"] == N_POINTS - 3
     assert lengths["unsorted"] == N_POINTS
     assert lengths["fewjd"] == N_POINTS - 4
+    assert lengths["somesentinels"] == N_POINTS - 5
+    for object_id in ("bom", "header", "csvheader", "commentheader"):
+        assert lengths[object_id] == N_POINTS, object_id
     assert sources["period0"] == sources["periodneg"] == "lomb-scargle"
     assert sources["good1"] == "catalog"
 
@@ -216,7 +245,7 @@ def flagged(case, tiny_run_dir, tmp_path_factory):  # noqa: F811
     catalog, lc, _, _ = case
     out = tmp_path_factory.mktemp("bad_input_flagged") / "flags.ecsv"
     code = run_cli("flag", "--run_dir", tiny_run_dir, "--catalog", catalog, "--lightcurves", lc,
-                   "--format", "crts", "--label_col", "class", "--out", out,
+                   "--format", "crts", "--label_col", "class", "--output", out,
                    "--batch_objects", "5", "--shard_objects", "7", "--progress_interval", "0")
     assert code == 0
     return read_table(str(out))

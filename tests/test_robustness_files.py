@@ -9,6 +9,10 @@ Guarantees checked:
 * disk full / read-only output: exit code 2, one message naming the file or
   directory and the cause, and no output or temporary file left behind (flag
   may leave completed, valid shards in ``OUT.parts/`` for ``--resume``);
+* disk full while (re)writing ``model.keras``, ``gmm.h5`` or a checkpoint,
+  whether nothing or half the file fits: ``InputError("cannot write 'PATH':
+  No space left on device ...")``, no temporary left, and the previous file
+  of that name still loads with its old contents;
 * corrupted, truncated, foreign or wrong-version dataset, ``model.keras``,
   ``gmm.h5``, ``config.json`` and checkpoints: a message naming the file and
   what is wrong (exit code 2 for the commands);
@@ -17,6 +21,7 @@ Guarantees checked:
 """
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -122,6 +127,151 @@ def test_flag_on_a_full_disk_fails_cleanly(tiny_run_dir, new_catalog, tmp_path, 
                                   stop=index * 10 + 10, n_classes=n_classes) is not None, name
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+# ---------------------------------------------------------------- disk full, run files
+
+
+@pytest.fixture
+def disk(tmp_path):
+    """A 4 MiB filesystem: room for one of each run file before it is filled."""
+    directory = tmp_path / "disk"
+    directory.mkdir()
+    _mount(directory, "4m")
+    yield directory
+    subprocess.run(["umount", str(directory)], check=False)
+
+
+def fill(directory, leave=0):
+    """Fill ``directory``'s filesystem with a file ``filler`` until at most
+    ``leave`` bytes are free."""
+    stat = os.statvfs(directory)
+    remaining = stat.f_bavail * stat.f_frsize - leave
+    block = bytes(1 << 16)
+    handle = os.open(directory / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while remaining > 0:
+            try:
+                remaining -= os.write(handle, block[:min(len(block), remaining)])
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                break
+    finally:
+        os.close(handle)
+
+
+def _keras_model(seed):
+    """A small compiled model with built optimizer state (about 0.4 MB saved)."""
+    import keras
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(256, activation="relu"),
+                              keras.layers.Dense(8)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.zeros((4, 64), np.float32), np.zeros((4, 8), np.float32), verbose=0)
+    return model
+
+
+def _weights(model):
+    return [np.asarray(v) for v in model.weights]
+
+
+class ModelFile:
+    name = "model.keras"
+
+    def make(self, seed):
+        return _keras_model(seed)
+
+    def write(self, thing, path):
+        from rnngmm.io.atomic import save_keras_model
+        save_keras_model(thing, path)
+
+    def check(self, path, thing):
+        import keras
+        loaded = keras.saving.load_model(path, compile=False)
+        for a, b in zip(_weights(loaded), _weights(thing)):
+            np.testing.assert_array_equal(a, b)
+
+
+class GMMFile:
+    name = "gmm.h5"
+
+    def make(self, seed):
+        from rnngmm.novelty import GMMNovelty
+        rng = np.random.default_rng(seed)
+        z = rng.normal(size=(20000, 3))
+        return GMMNovelty().fit(z, rng.dirichlet(np.ones(4), size=len(z)))
+
+    def write(self, thing, path):
+        thing.save(path)
+
+    def check(self, path, thing):
+        from rnngmm.novelty import GMMNovelty
+        loaded = GMMNovelty.load(path)
+        np.testing.assert_array_equal(loaded.mu_, thing.mu_)
+        np.testing.assert_array_equal(loaded.train_energy_, thing.train_energy_)
+
+
+class CheckpointFile:
+    name = "ckpt-0001.h5"
+
+    def make(self, seed):
+        return _keras_model(seed)
+
+    def write(self, thing, path):
+        from rnngmm.training.checkpoint import save_checkpoint
+        save_checkpoint(path, thing, {"epoch": 1})
+
+    def check(self, path, thing):
+        from rnngmm.training.checkpoint import latest_valid_checkpoint, read_checkpoint
+        found = read_checkpoint(path)
+        for (_, a), b in zip(found.model_values, _weights(thing)):
+            np.testing.assert_array_equal(a, b)
+        assert os.path.samefile(latest_valid_checkpoint(os.path.dirname(path)).path, path)
+
+
+RUN_FILES = {"model": ModelFile(), "gmm": GMMFile(), "checkpoint": CheckpointFile()}
+
+
+def _assert_disk_full(excinfo, path):
+    message = str(excinfo.value)
+    assert message.startswith(f"cannot write '{path}': No space left on device"), message
+
+
+@pytest.mark.parametrize("room", ["nothing", "half"])
+@pytest.mark.parametrize("kind", sorted(RUN_FILES))
+def test_rewriting_a_run_file_on_a_full_disk_keeps_the_previous_one(disk, kind, room):
+    from rnngmm.errors import InputError
+    writer = RUN_FILES[kind]
+    path = disk / writer.name
+    first = writer.make(seed=1)
+    writer.write(first, path)
+    size = path.stat().st_size
+    assert size > 64 * 1024, "the file must span many pages for 'half' to mean anything"
+    fill(disk, leave=size // 2 if room == "half" else 0)
+    with pytest.raises(InputError) as excinfo:
+        writer.write(writer.make(seed=2), path)
+    _assert_disk_full(excinfo, path)
+    assert listing(disk) == sorted(["filler", writer.name]), "a temporary file was left"
+    assert path.stat().st_size == size
+    writer.check(str(path), first)
+    # and once there is room again, the same call succeeds
+    os.remove(disk / "filler")
+    second = writer.make(seed=2)
+    writer.write(second, path)
+    writer.check(str(path), second)
+
+
+@pytest.mark.parametrize("kind", sorted(RUN_FILES))
+def test_writing_a_run_file_on_a_full_disk_leaves_nothing(disk, kind):
+    from rnngmm.errors import InputError
+    writer = RUN_FILES[kind]
+    fill(disk)
+    path = disk / writer.name
+    with pytest.raises(InputError) as excinfo:
+        writer.write(writer.make(seed=1), path)
+    _assert_disk_full(excinfo, path)
+    assert listing(disk) == ["filler"]
 
 
 # ---------------------------------------------------------------- read-only output

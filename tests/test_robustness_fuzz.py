@@ -32,10 +32,9 @@ from hypothesis import strategies as st
 from fixtures_runs import tiny_run_dir  # noqa: F401
 from rnngmm.dist import Dist
 from rnngmm.flagging.driver import FlagJob, run_flagging
-from rnngmm.flagging.scorer import EnergyCalibration, ModelScorer
+from rnngmm.flagging.scorer import ModelScorer
 from rnngmm.flagging.sources import CatalogSource
 from rnngmm.io.dataset import Dataset
-from rnngmm.periods import lomb_scargle_period
 from rnngmm.prepare import PrepareConfig, prepare, rejects_path
 
 MAX_EXAMPLES = int(os.environ.get("RNNGMM_FUZZ_EXAMPLES", "60"))
@@ -198,16 +197,12 @@ def run_prepare(catalog, lc, out):
     return kept, rejects
 
 
-def find_period(time, mag, err):
-    return lomb_scargle_period(time, mag, err)[0]
-
-
 def run_flag(run, catalog, lc, out, batch_objects, shard_objects):
     source = CatalogSource(str(catalog), str(lc), "crts", id_col="id", period_col="period",
                            pass_through=["class"], label_col="class")
     job = FlagJob(source=source, scorer=ModelScorer(run.model, run.novelty, 64),
-                  calibration=EnergyCalibration(run.novelty), class_names=run.class_names,
-                  chunking=dict(run.chunking), find_period=find_period, out=str(out),
+                  novelty=run.novelty, class_names=run.class_names,
+                  preprocessing=run.preprocessing, chunking=run.chunking, out=str(out),
                   run_id="fuzz", batch_objects=batch_objects, shard_objects=shard_objects,
                   progress_interval=1e9)
     return run_flagging(job, Dist())

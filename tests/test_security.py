@@ -150,7 +150,7 @@ def test_flag_keeps_catalog_ids_inside_the_directory(escape_case, tiny_run_dir, 
     catalog, lc, ids = escape_case
     out = tmp_path / "flags.ecsv"
     assert run_cli("flag", "--run_dir", tiny_run_dir, "--catalog", catalog, "--lightcurves", lc,
-                   "--format", "crts", "--out", out, "--progress_interval", "0") == 0
+                   "--format", "crts", "--output", out, "--progress_interval", "0") == 0
     table = read_table(str(out))
     assert list(table["id"]) == ids
     status = dict(zip(table["id"], table["status"]))

@@ -52,3 +52,13 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def console_main():
+    """The ``rnngmm`` console script: :func:`main` with TensorFlow's native
+    start-up lines filtered from stderr (unless ``--verbose``)."""
+    from .. import log
+    argv = sys.argv[1:]
+    if "--verbose" not in argv and "-v" not in argv:
+        log.filter_native_stderr()
+    return main(argv)

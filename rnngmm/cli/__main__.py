@@ -1,3 +1,5 @@
-from . import main
 import sys
-sys.exit(main())
+
+from . import console_main
+
+sys.exit(console_main())

@@ -1,6 +1,7 @@
 """``rnngmm prepare``: catalog + light curves -> HDF5 dataset + rejects table."""
 
 from ..errors import InputError
+from .common import add_logging_flags, add_pass_through
 from ..io.readers import DEFAULT_TEMPLATES, READERS
 from ..periods import MAX_PERIOD, MIN_PERIOD
 from ..objects import MIN_CATALOG_PERIOD, PERIOD_SOURCES
@@ -36,8 +37,8 @@ def add_parser(subparsers):
     cols.add_argument("--id_col", default="id", help="catalog id column (default: %(default)s)")
     cols.add_argument("--label_col", default=None, help="catalog class-label column")
     cols.add_argument("--period_col", default=None, help="catalog period column (days)")
-    cols.add_argument("--extra_cols", default="",
-                      help="comma-separated catalog columns copied into the dataset")
+    add_pass_through(cols, "catalog columns copied into the dataset (and from there "
+                           "to score's and flag's outputs)")
     cols.add_argument("--time_col", default="time",
                       help="time column of --format table files (default: %(default)s)")
     cols.add_argument("--mag_col", default="mag",
@@ -67,13 +68,18 @@ def add_parser(subparsers):
                            "or inline 'EW:ECL,EA:ECL'; labels not in the map are rejected")
     per = p.add_argument_group("periods")
     per.add_argument("--period_source", default="auto", choices=PERIOD_SOURCES,
-                     help="auto: catalog period when given, else Lomb-Scargle "
-                          "(default: %(default)s)")
+                     help="auto: the catalog period when usable (finite, at least "
+                          "--min_catalog_period, at most the baseline), else Lomb-Scargle "
+                          "(default: %(default)s); flag reuses this rule")
     per.add_argument("--min_period", type=float, default=MIN_PERIOD,
                      help="shortest Lomb-Scargle period in days (default: %(default)s)")
     per.add_argument("--max_period", type=float, default=MAX_PERIOD,
                      help="longest Lomb-Scargle period in days, also capped at the "
                           "baseline (default: %(default)s)")
+    per.add_argument("--min_catalog_period", type=float, default=MIN_CATALOG_PERIOD,
+                     help="catalog periods shorter than this (days) are implausible and "
+                          "searched instead (default: %(default)s)")
+    add_logging_flags(p)
     p.set_defaults(run=run)
     return p
 
@@ -92,14 +98,15 @@ def config_from_args(args):
         catalog=args.catalog, lightcurves=args.lightcurves, output=args.output,
         format=args.format, id_col=args.id_col, label_col=args.label_col,
         period_col=args.period_col,
-        extra_cols=tuple(c.strip() for c in args.extra_cols.split(",") if c.strip()),
+        extra_cols=tuple(args.pass_through),
         catalog_format=args.catalog_format, template=args.template,
         reader_options=reader_options, lc_id_col=args.lc_id_col,
         min_points=args.min_points, sigma_clip=args.sigma_clip,
         ss_resid_col=args.ss_resid_col, max_ss_resid=args.ss_resid,
         class_prob_col=args.class_prob_col, min_class_prob=args.class_prob,
         class_map=parse_class_map(args.class_map), period_source=args.period_source,
-        min_period=args.min_period, max_period=args.max_period)
+        min_period=args.min_period, max_period=args.max_period,
+        min_catalog_period=args.min_catalog_period)
     config.validate()
     return config
 

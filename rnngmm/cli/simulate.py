@@ -1,10 +1,12 @@
 """``rnngmm simulate``: write an ASAS-SN-like labelled sample (light curves + catalog)."""
 
+import logging
 import os
 import time
 
 from ..errors import InputError
 from ..simulate import CLASSES, NOVEL_CLASSES, SIMULATORS, simulate_sample, write_sample
+from .common import add_logging_flags
 
 
 def add_parser(subparsers):
@@ -31,6 +33,7 @@ def add_parser(subparsers):
     p.add_argument("--max_points", type=int, default=400,
                    help="most V-band exposures per star (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    add_logging_flags(p)
     p.set_defaults(run=run)
     return p
 
@@ -58,7 +61,7 @@ def run(args):
     start = time.perf_counter()
     n = write_sample(simulate_sample(args.n_per_class, args.n_novel, args.seed, classes,
                                      novel, args.min_points, args.max_points), args.output)
-    print(f"simulated {n} objects ({args.n_per_class} per class of {', '.join(classes)}; "
+    logging.getLogger(__name__).info(f"simulated {n} objects ({args.n_per_class} per class of {', '.join(classes)}; "
           f"{args.n_novel} per novel class {', '.join(novel) or '(none)'}) into "
           f"{args.output} in {time.perf_counter() - start:.1f} s")
     return 0

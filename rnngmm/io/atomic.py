@@ -1,4 +1,9 @@
-"""Crash-safe file writing: write to a temporary name, rename when complete."""
+"""Crash-safe file writing: write to a temporary name, rename when complete.
+
+A full disk (ENOSPC, or EDQUOT for a quota) during any of these writes
+leaves the previous file of that name untouched, removes the temporary and
+raises ``InputError("cannot write 'PATH': No space left on device ...")``.
+"""
 
 import contextlib
 import errno
@@ -8,19 +13,59 @@ import tempfile
 
 from ..errors import InputError
 
+#: errno values that mean "the disk (or the user's quota) is full".
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+#: Suffix of a temporary ``.keras`` file: Keras refuses any other suffix, and
+#: the ``.tmp`` before it marks a leftover (after ``kill -9``) as unfinished.
+KERAS_TMP_SUFFIX = ".tmp.keras"
+
+
+def disk_full_error(exc):
+    """The ENOSPC/EDQUOT ``OSError`` behind ``exc``, or None.
+
+    Libraries (zipfile, Keras) may raise a second error while cleaning up
+    after the first, so the chain of causes and contexts is searched.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _disk_full_message(path, exc):
+    return (f"cannot write {path!r}: {os.strerror(exc.errno)} "
+            "(nothing was written; free some space and run again)")
+
+
+def _fsync(path):
+    """Flush ``path``'s data to disk (before a rename makes it visible)."""
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path, suffix=".tmp"):
     """Yield a temporary path next to ``path``; rename it to ``path`` on success.
 
     If the body raises (or the process is killed), ``path`` is untouched and
     the temporary file is removed (or, after ``kill -9``, left with a
     ``.tmp`` suffix that no reader mistakes for a finished file).
 
+    Parameters
+    ----------
+    path : str or Path
+    suffix : str
+        End of the temporary file's name (it must contain ``.tmp``).
+
     Raises
     ------
     InputError
-        If the output directory does not exist or is not writable.
+        If the output directory does not exist or is not writable, or the
+        disk is full (any previous file at ``path`` is kept).
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -29,7 +74,12 @@ def atomic_path(path):
     if not os.access(directory, os.W_OK):
         raise InputError(f"output directory {directory!r} is not writable")
     base = os.path.basename(path)
-    handle, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory)
+    try:
+        handle, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=suffix, dir=directory)
+    except OSError as exc:
+        if exc.errno in DISK_FULL:
+            raise InputError(_disk_full_message(path, exc)) from None
+        raise
     os.close(handle)
     try:
         yield tmp
@@ -41,9 +91,10 @@ def atomic_path(path):
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.remove(tmp)
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise InputError(f"cannot write {path!r}: {os.strerror(exc.errno)} "
-                             "(nothing was written; free some space and run again)") from None
+        # Ctrl-C or SystemExit while cleaning up after ENOSPC stays what it is.
+        full = disk_full_error(exc) if isinstance(exc, Exception) else None
+        if full is not None:
+            raise InputError(_disk_full_message(path, full)) from None
         raise
 
 
@@ -66,3 +117,33 @@ def atomic_hdf5(path):
             out.write(buffer.getbuffer())
             out.flush()
             os.fsync(out.fileno())
+
+
+def save_keras_model(model, path):
+    """Save a Keras 3 model to ``path`` (a ``.keras`` file) atomically.
+
+    The model is saved under a temporary ``...tmp.keras`` name next to
+    ``path`` (Keras insists on the suffix), synced, then renamed. Keras 3
+    builds the weights' HDF5 file in memory (for any model smaller than a
+    fraction of free RAM) and writes the zip archive with plain file I/O, so
+    a full disk is a clean ENOSPC here, not an HDF5 crash.
+
+    Parameters
+    ----------
+    model : keras.Model
+    path : str or Path
+        Destination; must end in ``.keras``.
+
+    Raises
+    ------
+    InputError
+        If the disk is full (``cannot write 'PATH': No space left on device
+        ...``) or the directory is missing or not writable; the temporary is
+        removed and a previous file at ``path`` stays as it was.
+    """
+    path = os.fspath(path)
+    if not path.endswith(".keras"):
+        raise ValueError(f"a Keras model file must end in '.keras', got {path!r}")
+    with atomic_path(path, suffix=KERAS_TMP_SUFFIX) as tmp:
+        model.save(tmp)
+        _fsync(tmp)

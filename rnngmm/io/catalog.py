@@ -36,7 +36,8 @@ class Catalog:
     rows : ndarray of int64
         Row number (0-based) of each kept object in the file.
     rejects : list of (int, str, str)
-        ``(row, id, reason)`` of every row that was not kept.
+        ``(row, id, reason)`` of every row that was not kept (missing or
+        duplicate id, period cell that is not a number), sorted by row.
     """
 
     path: str
@@ -69,22 +70,40 @@ def _as_text(column):
     return np.char.strip(values)
 
 
-def _as_number(column, name, path):
+def _parse_numbers(column):
+    """Parse a column as float64, tolerating non-numeric cells.
+
+    Returns
+    -------
+    values : ndarray of float64
+        NaN where the cell is missing or not a number.
+    bad : list of (int, str)
+        Row and text of every non-empty cell that is not a number.
+    """
     if hasattr(column, "filled") and column.dtype.kind in "iuf":
         column = column.astype(np.float64).filled(np.nan)
     try:
-        return np.asarray(column, dtype=np.float64)
+        return np.asarray(column, dtype=np.float64), []
     except (TypeError, ValueError):
-        # Text columns with blanks: parse what parses, NaN the rest.
-        text = _as_text(column)
-        out = np.full(len(text), np.nan)
-        for i, value in enumerate(text):
-            try:
-                out[i] = float(value) if value else np.nan
-            except ValueError:
-                raise InputError(f"catalog {path!r}: column {name!r} holds the "
-                                 f"non-numeric value {str(value)!r} (row {i})") from None
-        return out
+        pass
+    # Text columns (blanks or junk among the numbers): parse cell by cell.
+    text = _as_text(column)
+    values = np.full(len(text), np.nan)
+    bad = []
+    for row, value in enumerate(text):
+        if not value:
+            continue
+        try:
+            values[row] = float(value)
+        except ValueError:
+            bad.append((row, str(value)))
+    return values, bad
+
+
+def _period_rejects(periods_bad, ids, keep):
+    """``(row, id, reason)`` of kept rows whose period cell is not a number."""
+    return [(row, str(ids[row]), f"catalog period {value[:40]!r} is not a number")
+            for row, value in periods_bad if keep[row]]
 
 
 def _passthrough(column):
@@ -121,7 +140,8 @@ def read_catalog(path, id_col, label_col=None, period_col=None, extra_cols=(),
     ------
     InputError
         If the file is missing or unreadable, or a named column is absent
-        (the message lists the available columns).
+        (the message lists the available columns). A period cell that is
+        not a number only rejects its row (``Catalog.rejects``).
     """
     from astropy.table import Table
     from astropy.io import ascii
@@ -160,12 +180,19 @@ def read_catalog(path, id_col, label_col=None, period_col=None, extra_cols=(),
             keep[row] = False
         else:
             first_row[object_id] = row
+    periods = None
+    if period_col:
+        # A junk period is that row's problem, not the whole catalog's.
+        periods, bad = _parse_numbers(table[period_col])
+        period_rejects = _period_rejects(bad, ids, keep)
+        keep[[row for row, _, _ in period_rejects]] = False
+        rejects = sorted(rejects + period_rejects)
     rows = np.flatnonzero(keep).astype(np.int64)
     return Catalog(
         path=path,
         ids=ids[rows],
         labels=_as_text(table[label_col])[rows] if label_col else None,
-        periods=_as_number(table[period_col], period_col, path)[rows] if period_col else None,
+        periods=periods[rows] if period_col else None,
         extra={c: _passthrough(table[c])[rows] for c in extra_cols},
         rows=rows,
         rejects=rejects,

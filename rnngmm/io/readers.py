@@ -8,7 +8,8 @@ short reason, so ``prepare`` records it as a reject instead of crashing.
 Formats (``READERS``):
 
 ``crts``
-    Three whitespace-separated columns, no header: MJD, mag, err.
+    Three whitespace-separated columns: MJD, mag, err. ``#`` comments and
+    one header line of column names (e.g. ``MJD mag err``) are skipped.
 ``asassn``
     ASAS-SN light-curve CSV with a header (HJD, camera, filter, mag, mag_err,
     flux, flux_err, ...). Non-detections (magnitude written as ``>17.5``, or
@@ -16,11 +17,15 @@ Formats (``READERS``):
 ``table``
     Any table astropy reads, with configurable time/mag/err column names.
     :func:`read_table_objects` reads one long table holding many objects.
+
+The ``crts`` and ``asassn`` readers tolerate a UTF-8 byte-order mark
+(spreadsheet programs and Windows editors write one) and ``#`` comment lines.
 """
 
 import csv
 import io
 import os
+import re
 
 import numpy as np
 
@@ -30,7 +35,7 @@ from ..errors import BadLightCurve, InputError
 ASASSN_MISSING_ERR = 99.0
 #: Column-name aliases (lower case) of the ASAS-SN CSV variants.
 ASASSN_COLUMNS = {
-    "time": ("hjd", "jd", "bjd", "mjd"),
+    "time": ("hjd", "jd", "bjd", "mjd", "time"),
     "mag": ("mag",),
     "err": ("mag_err", "magerr", "err", "e_mag"),
     "filter": ("filter", "band"),
@@ -44,8 +49,15 @@ def _count(counts, reason, n):
         counts[reason] = counts.get(reason, 0) + int(n)
 
 
+#: UTF-8 byte-order mark as it reads once decoded.
+BOM = "\ufeff"
+#: Byte-order marks of UTF-16 files, which are text but not ours to guess.
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def _read_text(source):
-    """Decoded text of a path or file object; BadLightCurve if not text."""
+    """Decoded text of a path or file object without a leading byte-order
+    mark; BadLightCurve if not text."""
     try:
         if hasattr(source, "read"):
             raw = source.read()
@@ -57,12 +69,16 @@ def _read_text(source):
     if isinstance(raw, str):
         text = raw
     else:
+        if raw.startswith(UTF16_BOMS):
+            raise BadLightCurve("not a text file (UTF-16; save it as UTF-8)")
         if b"\x00" in raw:
             raise BadLightCurve("not a text file")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise BadLightCurve("not a text file (not UTF-8)") from None
+    if text.startswith(BOM):
+        text = text[len(BOM):]
     if not text.strip():
         raise BadLightCurve("empty file")
     return text
@@ -85,8 +101,28 @@ def _is_float(text):
     return True
 
 
+def _data_lines(text):
+    """Non-blank lines of ``text`` that are not ``#`` comments."""
+    return [line for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def is_header(line):
+    """True if no field of ``line`` (split at whitespace, commas, semicolons) is a number.
+
+    Such a first line holds column names (``MJD mag err``, ``time,mag,err``);
+    a line with any number in it is data, so a typo in the first data row
+    still gives the non-numeric-value message instead of silently vanishing.
+    """
+    fields = [f for f in re.split(r"[\s,;]+", line.strip()) if f]
+    return bool(fields) and not any(_is_float(f) for f in fields)
+
+
 def read_crts(source, counts=None):
-    """Read a CRTS file: whitespace columns MJD, mag, err; ``#`` comments.
+    """Read a CRTS file: whitespace columns MJD, mag, err.
+
+    ``#`` comments, blank lines and a first line of column names (see
+    :func:`is_header`) are skipped.
 
     Parameters
     ----------
@@ -98,11 +134,14 @@ def read_crts(source, counts=None):
     -------
     time, mag, err : ndarray of float64
     """
-    text = _read_text(source)
-    rows = [line.split() for line in text.splitlines()
-            if line.strip() and not line.lstrip().startswith("#")]
-    if not rows:
+    lines = _data_lines(_read_text(source))
+    if not lines:
         raise BadLightCurve("empty file (comments only)")
+    if is_header(lines[0]):
+        lines = lines[1:]
+        if not lines:
+            raise BadLightCurve("empty file (header only)")
+    rows = [line.split() for line in lines]
     widths = {len(r) for r in rows}
     if widths != {3}:
         line = next(i for i, r in enumerate(rows) if len(r) != 3)
@@ -143,9 +182,9 @@ def read_asassn(source, counts=None, filter=None, drop_bad_quality=True):
     -------
     time, mag, err : ndarray of float64
     """
-    text = _read_text(source)
-    lines = [line for line in text.splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
+    lines = _data_lines(_read_text(source))
+    if not lines:
+        raise BadLightCurve("empty file (comments only)")
     rows = list(csv.reader(io.StringIO("\n".join(lines))))
     header, body = rows[0], rows[1:]
     i_time, i_mag, i_err = (_pick(header, r, "") for r in ("time", "mag", "err"))

@@ -1,7 +1,9 @@
 """Training checkpoints: every model and optimizer variable in one HDF5 file.
 
-A checkpoint is written under a temporary name and renamed when complete
-(:func:`rnngmm.io.atomic.atomic_path`), carries a completeness marker and
+A checkpoint is built in memory, written under a temporary name and renamed
+when complete (:func:`rnngmm.io.atomic.atomic_hdf5`: a full disk then fails
+cleanly with an ``InputError`` instead of crashing HDF5, and leaves the
+previous checkpoint as it was), carries a completeness marker and
 Fletcher-32 checksums on every array, and is validated on load: a truncated
 or corrupted file is skipped with a warning and the previous one is used.
 
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from ..io.atomic import atomic_path
+from ..io.atomic import atomic_hdf5
 
 FORMAT = "rnngmm-checkpoint"
 FORMAT_VERSION = 1
@@ -93,22 +95,23 @@ def save_checkpoint(path, model, state):
         Compiled model; its optimizer's variables are saved too.
     state : dict
         JSON-serialisable loop state; must contain ``epoch``.
+
+    Raises
+    ------
+    rnngmm.errors.InputError
+        If the disk is full (the previous checkpoints stay usable).
     """
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["state"] = json.dumps(state)
-            _write_group(f.create_group("model"), model.variables)
-            optimizer = getattr(model, "optimizer", None)
-            _write_group(f.create_group("optimizer"),
-                         optimizer.variables if optimizer is not None else [])
-            # Written last: a file without it was never finished.
-            f.attrs["complete"] = True
-            f.flush()
-        # Data on disk before the rename makes the file visible.
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
+    # In memory, then plain file I/O: HDF5 can crash when the disk fills.
+    with atomic_hdf5(path) as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["state"] = json.dumps(state)
+        _write_group(f.create_group("model"), model.variables)
+        optimizer = getattr(model, "optimizer", None)
+        _write_group(f.create_group("optimizer"),
+                     optimizer.variables if optimizer is not None else [])
+        # Written last: a file without it was never finished.
+        f.attrs["complete"] = True
 
 
 def _read_group(group, label):

@@ -9,7 +9,7 @@ import pytest
 from fixtures_runs import TINY_NOVEL_CLASS, tiny_run_dir  # noqa: F401
 from flagging_helpers import EXTRA_ROWS, flag_args, new_catalog  # noqa: F401
 from helpers import run_cli, run_cli_subprocess
-from rnngmm.flagging.driver import FAULT_ENV
+from rnngmm.debug import FLAG_FAULT as FAULT_ENV
 from rnngmm.flagging.output import read_table
 from rnngmm.flagging.shards import count_shard_files, parts_dir
 
@@ -70,7 +70,7 @@ def test_other_formats_hold_the_same_table(tiny_run_dir, new_catalog, reference,
 def test_prepared_dataset_input(tiny_run_dir, small_dataset, tmp_path):  # noqa: F811
     out = tmp_path / "flags.ecsv"
     code = run_cli("flag", "--run_dir", tiny_run_dir, "--data", small_dataset,
-                   "--out", out, "--label_col", "label", "--progress_interval", "0")
+                   "--output", out, "--label_col", "label", "--progress_interval", "0")
     assert code == 0
     table = read_table(str(out))
     from rnngmm.io.dataset import Dataset
@@ -83,8 +83,8 @@ def test_prepared_dataset_input(tiny_run_dir, small_dataset, tmp_path):  # noqa:
 @pytest.mark.parametrize("bad, message", [
     (("--percentiles", "120"), "percentiles"),
     (("--batch_objects", "0"), "batch_objects"),
-    (("--out", "flags.txt"), "suffix"),
-    (("--out", "/nonexistent_dir/flags.ecsv"), "does not exist"),
+    (("--output", "flags.txt"), "suffix"),
+    (("--output", "/nonexistent_dir/flags.ecsv"), "does not exist"),
     (("--data", "x.h5"), "not both"),
 ])
 def test_bad_flags_fail_before_work(tiny_run_dir, new_catalog, tmp_path, capsys,  # noqa: F811
@@ -111,7 +111,7 @@ def test_killed_run_resumes_to_the_same_file(tiny_run_dir, new_catalog, referenc
     assert count_shard_files(parts_dir(str(out))) == 2
     resumed = run_cli_subprocess(*args, "--resume", timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "flag: 20/" in resumed.stderr, "resume did not start from the completed shards"
+    assert "flag: 20/" in resumed.stdout, "resume did not start from the completed shards"
     table = read_table(str(out))
     assert table.colnames == reference.colnames
     for name in reference.colnames:

@@ -68,13 +68,13 @@ def train_args(w, *extra):
 
 def flag_args(w, **change):
     flags = {"--run_dir": w["run"], "--catalog": w["catalog"], "--lightcurves": w["lc"],
-             "--format": "crts", "--out": w["out"] / "flags.ecsv", "--progress_interval": "0"}
+             "--format": "crts", "--output": w["out"] / "flags.ecsv", "--progress_interval": "0"}
     flags.update(change)
     return ["flag", *[x for k, v in flags.items() if v is not None for x in (k, v)]]
 
 
 def score_args(w, *extra):
-    return ["score", "--run_dir", w["run"], "--out_name", "robust_scoring", *extra]
+    return ["score", "--run_dir", w["run"], "--output", "robust_scoring", *extra]
 
 
 def loco_args(w, *extra):
@@ -136,7 +136,7 @@ CASES = {
                              "strictly between 0 and 100"),
     "score zero batch": (lambda w: score_args(w, "--batch_size", "0"),
                          "--batch_size must be positive"),
-    "score escaping out_name": (lambda w: ["score", "--run_dir", w["run"], "--out_name",
+    "score escaping out_name": (lambda w: ["score", "--run_dir", w["run"], "--output",
                                            "../../x"], "inside the run directory"),
     "score missing data": (lambda w: score_args(w, "--data", w["tmp"] / "no.h5"),
                            "does not exist"),
@@ -151,7 +151,7 @@ CASES = {
                             "--batch_objects must be at least 1"),
     "flag zero shard": (lambda w: flag_args(w, **{"--shard_objects": "0"}),
                         "--shard_objects must be at least 1"),
-    "flag bad suffix": (lambda w: flag_args(w, **{"--out": w["out"] / "flags.txt"}),
+    "flag bad suffix": (lambda w: flag_args(w, **{"--output": w["out"] / "flags.txt"}),
                         "unknown suffix"),
     "flag periods reversed": (lambda w: flag_args(w, **{"--min_period": "10",
                                                        "--max_period": "1"}),

@@ -20,7 +20,7 @@ JSON_OUTPUTS = ("classification_accuracy.json", "novel_detection_scores.json")
 @pytest.fixture(scope="module")
 def scored(tiny_run_dir):  # noqa: F811
     """Output folder of one default ``rnngmm score`` of the tiny run."""
-    assert run_cli("score", "--run_dir", tiny_run_dir, "--out_name", "scoring_test") == 0
+    assert run_cli("score", "--run_dir", tiny_run_dir, "--output", "scoring_test") == 0
     return tiny_run_dir / "scoring_test"
 
 
@@ -96,7 +96,7 @@ def test_object_table_has_one_row_per_scored_object(scored, tiny_run_dir):  # no
 
 
 def test_scoring_twice_gives_identical_json(scored, tiny_run_dir):  # noqa: F811
-    assert run_cli("score", "--run_dir", tiny_run_dir, "--out_name", "scoring_again") == 0
+    assert run_cli("score", "--run_dir", tiny_run_dir, "--output", "scoring_again") == 0
     for name in JSON_OUTPUTS:
         assert (scored / name).read_bytes() == (tiny_run_dir / "scoring_again" / name).read_bytes()
 
@@ -120,11 +120,11 @@ def test_data_flag_scores_every_object_and_reports_rejects(tiny_run_dir, tmp_pat
     other = tmp_path / "other.h5"
     write_dataset(other, objects, curves)
     assert run_cli("score", "--run_dir", tiny_run_dir, "--data", other,
-                   "--out_name", "scoring_other", "--no_baselines") == 0
+                   "--output", "scoring_other", "--no_baselines") == 0
     table = Table.read(tiny_run_dir / "scoring_other" / "objects.ecsv")
     assert len(table) == n + 1
     row = table[table["id"] == "TOO-SHORT"][0]
-    assert row["status"].startswith("rejected: ") and row["n_chunks"] == 0
+    assert row["status"].startswith("too few points") and row["n_chunks"] == 0  # same status as flag
     assert np.isnan(row["energy"])
     assert table["role"][0] == "unlabelled"
     assert set(table["role"][table["label"] == TINY_NOVEL_CLASS]) == {"novel"}
@@ -134,7 +134,7 @@ def test_data_flag_scores_every_object_and_reports_rejects(tiny_run_dir, tmp_pat
     ("--run_dir", "does/not/exist"),
     ("--percentiles", "0", "95"),
     ("--novel_classes", "CEPH"),          # a training class cannot be novel
-    ("--out_name", "../escape"),
+    ("--output", "../escape"),
 ])
 def test_bad_flags_exit_2(tiny_run_dir, flags, capsys):  # noqa: F811
     argv = ["score"] + (["--run_dir", str(tiny_run_dir)] if flags[0] != "--run_dir" else [])
@@ -145,7 +145,7 @@ def test_bad_flags_exit_2(tiny_run_dir, flags, capsys):  # noqa: F811
 @pytest.mark.mpi
 def test_two_ranks_equal_one(scored, tiny_run_dir):  # noqa: F811
     result = mpirun(2, "-m", "rnngmm.cli", "score", "--run_dir", tiny_run_dir,
-                    "--out_name", "scoring_mpi2", timeout=600)
+                    "--output", "scoring_mpi2", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     for name in JSON_OUTPUTS:
         with open(scored / name) as a, open(tiny_run_dir / "scoring_mpi2" / name) as b:

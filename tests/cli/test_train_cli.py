@@ -61,11 +61,13 @@ def test_run_directory_contents(trained):
         "ckpt-0001.h5", "ckpt-0002.h5"]
     config = json.loads((run_dir / "config.json").read_text())
     assert config["class_names"] == ["EW", "LPV", "RRab"]
-    assert config["model"]["num_classes"] == 3 and config["args"]["nb_epoch"] == 2
+    assert config["model"]["num_classes"] == 3 and config["train"]["nb_epoch"] == 2
     weights = config["model"]["class_weights"]  # --class_weight balanced
     assert len(weights) == 3 and all(w > 0 for w in weights) and len(set(weights)) > 1
-    assert config["chunking"] == {"n_min": 20, "n_max": 32, "period_fold": False,
-                                  "sigma_clip": None}
+    assert config["chunking"] == {"n_min": 20, "n_max": 32, "period_fold": False}
+    # how flag must prepare new objects: the dataset's own settings
+    assert config["preprocessing"]["min_points"] >= 1
+    assert config["preprocessing"]["period_source"] in ("auto", "catalog", "lomb-scargle")
     assert "tensorflow" in " ".join(config["versions"]) and config["world_size"] == 1
     split = json.loads((run_dir / "split.json").read_text())
     assert not set(split["train"]) & set(split["validation"])
@@ -75,14 +77,14 @@ def test_run_directory_contents(trained):
 
 
 def test_load_run_and_predict(trained, sim_path):
-    from rnngmm.chunking import chunk_objects, dataset_records
+    from rnngmm.objects import chunk_objects, dataset_records
     from rnngmm.inference import predict_chunks
     from rnngmm.io.dataset import Dataset
     from rnngmm.runs import load_run
     run = load_run(trained[0])
     assert run.class_names == ["EW", "LPV", "RRab"] and run.run_id == "demo"
     with Dataset(sim_path) as dataset:
-        chunks = chunk_objects(dataset_records(dataset, range(7)), **run.chunking).chunks
+        chunks = chunk_objects(dataset_records(dataset, range(7)), run.chunking).chunks
     out = predict_chunks(run.model, chunks, batch_size=4)
     assert out["gamma"].shape == (14, 3) and out["z"].shape == (14, run.model.z_size)
     np.testing.assert_allclose(out["gamma"].sum(axis=1), 1, rtol=1e-5)

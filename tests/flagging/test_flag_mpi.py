@@ -9,7 +9,7 @@ import pytest
 from fixtures_runs import tiny_run_dir  # noqa: F401
 from flagging_helpers import flag_args, new_catalog  # noqa: F401
 from helpers import mpirun, run_cli
-from rnngmm.flagging.driver import FAULT_ENV
+from rnngmm.debug import FLAG_FAULT as FAULT_ENV
 from rnngmm.flagging.output import read_table
 
 pytestmark = pytest.mark.mpi

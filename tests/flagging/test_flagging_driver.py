@@ -6,21 +6,19 @@ import os
 import numpy as np
 import pytest
 
-from flagging_helpers import GARBAGE, FakeCalibration, FakeScorer, write_catalog
+from flagging_helpers import GARBAGE, FakeNovelty, FakeScorer, write_catalog
+from rnngmm.debug import FLAG_FAULT as FAULT_ENV
 from rnngmm.dist import Dist
 from rnngmm.errors import InputError
 from rnngmm.flagging import shards as sh
-from rnngmm.flagging.driver import FAULT_ENV, FlagJob, run_flagging
+from rnngmm.flagging.driver import FlagJob, run_flagging
 from rnngmm.flagging.output import read_table
 from rnngmm.flagging.sources import CatalogSource
 from rnngmm.flagging.stream import stream_results
-from rnngmm.periods import lomb_scargle_period
+from rnngmm.objects import Chunking, Preprocessing
 
-CHUNKING = {"n_min": 10, "n_max": 50, "period_fold": False, "sigma_clip": None}
-
-
-def find_period(time, mag, err):
-    return lomb_scargle_period(time, mag, err, backend="astropy")[0]
+CHUNKING = Chunking(n_min=10, n_max=50, period_fold=False)
+PREPROCESSING = Preprocessing(min_points=10)
 
 
 def make_job(tmp_path, out_name="flags.ecsv", catalog=None, **options):
@@ -31,8 +29,8 @@ def make_job(tmp_path, out_name="flags.ecsv", catalog=None, **options):
                            pass_through=["vmag", "class"])
     settings = dict(batch_objects=4, shard_objects=7, progress_interval=0.0)
     settings.update(options)
-    return FlagJob(source=source, scorer=FakeScorer(), calibration=FakeCalibration(),
-                   class_names=["A", "B", "C"], chunking=CHUNKING, find_period=find_period,
+    return FlagJob(source=source, scorer=FakeScorer(), novelty=FakeNovelty(),
+                   class_names=["A", "B", "C"], preprocessing=PREPROCESSING, chunking=CHUNKING,
                    out=str(tmp_path / out_name), run_id="test-run", **settings)
 
 
@@ -119,7 +117,7 @@ def test_reader_holds_at_most_batch_objects(tmp_path, catalog):
 
     scorer = FakeScorer()
     stream = stream_results(counted(source.iter_records(range(source.n_rows))), scorer,
-                            CHUNKING, batch_objects=5, find_period=find_period)
+                            PREPROCESSING, CHUNKING, batch_objects=5)
     for rows, results in stream:
         assert len(rows) == len(results) <= 5
         state["emitted"] += len(rows)

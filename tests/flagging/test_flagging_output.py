@@ -7,9 +7,20 @@ import pytest
 from astropy.table import Table
 
 from rnngmm.errors import InputError
-from rnngmm.flagging.output import (anomaly_column, build_table, percentile_label,
-                                    read_table, write_table)
+from rnngmm.flagging.output import build_table, read_table, write_table
 from rnngmm.flagging.results import RowResults
+from rnngmm.object_table import anomaly_column, percentile_label
+
+
+class StoredNovelty:
+    """Stand-in mixture with fixed thresholds and percentiles."""
+
+    def thresholds_for(self, percentiles):
+        return {80.0: 2.0, 99.5: 6.0}
+
+    def energy_percentile(self, energy):
+        return {1.5: 40.0, 7.0: 99.5}[float(energy[0])] * np.ones(1) if len(energy) == 1 \
+            else np.array([{1.5: 40.0, 7.0: 99.5}[float(e)] for e in energy])
 
 
 def small_results():
@@ -29,8 +40,7 @@ def small_table():
         columns={"vmag": np.array([14.5, np.nan, 15.0, 16.0]),
                  "note": np.array(["x", "", "z", "w"], dtype=object)},
         results=small_results(), class_names=["RRab", "EW"],
-        energy_percentile=np.array([40.0, np.nan, 99.5, np.nan]),
-        thresholds={80.0: 2.0, 99.5: 6.0},
+        novelty=StoredNovelty(), percentiles=(80.0, 99.5),
         meta={"run_id": "run-1", "thresholds": {"80": 2.0, "99.5": 6.0},
               "command": "rnngmm flag --out x", "n_ok": 2})
 
@@ -43,6 +53,7 @@ def test_build_table_columns():
     assert list(table["anomaly_80"]) == [False, False, True, False]
     assert list(table["anomaly_99p5"]) == [False, False, True, False]
     assert list(table["prob_EW"][[0, 2]]) == [0.75, 0.1]
+    np.testing.assert_allclose(table["energy_percentile"], [40.0, np.nan, 99.5, np.nan])
 
 
 def test_percentile_labels():

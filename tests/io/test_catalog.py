@@ -61,8 +61,43 @@ def test_duplicates_and_blank_ids_become_rejects_keeping_the_first(tmp_path):
     assert "duplicate catalog id (first at row 0)" in cat.rejects[0][2]
 
 
-def test_non_numeric_period_is_an_input_error(tmp_path):
+def test_non_numeric_period_rejects_only_its_row(tmp_path):
     path = tmp_path / "cat.csv"
-    path.write_text("id,P\na,1.0\nb,long\n")
-    with pytest.raises(InputError, match="non-numeric value 'long'"):
-        read_catalog(path, "id", period_col="P")
+    path.write_text("id,P,cls\na,1.0,EW\nb,long,RRab\nc,,EA\nd,abc,EW\ne,2.5,EA\n")
+    cat = read_catalog(path, "id", label_col="cls", period_col="P")
+    assert list(cat.ids) == ["a", "c", "e"]
+    np.testing.assert_array_equal(cat.rows, [0, 2, 4])
+    np.testing.assert_array_equal(cat.periods, [1.0, np.nan, 2.5])
+    assert list(cat.labels) == ["EW", "EA", "EA"]
+    assert cat.rejects == [(1, "b", "catalog period 'long' is not a number"),
+                           (3, "d", "catalog period 'abc' is not a number")]
+    assert len(cat) + len(cat.rejects) == 5, "every row kept or rejected, once"
+
+
+def test_period_rejects_merge_with_id_rejects_in_row_order(tmp_path):
+    path = tmp_path / "cat.csv"
+    path.write_text("id,P\na,x1\nb,2.0\na,3.0\n,oops\nc,4.0\n")
+    cat = read_catalog(path, "id", period_col="P")
+    # the duplicate is judged on ids alone: the first "a" is the one kept
+    # by id and rejected for its period, the second stays a duplicate
+    assert list(cat.ids) == ["b", "c"]
+    assert [r[:2] for r in cat.rejects] == [(0, "a"), (2, "a"), (3, "")]
+    assert cat.rejects[0][2] == "catalog period 'x1' is not a number"
+    assert cat.rejects[1][2].startswith("duplicate catalog id")
+    assert cat.rejects[2][2] == "missing id in catalog"
+
+
+@pytest.mark.parametrize("suffix, fmt", [(".ecsv", "ascii.ecsv"), (".fits", "fits")])
+def test_non_numeric_period_in_a_text_column_of_other_formats(tmp_path, suffix, fmt):
+    path = tmp_path / f"cat{suffix}"
+    Table({"oid": ["a", "b"], "P": ["0.5", "n/a?"]}).write(path, format=fmt)
+    cat = read_catalog(path, "oid", period_col="P")
+    assert list(cat.ids) == ["a"] and cat.periods[0] == 0.5
+    assert cat.rejects == [(1, "b", "catalog period 'n/a?' is not a number")]
+
+
+def test_a_very_long_junk_period_is_shortened_in_the_reason(tmp_path):
+    path = tmp_path / "cat.csv"
+    path.write_text("id,P\na," + "z" * 500 + "\n")
+    (row, object_id, reason), = read_catalog(path, "id", period_col="P").rejects
+    assert len(reason) < 80 and reason.endswith("is not a number")

@@ -1,5 +1,7 @@
 """Light-curve readers on tiny hand-written files, good and malformed."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -91,7 +93,8 @@ def test_asassn_accepts_other_header_spellings_and_quality_flags(tmp_path):
 
 
 @pytest.mark.parametrize("content, reason", [
-    ("time,mag,err\n1,2,3\n", "no time column"),
+    ("date,mag,err\n1,2,3\n", "no time column"),
+    ("# only a comment\n", "comments only"),
     (ASASSN_HEADER + "2457000.1,bb,V,14.1\n", "expected 7 columns"),
     (ASASSN_HEADER + "2457000.1,bb,V,bright,0.02,1,1\n", "non-numeric mag"),
     ("HJD,mag,mag_err\n1,2,0.1\n", None),
@@ -105,6 +108,78 @@ def test_asassn_malformed(tmp_path, content, reason):
     else:
         with pytest.raises(BadLightCurve, match=reason):
             read_lightcurve(path, "asassn")
+
+
+CRTS_ROWS = "53730.5293495834 14.70 0.065\n53555.7570653471 14.74 0.064\n"
+BOM = "\ufeff"
+
+
+@pytest.mark.parametrize("name, content", [
+    ("bom", BOM + CRTS_ROWS),
+    ("names", "MJD mag err\n" + CRTS_ROWS),
+    ("csv names", "time,mag,err\n" + CRTS_ROWS),
+    ("bom and names", BOM + "MJD\tMag\tMagerr\r\n" + CRTS_ROWS.replace("\n", "\r\n")),
+    ("comment", "# star 3019021001365, CRTS SSS\n" + CRTS_ROWS),
+    ("bom and comment", BOM + "# star\n" + CRTS_ROWS),
+    ("comment then names", "# star\nMJD mag err\n" + CRTS_ROWS),
+])
+def test_crts_reads_a_bom_and_one_header_line(tmp_path, name, content):
+    path = write(tmp_path / "a.dat", content.encode("utf-8"), mode="wb")
+    time, mag, err = read_lightcurve(path, "crts")
+    np.testing.assert_array_equal(time, [53730.5293495834, 53555.7570653471])
+    np.testing.assert_array_equal(mag, [14.70, 14.74])
+    np.testing.assert_array_equal(err, [0.065, 0.064])
+
+
+@pytest.mark.parametrize("content, reason", [
+    # a header is skipped only as the first line; later junk names its column
+    ("MJD mag err\n" + CRTS_ROWS + "53999.0 15.0 n/a\n", "non-numeric err value 'n/a'"),
+    ("MJD mag err\n" + CRTS_ROWS + "MJD mag err\n", "non-numeric time value 'MJD'"),
+    # a first line with a number in it is data, not a header
+    ("53500.1 bright 0.03\n" + CRTS_ROWS, "non-numeric mag value 'bright'"),
+    (BOM + "53500.1 15.2 oops\n" + CRTS_ROWS, "non-numeric err value 'oops'"),
+    ("MJD mag err\n", "empty file (header only)"),
+    (BOM, "empty file"),
+    ("MJD mag err\n53500.1,15.2,0.03\n", "expected 3 columns"),
+    ("53500.1,15.2,0.03\n", "expected 3 columns"),
+])
+def test_crts_header_tolerance_keeps_per_object_errors(tmp_path, content, reason):
+    path = write(tmp_path / "bad.dat", content.encode("utf-8"), mode="wb")
+    with pytest.raises(BadLightCurve, match=re.escape(reason)):
+        read_lightcurve(path, "crts")
+
+
+def test_utf16_files_are_named_as_such(tmp_path):
+    path = write(tmp_path / "u16.dat", CRTS_ROWS.encode("utf-16"), mode="wb")
+    with pytest.raises(BadLightCurve, match="UTF-16"):
+        read_lightcurve(path, "crts")
+
+
+@pytest.mark.parametrize("name, content", [
+    ("bom", BOM + ASASSN_HEADER),
+    ("bom and comment", BOM + "# ASAS-SN Sky Patrol\n" + ASASSN_HEADER),
+    ("crlf", BOM + ASASSN_HEADER.replace("\n", "\r\n")),
+])
+def test_asassn_reads_a_bom(tmp_path, name, content):
+    path = write(tmp_path / "a.csv", (content + "2457000.1,bb,V,14.100,0.020,8.6,0.1\n"
+                                                "2457001.1,bb,V,14.200,0.030,8.6,0.1\n")
+                 .encode("utf-8"), mode="wb")
+    time, mag, err = read_lightcurve(path, "asassn", filter="V")
+    np.testing.assert_array_equal(time, [2457000.1, 2457001.1])
+    np.testing.assert_array_equal(mag, [14.1, 14.2])
+    np.testing.assert_array_equal(err, [0.02, 0.03])
+
+
+def test_asassn_reads_a_plain_time_mag_err_header(tmp_path):
+    path = write(tmp_path / "a.csv", (BOM + "time,mag,err\n2457000.1,14.1,0.02\n"
+                                      "2457001.1,14.2,0.03\n").encode(), mode="wb")
+    time, mag, err = read_lightcurve(path, "asassn")
+    np.testing.assert_array_equal(time, [2457000.1, 2457001.1])
+    np.testing.assert_array_equal(err, [0.02, 0.03])
+    bad = write(tmp_path / "b.csv", BOM + "time,mag,err\n2457000.1,14.1,0.02\n"
+                                          "2457001.1,faint,0.03\n")
+    with pytest.raises(BadLightCurve, match="non-numeric mag value 'faint'"):
+        read_lightcurve(bad, "asassn")
 
 
 def test_table_reader_with_configured_columns(tmp_path):

@@ -206,7 +206,7 @@ def chain(cluster, workdir, dataset):
     flag = sbatch(cluster, workdir, SLURM_DIR / "flag.slurm",
                   "--run_dir", run_dir, "--catalog", "sim/catalog.csv",
                   "--lightcurves", "sim/lightcurves", "--format", "asassn",
-                  "--period_col", "period", "--out", "flags.ecsv",
+                  "--period_col", "period", "--output", "flags.ecsv",
                   options=[*CPU_OVERRIDES, *after], wait=False)
     assert score.returncode == 0 and flag.returncode == 0, score.stderr + flag.stderr
     # While training runs, the other two wait on it.
