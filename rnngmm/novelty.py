@@ -20,7 +20,6 @@ from keras import ops
 from sklearn.base import BaseEstimator, OutlierMixin
 
 from .errors import InputError
-from .io.atomic import atomic_path
 from .inference import mean_by_object
 from .io.dataset import provenance
 from .models import gmm

@@ -56,6 +56,60 @@ class LoadedRun:
             settings = Preprocessing.from_dict({**settings.to_dict(), "sigma_clip": clip})
         return settings
 
+    def predict(self, data, mag=None, err=None, *, period=None, ids=None,
+                percentiles=(80.0, 95.0, 99.0), batch_size=512, **columns):
+        """Classify light curves and flag anomalies, as ``rnngmm flag`` does.
+
+        Parameters
+        ----------
+        data : array_like, list of tuples, or astropy Table/TimeSeries
+            ``predict(time, mag, err)`` for one light curve; a list of
+            ``(time, mag, err[, period])``; or a table with one light curve,
+            or many told apart by an ``id`` column (see :mod:`rnngmm.api`).
+        mag, err : array_like, optional
+            With ``data`` = time, for one light curve.
+        period : float or dict, optional
+            Catalog period(s) in days (a dict maps ids to periods); missing or
+            unusable periods are searched with Lomb-Scargle, as in training.
+        ids : sequence of str, optional
+            Names of array inputs (default "0", "1", ...).
+        percentiles : sequence of float
+            Anomaly thresholds (percentiles of the training energies).
+        batch_size : int
+        **columns
+            ``id_col``, ``time_col``, ``mag_col``, ``err_col``, ``period_col``
+            of a table input.
+
+        Returns
+        -------
+        astropy.table.Table
+            ``id`` then the flag table's result columns: ``status``, period,
+            class probabilities, ``energy`` (HIGHER = more anomalous), its
+            percentile and ``anomaly_<p>`` flags; one row per light curve.
+        """
+        from . import api
+        names, records = api.light_curve_records(data, mag, err, period=period, ids=ids,
+                                                 **columns)
+        results = api.score_light_curves(self, names, records, batch_size=batch_size)
+        return api.predict_table(self, names, results, percentiles)
+
+    def embed(self, data, mag=None, err=None, *, period=None, ids=None, batch_size=512,
+              **columns):
+        """Latent codes of light curves (mean over each object's chunks).
+
+        Same inputs as :meth:`predict`.
+
+        Returns
+        -------
+        ndarray, shape (n_objects, embedding)
+            NaN rows for objects that could not be scored (``predict`` says why).
+        """
+        from . import api
+        names, records = api.light_curve_records(data, mag, err, period=period, ids=ids,
+                                                 **columns)
+        return api.codes_of(self, api.score_light_curves(self, names, records,
+                                                         batch_size=batch_size))
+
     @property
     def class_map(self):
         """Catalog label -> run class, as the training dataset merged them (or None)."""

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from rnngmm.chunking import chunk_object, chunk_objects
+from rnngmm.objects import Chunking, chunk_objects, object_chunks
 from rnngmm.errors import BadLightCurve
 from rnngmm.preprocess import (MAG_RANGE, MAX_MAG_ERROR, check_period, chunk_bounds, clean,
                                make_chunks, phase_fold)
@@ -124,10 +124,10 @@ def test_phase_fold_in_unit_interval():
 def test_chunk_objects_records_rejects_and_owners():
     good = (np.arange(10.0), np.sin(np.arange(10.0)), np.full(10, 0.1))
     records = [(0, *good, 2.0), (1, [1.0], [1.0], [0.1], 2.0), (2, *good, np.nan)]
-    result = chunk_objects(records, n_min=5, n_max=4)
+    result = chunk_objects(records, Chunking(n_min=5, n_max=4))
     np.testing.assert_array_equal(result.object_index, [0, 0, 0])
     assert [i for i, _ in result.rejects] == [1, 2]
-    assert len(chunk_object(*good, 2.0, n_min=5, n_max=4, period_fold=True)) == 3
+    assert len(object_chunks(*good, 2.0, Chunking(n_min=5, n_max=4, period_fold=True))) == 3
 
 
 def test_clean_drops_implausible_epochs_such_as_a_jd_among_mjds():

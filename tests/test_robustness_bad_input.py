@@ -14,8 +14,8 @@ What happens to the awkward cases that are not rejections (asserted below):
   (``preprocess.MIN_STD``) so the network inputs and energy are finite.
 * catalog period 0, negative or NaN: treated as "no catalog period", so the
   period is searched with Lomb-Scargle (period_source "lomb-scargle").
-* catalog period longer than the baseline: prepare rejects the object
-  ("period ... longer than the baseline"); flag falls back to Lomb-Scargle.
+* catalog period longer than the baseline, or below the plausible 1e-3 d:
+  prepare and flag both fall back to Lomb-Scargle (one period rule).
 * catalog period that is not a number ("abc"): that row alone is rejected
   ("catalog period 'abc' is not a number", in prepare's rejects table and
   flag's status column); the rest of the catalog is processed.
@@ -106,11 +106,12 @@ def build_case(directory):
         flag="no usable points")
     add("constant", crts_text(t, np.full(N_POINTS, 14.0), e))
     add("constant_noperiod", crts_text(t, np.full(N_POINTS, 14.0), e), period="",
-        prepare="constant magnitudes", flag="no usable period")
+        prepare="no usable period", flag="no usable period")  # one period rule
     add("period0", crts_text(*good_curve(20)), period="0")
     add("periodneg", crts_text(*good_curve(21)), period="-3.5")
-    add("periodlong", crts_text(*good_curve(22)), period="5000",
-        prepare="period 5000 d is longer than the baseline")
+    # one period rule in prepare and flag: unusable catalog periods are searched
+    add("periodlong", crts_text(*good_curve(22)), period="5000")
+    add("periodtiny", crts_text(*good_curve(23)), period="1e-9")
     add("textmag", crts_text(t[:5], m[:5], e[:5]).replace(repr(float(m[2])), "bright"),
         prepare="non-numeric mag value 'bright'", flag="non-numeric mag value 'bright'")
     add("textlater", crts_text(t, m, e) + "53999.0 15.0 n/a\n",
@@ -214,7 +215,8 @@ def test_prepare_accounts_for_every_catalog_row_with_a_reason(case, prepared, ca
     assert lengths["somesentinels"] == N_POINTS - 5
     for object_id in ("bom", "header", "csvheader", "commentheader"):
         assert lengths[object_id] == N_POINTS, object_id
-    assert sources["period0"] == sources["periodneg"] == "lomb-scargle"
+    for object_id in ("period0", "periodneg", "periodlong", "periodtiny"):
+        assert sources[object_id] == "lomb-scargle", object_id
     assert sources["good1"] == "catalog"
 
 
@@ -276,7 +278,7 @@ def test_flag_outputs_are_finite_exactly_where_scored(flagged):
 
 def test_flag_period_fallbacks_and_novel_labels(flagged, tiny_run_dir):  # noqa: F811
     row = {object_id: k for k, object_id in reversed(list(enumerate(flagged["id"])))}
-    for object_id in ("period0", "periodneg", "periodlong"):
+    for object_id in ("period0", "periodneg", "periodlong", "periodtiny"):
         assert flagged["period_source"][row[object_id]] == "lomb-scargle", object_id
     assert flagged["period"][row["periodlong"]] < 600
     assert flagged["period_source"][row["good1"]] == "catalog"

@@ -44,6 +44,8 @@ class RowResults:
     n_chunks : ndarray of int64, shape (n,)
     prob : ndarray of float64, shape (n, n_classes)
     energy : ndarray of float64, shape (n,)
+    code : ndarray of float64, shape (n, E), optional
+        Mean latent code (NaN if not ok); kept in memory only, not in shards.
     """
 
     status: np.ndarray
@@ -52,6 +54,7 @@ class RowResults:
     n_chunks: np.ndarray
     prob: np.ndarray
     energy: np.ndarray
+    code: np.ndarray = None
 
     def __len__(self):
         return len(self.status)
@@ -76,7 +79,9 @@ class RowResults:
                    period_source=np.concatenate([p.period_source for p in parts]),
                    n_chunks=np.concatenate([p.n_chunks for p in parts]),
                    prob=np.concatenate([p.prob for p in parts]),
-                   energy=np.concatenate([p.energy for p in parts]))
+                   energy=np.concatenate([p.energy for p in parts]),
+                   code=(np.concatenate([p.code for p in parts])
+                         if all(p.code is not None for p in parts) else None))
 
     @property
     def ok(self):

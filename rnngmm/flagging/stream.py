@@ -94,6 +94,8 @@ def score_batch(items, scorer, preprocessing, chunking):
         results.energy[positions] = scores.energy
         results.n_chunks[positions] = scores.n_chunks
         results.status[positions] = OK
+        results.code = np.full((len(items), scores.code.shape[1]), np.nan)
+        results.code[positions] = scores.code
     return results
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from .. import __version__, debug
 from ..dist import init_horovod
 from ..errors import InputError
+from ..io.atomic import save_keras_model
 from ..io.dataset import Dataset
 from ..objects import dataset_class_map, dataset_preprocessing
 from . import rundir
@@ -96,19 +97,6 @@ def _report_data(data, dataset):
         log.info(f"  {len(data.rejects)} objects gave no chunk (see rejects.ecsv):")
         for line in rundir.summarise_rejects(data.rejects)[:10]:
             log.info("  " + line)
-
-
-def save_model(model, path):
-    """Save a ``.keras`` file atomically (Keras insists on the suffix)."""
-    directory, base = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{base}.{os.getpid()}.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def run_training(config):
@@ -203,6 +191,6 @@ def run_training(config):
     debug.dump_weights(model, dist.rank)
     if dist.is_root:
         novelty.save(os.path.join(run_dir, "gmm.h5"))
-        save_model(model, os.path.join(run_dir, "model.keras"))
+        save_keras_model(model, os.path.join(run_dir, "model.keras"))
         log.info(f"trained model, GMM and logs in {run_dir}")
     return 0

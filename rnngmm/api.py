@@ -1,0 +1,125 @@
+"""The Python API behind ``rnngmm.load_run(path).predict(...)`` and ``.embed(...)``.
+
+Light curves given as numpy arrays or astropy tables go through exactly the
+path of ``rnngmm flag``: :func:`rnngmm.flagging.stream.score_batch` (the
+run's preprocessing, period rule and chunking, then the one scoring path),
+and the result has the flag table's result columns.
+
+Accepted inputs
+---------------
+- ``predict(time, mag, err, period=P)``: one light curve (arrays);
+- ``predict([(time, mag, err), (time, mag, err, period), ...])``: several;
+- ``predict(table)``: an astropy ``Table`` or ``TimeSeries`` holding one light
+  curve, or many told apart by an ``id`` column; a ``period`` column (first
+  value per object) gives catalog periods. A ``TimeSeries``'s ``time`` column
+  is converted to MJD.
+"""
+
+import numpy as np
+
+from .errors import InputError
+
+
+def _as_days(column):
+    """Days from a Time column (MJD) or plain numbers."""
+    mjd = getattr(column, "mjd", None)
+    return np.asarray(mjd if mjd is not None else column, dtype=np.float64)
+
+
+def _records_from_table(table, *, id_col, time_col, mag_col, err_col, period_col, period):
+    for name in (time_col, mag_col, err_col):
+        if name not in table.colnames:
+            raise InputError(f"table has no column {name!r} (columns: {table.colnames}); "
+                             "name the columns with time_col=, mag_col=, err_col=")
+    time = _as_days(table[time_col])
+    mag = np.asarray(table[mag_col], np.float64)
+    err = np.asarray(table[err_col], np.float64)
+    periods = (np.asarray(table[period_col], np.float64) if period_col in table.colnames
+               else np.full(len(table), np.nan))
+    if id_col not in table.colnames:  # one light curve
+        value = (periods[0] if len(periods) else np.nan) if period is None else float(period)
+        return ["0"], [(time, mag, err, value)]
+    ids = np.asarray(table[id_col]).astype(str)
+    order, records = [], []
+    for object_id in dict.fromkeys(ids):  # first-appearance order
+        rows = ids == object_id
+        value = periods[rows][0] if period is None else _period_of(period, object_id)
+        order.append(object_id)
+        records.append((time[rows], mag[rows], err[rows], value))
+    return order, records
+
+
+def _period_of(period, object_id):
+    if isinstance(period, dict):
+        return float(period.get(object_id, np.nan))
+    return float(period)
+
+
+def light_curve_records(data, mag=None, err=None, *, period=None, ids=None, id_col="id",
+                        time_col="time", mag_col="mag", err_col="err",
+                        period_col="period"):
+    """Normalise the accepted inputs to ``(ids, [(time, mag, err, period), ...])``.
+
+    Raises
+    ------
+    InputError
+        For an input of no accepted shape.
+    """
+    if hasattr(data, "colnames"):
+        return _records_from_table(data, id_col=id_col, time_col=time_col, mag_col=mag_col,
+                                   err_col=err_col, period_col=period_col, period=period)
+    if mag is not None:
+        if err is None:
+            raise InputError("predict(time, mag, err): err is required")
+        value = np.nan if period is None else float(period)
+        records = [(data, mag, err, value)]
+    elif isinstance(data, (list, tuple)) and all(len(item) in (3, 4) for item in data):
+        records = [(item[0], item[1], item[2],
+                    item[3] if len(item) == 4 else (np.nan if period is None else period))
+                   for item in data]
+    else:
+        raise InputError("give predict(time, mag, err), a list of (time, mag, err[, period]) "
+                         "tuples, or an astropy Table/TimeSeries")
+    ids = [str(i) for i in ids] if ids is not None else [str(k) for k in range(len(records))]
+    if len(ids) != len(records):
+        raise InputError(f"{len(ids)} ids for {len(records)} light curves")
+    return ids, records
+
+
+def score_light_curves(run, ids, records, *, batch_size=512):
+    """RowResults of ``records`` on the flag path, in order."""
+    from .flagging.scorer import ModelScorer
+    from .flagging.sources import ObjectRecord
+    from .flagging.stream import score_batch
+    items = [(k, ObjectRecord(np.asarray(t, np.float64), np.asarray(m, np.float64),
+                              np.asarray(e, np.float64), float(p), "catalog"))
+             for k, (t, m, e, p) in enumerate(records)]
+    scorer = ModelScorer(run.model, run.novelty, batch_size)
+    return score_batch(items, scorer, run.preprocessing, run.chunking)
+
+
+def predict_table(run, ids, results, percentiles):
+    """The flag table's result columns for API results, with an ``id`` column first."""
+    from astropy.table import Table
+
+    from .object_table import result_columns, text_column
+    table = Table()
+    table["id"] = text_column(ids)
+    for name, values in result_columns(
+            status=results.status, period=results.period,
+            period_source=results.period_source, prob=results.prob,
+            n_chunks=results.n_chunks, energy=results.energy,
+            class_names=run.class_names, novelty=run.novelty,
+            percentiles=percentiles).items():
+        table[name] = values
+    table.meta["run_id"] = run.run_id
+    table.meta["class_names"] = list(run.class_names)
+    return table
+
+
+def codes_of(run, results):
+    """(n, E) mean codes (NaN rows where not scored)."""
+    width = int(run.model.hparams.get("embedding", 0)) if hasattr(run.model, "hparams") else 0
+    if results.code is None:
+        return np.full((len(results), width), np.nan)
+    return np.asarray(results.code, np.float64)
