@@ -112,6 +112,7 @@ def test_killed_run_resumes_to_the_same_file(tiny_run_dir, new_catalog, referenc
     resumed = run_cli_subprocess(*args, "--resume", timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "flag: 20/" in resumed.stdout, "resume did not start from the completed shards"
+    assert "absl::InitializeLog" not in resumed.stderr and "I0000" not in resumed.stderr
     table = read_table(str(out))
     assert table.colnames == reference.colnames
     for name in reference.colnames:

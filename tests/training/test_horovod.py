@@ -54,6 +54,11 @@ def test_mpirun_ranks_end_identical_and_differ_without_averaging(sim_path, tmp_p
     assert max_difference(rank0, rank1) == 0.0
     # only rank 0 prints and writes
     assert done.stdout.count("run directory:") == 1
+    # A job log a cluster user can read: one line per epoch from rank 0, no
+    # progress-bar escape codes, no TensorFlow/XLA C++ start-up lines.
+    assert "\x1b[" not in done.stdout and "\r" not in done.stdout
+    assert done.stdout.count("epoch 1/") == 1
+    assert "absl::InitializeLog" not in done.stderr and "XLA service" not in done.stderr
     assert (tmp_path / "crts" / "avg" / "model.keras").is_file()
     _, (solo0, solo1) = _train("mpirun", sim_path, tmp_path, "noavg",
                                RNNGMM_DEBUG_NO_AVERAGING=1)
