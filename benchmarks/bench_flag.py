@@ -46,7 +46,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 CRTS = Path(os.environ.get("RNNGMM_CRTS_DIR", REPO.parent / "shared" / "data" / "crts"))
 CLASS_NAMES = ["ECL", "RRab", "RRc", "Rot", "LPV", "CEP", "DSCT", "EA"]
-CHUNKING = {"n_min": 20, "n_max": 200, "period_fold": False, "sigma_clip": None}
+CHUNKING = {"n_min": 20, "n_max": 200, "period_fold": False}
 
 
 def machine():
@@ -137,7 +137,7 @@ def run_flag(run_dir, catalog, lightcurves, out, ranks):
     wall = time.perf_counter() - start
     if result.returncode != 0:
         raise RuntimeError(f"flag failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    rates = re.findall(r"flag: \d+/\d+ objects .*?, ([\d.]+) objects/s", result.stderr)
+    rates = re.findall(r"flag: \d+/\d+ objects .*?, ([\d.]+) objects/s", result.stdout)
     peaks = re.search(r"peak memory per rank while scoring \(MiB\): ([\d., ]+)", result.stdout)
     summary = [line for line in result.stdout.splitlines() if "not scored" in line]
     return {"wall_s": round(wall, 1), "loop_objects_per_s": float(rates[-1]) if rates else None,
@@ -147,19 +147,24 @@ def run_flag(run_dir, catalog, lightcurves, out, ranks):
 
 def model_only_rate(run_dir, lightcurves, n_objects):
     """Chunks/s and objects/s of ``predict_chunks`` on pre-made chunks."""
-    from rnngmm.chunking import chunk_objects
+    from rnngmm.errors import BadLightCurve
     from rnngmm.inference import predict_chunks
     from rnngmm.io.catalog import read_catalog
     from rnngmm.io.readers import read_lightcurve
     from rnngmm.runs import load_run
 
+    from rnngmm.objects import chunk_objects, prepare_object
     run = load_run(run_dir)
     catalog = read_catalog(CRTS / "catalog.csv", "id", period_col="period")
     records = []
     for i in range(min(n_objects, len(catalog))):
         t, m, e = read_lightcurve(Path(lightcurves) / f"{catalog.ids[i]}.dat", "crts")
-        records.append((i, t, m, e, catalog.periods[i]))
-    chunk_set = chunk_objects(records, **run.chunking)
+        try:  # the flag path: clean once, period rule, then chunking
+            p = prepare_object(t, m, e, catalog.periods[i], run.preprocessing)
+        except BadLightCurve:
+            continue
+        records.append((i, p.time, p.mag, p.err, p.period))
+    chunk_set = chunk_objects(records, run.chunking)
     n_objects_ok = len(np.unique(chunk_set.object_index))
     predict_chunks(run.model, chunk_set.chunks)  # trace and compile once (package defaults)
     start = time.perf_counter()
