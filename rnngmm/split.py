@@ -32,7 +32,12 @@ def object_split(labels, *, validation_fraction=0.2, seed=0, novel_classes=()):
     else:
         known_labels = labels[known]
         _, counts = np.unique(known_labels, return_counts=True)
-        stratify = known_labels if counts.min() >= 2 else None
+        n_validation = int(np.ceil(validation_fraction * len(known)))
+        # Stratifying needs two objects per class and room for every class
+        # on both sides; small or many-class datasets are split at random.
+        feasible = (counts.min() >= 2 and n_validation >= len(counts)
+                    and len(known) - n_validation >= len(counts))
+        stratify = known_labels if feasible else None
         train, validation = train_test_split(known, test_size=validation_fraction,
                                              random_state=seed, stratify=stratify)
     return {"train": np.sort(train), "validation": np.sort(validation),

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 
 def catalog_cuts(dataset, args):
-    """``(index, reason)`` of objects removed by ``--ss_resid`` / ``--class_prob``."""
+    """``(index, reason)`` of objects removed by ``--ss_resid`` / ``--class_prob``
+    (one entry per object; both reasons joined when both cuts apply)."""
     excluded = []
     for flag, column, keep in (("ss_resid", "ss_resid", np.less_equal),
                                ("class_prob", "class_prob", np.greater_equal)):
@@ -46,7 +47,10 @@ def catalog_cuts(dataset, args):
         op = ">" if flag == "ss_resid" else "<"
         excluded += [(int(i), f"{column} {values[i]:.3g} {op} {limit:g} (--{flag})")
                      for i in np.flatnonzero(bad)]
-    return excluded
+    reasons = {}  # one entry per object, even when both cuts remove it
+    for index, reason in excluded:
+        reasons[index] = f"{reasons[index]}; {reason}" if index in reasons else reason
+    return sorted(reasons.items())
 
 
 def _configure_tensorflow(args, dist):
