@@ -30,9 +30,10 @@ def test_catalog_cuts_name_the_value_the_limit_and_the_flag(with_columns):
     args = TrainConfig(data=str(with_columns), ss_resid=0.5, class_prob=0.8)
     with Dataset(with_columns) as dataset:
         excluded = catalog_cuts(dataset, args)
+    # one entry per object: object 2 fails both cuts and is listed once
     assert excluded == [(1, "ss_resid 0.7 > 0.5 (--ss_resid)"),
-                        (2, "ss_resid nan > 0.5 (--ss_resid)"),
-                        (2, "class_prob 0.5 < 0.8 (--class_prob)"),
+                        (2, "ss_resid nan > 0.5 (--ss_resid); class_prob 0.5 < 0.8 "
+                            "(--class_prob)"),
                         (3, "class_prob 0.79 < 0.8 (--class_prob)")]
 
 
