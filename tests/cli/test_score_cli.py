@@ -153,7 +153,7 @@ def test_two_ranks_equal_one(scored, tiny_run_dir):  # noqa: F811
     one = Table.read(scored / "objects.ecsv")
     two = Table.read(tiny_run_dir / "scoring_mpi2" / "objects.ecsv")
     assert list(one["id"]) == list(two["id"]) and list(one["status"]) == list(two["status"])
-    assert list(one["predicted"]) == list(two["predicted"])
+    assert list(one["predicted_class"]) == list(two["predicted_class"])
     np.testing.assert_allclose(one["energy"], two["energy"], rtol=1e-6)
 
 
