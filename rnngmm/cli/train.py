@@ -96,6 +96,18 @@ def add_parser(subparsers):
                      help="float16 compute with float32 variables (GPUs)")
     fit.add_argument("--threads", type=int, default=None,
                      help="TensorFlow intra-op threads per rank (default: all cores)")
+    fit.add_argument("--time_budget", type=float, default=None, metavar="MINUTES",
+                     help="wall-time budget of the training loop: no epoch is started "
+                          "that would not end within it, then the run finishes cleanly "
+                          "(mixture fitted, files written); with --resume the time "
+                          "already spent counts. Set it a few minutes below a job's "
+                          "--time")
+    fit.add_argument("--ae_budget_fraction", type=float, default=0.75,
+                     help="sequential training: the autoencoder stage's share of "
+                          "--time_budget (what it leaves goes to the estimation stage)")
+    fit.add_argument("--init_from", default=None, metavar="RUN_DIR",
+                     help="start from the weights of another run (same model "
+                          "settings), e.g. a joint fine-tune of a sequential run")
 
     runs = parser.add_argument_group("run directory")
     runs.add_argument("--sim_type", default="crts",

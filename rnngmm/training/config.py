@@ -57,6 +57,9 @@ class TrainConfig:
     seed: int = 0
     mixed_precision: bool = False
     threads: int = None
+    time_budget: float = None
+    ae_budget_fraction: float = 0.75
+    init_from: str = None
     # run directory
     sim_type: str = "crts"
     log_dir: str = "keras_logs"
@@ -130,6 +133,14 @@ class TrainConfig:
              f"--keep_checkpoints must be >= 1 (got {self.keep_checkpoints})"),
             (self.threads is None or self.threads >= 1,
              f"--threads must be >= 1 (got {self.threads})"),
+            (self.time_budget is None or self.time_budget > 0,
+             f"--time_budget must be > 0 minutes (got {self.time_budget})"),
+            (0 < self.ae_budget_fraction <= 1,
+             f"--ae_budget_fraction must be in (0, 1] (got {self.ae_budget_fraction})"),
+            (self.init_from is None or os.path.isfile(os.path.join(self.init_from,
+                                                                   "model.keras")),
+             f"--init_from {self.init_from!r} is not a finished run directory "
+             "(no model.keras)"),
             (self.run_name is None or (self.run_name and "/" not in self.run_name
                                        and self.run_name not in (".", "..")),
              f"--run_name must be a plain directory name (got {self.run_name!r})"),

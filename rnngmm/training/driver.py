@@ -103,6 +103,36 @@ def _report_data(data, dataset):
             log.info("  " + line)
 
 
+def init_weights_from(model, source_run, collectives):
+    """Copy every weight of ``source_run``'s model into ``model`` (all ranks).
+
+    Rank 0 reads the source; the weights are then broadcast, so every rank
+    starts identical. The optimizer starts fresh.
+
+    Raises
+    ------
+    InputError
+        When the source's weights do not fit this model (other model settings).
+    """
+    from ..runs import load_model
+    problem = None
+    if collectives.dist.is_root:
+        source = load_model(os.path.join(source_run, "model.keras"))
+        mine = [tuple(w.shape) for w in model.weights]
+        theirs = [tuple(w.shape) for w in source.weights]
+        if mine != theirs:
+            problem = (f"--init_from {source_run}: its model has other settings "
+                       f"({len(theirs)} weight arrays vs {len(mine)}, or other shapes); "
+                       "use the same --config and model flags")
+        else:
+            model.set_weights(source.get_weights())
+            log.info(f"initialised the weights from {source_run}")
+    problem = collectives.broadcast_json(problem)
+    if problem:
+        raise InputError(problem)
+    collectives.broadcast_variables(model.variables)
+
+
 def run_training(config):
     """Train as ``config`` says; return the exit code (0, or 75 when interrupted).
 
@@ -139,6 +169,8 @@ def run_training(config):
                   # how new objects must be cleaned and given periods (flag, API)
                   "preprocessing": dataset_preprocessing(dataset.attrs).to_dict(),
                   "class_map": dataset_class_map(dataset.attrs),
+                  "init_from": (os.path.abspath(args.init_from) if args.init_from
+                                else None),
                   "dataset": {"path": os.path.abspath(dataset.path),
                               "attrs": {k: str(v) for k, v in dataset.attrs.items()}},
                   "versions": rundir.library_versions(), "world_size": dist.size,
@@ -179,6 +211,8 @@ def run_training(config):
                   jit_compile=False)
     model.set_support_scaling(data.train.chunks.supports)  # rank 0's values are broadcast
     prepare_model(model, collectives, options)
+    if args.init_from and not args.resume:  # a resumed run's checkpoint wins
+        init_weights_from(model, args.init_from, collectives)
     state = None
     if args.resume:
         state = resume_state(model, collectives, os.path.join(run_dir, "checkpoints"), options)

@@ -57,6 +57,12 @@ class TrainOptions:
     seed : int
     average_gradients : bool
         False only in tests, to show what un-averaged training gives.
+    time_budget_s : float, optional
+        Wall-time budget of the whole loop (seconds); an epoch that is not
+        expected to end within it is not started, and the run ends cleanly.
+    stage_budget_s : dict, optional
+        Per-stage caps within the budget (e.g. the autoencoder stage of a
+        sequential run); time a stage leaves unused goes to the next.
     """
 
     stages: list
@@ -71,6 +77,8 @@ class TrainOptions:
     average_gradients: bool = True
     verbose: bool = True
     eval_batch_size: int = 1024
+    time_budget_s: float = None
+    stage_budget_s: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -178,7 +186,24 @@ def _average_train_logs(logs, collectives):
 
 def _initial_state(options):
     return {"epoch": 0, "step": 0, "stage": None, "best": None, "best_epoch": None,
-            "best_checkpoint": None, "wait": 0, "seed": options.seed, "history": []}
+            "best_checkpoint": None, "wait": 0, "seed": options.seed, "history": [],
+            "elapsed_s": 0.0, "stage_elapsed_s": 0.0}
+
+
+def budget_left(options, state, stage, epoch_seconds):
+    """Which budget, if any, the next epoch would overrun: None, ``"stage"`` or ``"run"``.
+
+    An epoch is started only when one more epoch of the last one's length
+    still fits, so a run ends (checkpoint, mixture, files) within its budget.
+    """
+    if options.time_budget_s is None:
+        return None
+    if state.get("elapsed_s", 0.0) + epoch_seconds > options.time_budget_s:
+        return "run"
+    cap = options.stage_budget_s.get(stage)
+    if cap is not None and state.get("stage_elapsed_s", 0.0) + epoch_seconds > cap:
+        return "stage"
+    return None
 
 
 def prepare_model(model, collectives, options):
@@ -275,7 +300,7 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None):
         epoch, start_step = state["epoch"], state["step"]
         stage, _, stage_end = stage_at(options.stages, epoch)
         if state["stage"] != stage:
-            state.update(stage=stage, best=None, best_epoch=None, wait=0)
+            state.update(stage=stage, best=None, best_epoch=None, wait=0, stage_elapsed_s=0.0)
         if model.stage != stage:
             model.stage = stage
         batches = epoch_batches(len(data.train), options.batch_size, seed=options.seed,
@@ -314,8 +339,16 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None):
         early = options.patience > 0 and state["wait"] >= options.patience
         if early:
             state["epoch"] = stage_end  # on to the next stage (or the end)
+        # Rank 0's clock decides for every rank, so all take the same branch.
+        epoch_seconds = collectives.broadcast_json(time.perf_counter() - started)
+        state["elapsed_s"] = state.get("elapsed_s", 0.0) + epoch_seconds
+        state["stage_elapsed_s"] = state.get("stage_elapsed_s", 0.0) + epoch_seconds
+        spent = None if state["epoch"] >= stage_end else budget_left(options, state, stage,
+                                                                      epoch_seconds)
+        if spent is not None:
+            state["epoch"] = total if spent == "run" else stage_end
         stopping = collectives.any(stop.requested is not None)
-        if (improved or early or stopping or state["epoch"] >= total
+        if (improved or early or stopping or spent or state["epoch"] >= total
                 or (epoch + 1) % options.checkpoint_every == 0):
             _save(model, collectives, checkpoint_dir, state, options)
         if dist.is_root:
@@ -325,6 +358,10 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None):
         if early:
             _log(options, collectives, f"early stopping of stage {stage!r}: no improvement "
                  f"of {monitor} for {options.patience} epochs (best epoch {state['best_epoch'] + 1})")
+        if spent is not None:
+            _log(options, collectives, f"time budget of the {spent if spent == 'run' else repr(stage) + ' stage'} "
+                 f"spent after {state['elapsed_s'] / 60:.1f} min: "
+                 + ("finishing the run" if spent == "run" else "on to the next stage"))
         if stopping:
             _log(options, collectives, f"stopped by {stop.requested or 'a signal on another rank'} "
                  f"after epoch {epoch + 1}; resume with --resume")

@@ -41,8 +41,15 @@ def train_options_from_args(args, world_size):
     from .loop import TrainOptions, stage_plan
     scale = not args.no_lr_scaling and world_size > 1
     warmup = args.warmup_epochs if args.warmup_epochs is not None else (1.0 if scale else 0.0)
+    budget = getattr(args, "time_budget", None)
+    budget_s = None if budget is None else 60.0 * float(budget)
+    stage_caps = {}
+    if budget_s is not None and not args.gmm_on:
+        # The autoencoder may use its share; what it leaves goes to estimation.
+        stage_caps["autoencoder"] = budget_s * float(getattr(args, "ae_budget_fraction", 0.75))
     return TrainOptions(stages=stage_plan(args.gmm_on, args.nb_epoch, args.cls_epoch),
                         batch_size=args.batch_size, lr=args.lr, scale_lr=scale,
                         warmup_epochs=warmup, patience=args.patience,
                         checkpoint_every=args.checkpoint_every,
-                        keep_checkpoints=args.keep_checkpoints, seed=args.seed)
+                        keep_checkpoints=args.keep_checkpoints, seed=args.seed,
+                        time_budget_s=budget_s, stage_budget_s=stage_caps)

@@ -1,0 +1,59 @@
+"""`train --time_budget` ends a run cleanly inside its budget; `--init_from`
+starts from another run's weights."""
+
+import csv
+
+import numpy as np
+
+from fixtures_runs import TINY_NOVEL_CLASS, TINY_TRAIN_FLAGS, tiny_run_dir  # noqa: F401
+from helpers import run_cli
+from rnngmm.training.loop import TrainOptions, budget_left
+
+
+def test_budget_left_caps_the_run_and_the_stage():
+    options = TrainOptions(stages=[("autoencoder", 10), ("estimation", 10)],
+                           time_budget_s=100.0, stage_budget_s={"autoencoder": 60.0})
+    assert budget_left(options, {"elapsed_s": 30.0, "stage_elapsed_s": 30.0},
+                       "autoencoder", 20.0) is None
+    assert budget_left(options, {"elapsed_s": 45.0, "stage_elapsed_s": 45.0},
+                       "autoencoder", 20.0) == "stage"
+    assert budget_left(options, {"elapsed_s": 85.0, "stage_elapsed_s": 25.0},
+                       "estimation", 20.0) == "run"
+    assert budget_left(TrainOptions(stages=[("joint", 5)]), {"elapsed_s": 1e9},
+                       "joint", 1e9) is None
+
+
+def _flags(log_dir, name, *extra):
+    return ("train", *TINY_TRAIN_FLAGS, "--novel_classes", TINY_NOVEL_CLASS,
+            "--log_dir", log_dir, "--sim_type", "test", "--run_name", name, *extra)
+
+
+def _weights(run_dir):
+    from rnngmm.runs import load_model
+    return load_model(run_dir / "model.keras").get_weights()
+
+
+def test_time_budget_finishes_the_run_cleanly(small_dataset, tmp_path, capsys):
+    flags = list(_flags(tmp_path, "budget", "--data", small_dataset,
+                        "--time_budget", "0.0001"))
+    flags[flags.index("--nb_epoch") + 1] = "50"  # far more than the budget allows
+    assert run_cli(*flags) == 0
+    run_dir = tmp_path / "test" / "budget"
+    with open(run_dir / "training.csv") as handle:
+        assert len(list(csv.DictReader(handle))) == 1  # the budget allowed one epoch
+    assert (run_dir / "model.keras").is_file() and (run_dir / "gmm.h5").is_file()
+    assert "time budget of the run spent" in capsys.readouterr().out
+
+
+def test_init_from_starts_at_the_source_weights(tiny_run_dir, small_dataset,  # noqa: F811
+                                                tmp_path):
+    assert run_cli(*_flags(tmp_path, "warm", "--data", small_dataset, "--init_from",
+                           tiny_run_dir, "--lr", "1e-9")) == 0
+    source, warm = _weights(tiny_run_dir), _weights(tmp_path / "test" / "warm")
+    assert len(source) == len(warm)
+    for a, b in zip(source, warm):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # a different architecture is refused with a message naming the source
+    code = run_cli(*_flags(tmp_path, "other", "--data", small_dataset, "--init_from",
+                           tiny_run_dir, "--embedding", "6"))
+    assert code == 2
