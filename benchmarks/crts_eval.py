@@ -27,12 +27,24 @@ Steps (each skipped when its output already exists, so a rerun continues):
    class from the joint run's measured epoch time and ``--loco_minutes``);
 8. ``<out>/results.json`` and ``<out>/results.md``.
 
+With ``--baseline_only`` steps 5-8 are replaced by the feature random forest
+alone (no TensorFlow): the features of ``rnngmm.scoring.features`` (cached
+next to the prepared datasets), the training objects split into train and
+validation exactly as ``rnngmm train`` splits them (``rnngmm.split.object_split``
+with ``--validation_fraction`` and ``--seed``), a forest of
+``rnngmm.scoring.baselines`` fitted on train and evaluated on the validation
+objects; ``--evaluate_test`` also evaluates that forest on the test objects
+(do it once, with a frozen configuration). Results: ``<out>/baseline_results.json``
+(or ``--baseline_json``).
+
 Usage::
 
     .venv/bin/python benchmarks/crts_eval.py --out /tmp/crts_eval --budget_minutes 55
     # end-to-end check on a tiny budget:
     .venv/bin/python benchmarks/crts_eval.py --out /tmp/crts_eval_tiny --objects 500 \\
         --config tiny --n_min 20 --budget_minutes 1 --loco --loco_classes CEP DSCT
+    # the feature random forest only, on the validation objects:
+    .venv/bin/python benchmarks/crts_eval.py --out /tmp/crts_rf --keep_ew_ea --baseline_only
 """
 
 import argparse
@@ -334,6 +346,71 @@ def loco(args, out, train_h5, seconds_per_epoch):
             "wall_s": time.time() - t0, "table": table, "markdown": markdown}
 
 
+# ------------------------------------------------------------------ baseline only
+def feature_forest(args, out, train_h5, test_h5):
+    """Feature random forest on the validation (and optionally test) objects.
+
+    Runs in this process (one core: the forest with ``n_jobs=1``, features
+    one object at a time). Returns the results dictionary it writes.
+    """
+    from rnngmm.io.dataset import Dataset
+    from rnngmm.scoring import baselines, features, metrics
+    from rnngmm.split import object_split
+
+    def timed_features(path):
+        with Dataset(path) as dataset:
+            cached = features.read_cache(features.cache_path(path), features.cache_key(dataset))
+            t0 = time.time()
+            x = features.dataset_features(dataset)
+            seconds = time.time() - t0
+            labels = np.asarray(dataset.labels).astype(str)
+        timing = {"objects": int(len(x)), "cached": cached is not None, "seconds": seconds}
+        if cached is None:
+            timing["objects_per_s"] = len(x) / max(seconds, 1e-9)
+            log(f"features of {len(x)} objects of {path}: {seconds:.0f} s "
+                f"({timing['objects_per_s']:.1f} objects/s)")
+        return x, labels, timing
+
+    x_all, labels, train_timing = timed_features(train_h5)
+    labelled = np.flatnonzero(labels != "")
+    parts = object_split(labels[labelled], validation_fraction=args.validation_fraction,
+                         seed=args.seed)
+    train_idx, val_idx = labelled[parts["train"]], labelled[parts["validation"]]
+    class_names = sorted(set(labels[labelled]))
+    code = {c: k for k, c in enumerate(class_names)}
+    y = np.array([code.get(c, -1) for c in labels])
+    evaluations = {"validation": (x_all[val_idx], y[val_idx])}
+    timings = {"train_dataset": train_timing}
+    if args.evaluate_test:
+        x_test, test_labels, timings["test_dataset"] = timed_features(test_h5)
+        y_test = np.array([code.get(c, -1) for c in test_labels])
+        keep = y_test >= 0
+        evaluations["test"] = (x_test[keep], y_test[keep])
+    results = {"command": " ".join(shlex.quote(a) for a in sys.argv),
+               "machine": common.machine_line(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+               "feature_set_version": getattr(features, "FEATURE_SET_VERSION", None),
+               "feature_names": features.feature_names(),
+               "forest": getattr(baselines, "RANDOM_FOREST_PARAMS",
+                                 {"n_estimators": getattr(baselines, "N_ESTIMATORS", None)}),
+               "seed": args.seed, "class_names": class_names,
+               "n_train": int(len(train_idx)), "feature_timing": timings, "evaluations": {}}
+    for name, (x_eval, y_eval) in evaluations.items():
+        t0 = time.time()
+        probabilities = baselines.random_forest_probabilities(
+            x_all[train_idx], y[train_idx], x_eval, len(class_names), seed=args.seed)
+        m = metrics.classification_metrics(y_eval, probabilities.argmax(axis=1), class_names)
+        m["fit_predict_s"] = time.time() - t0
+        results["evaluations"][name] = m
+        log(f"feature forest on {name} ({m['n']} objects, trained on {len(train_idx)}): "
+            f"macro-F1 {m['macro_f1']:.3f}, balanced accuracy {m['balanced_accuracy']:.3f}, "
+            "F1 " + ", ".join(f"{c} {v['f1']:.2f}" for c, v in m["per_class"].items()))
+    path = args.baseline_json or os.path.join(out, "baseline_results.json")
+    with open(path, "w") as handle:
+        json.dump(results, handle, indent=1, default=str)
+    log(f"wrote {path}")
+    return results
+
+
 # ------------------------------------------------------------------ report
 def _fmt(value):
     if isinstance(value, float):
@@ -417,6 +494,14 @@ def main(argv=None):
                         help="share of a sequential run's budget for the autoencoder")
     parser.add_argument("--models", nargs="+", default=["joint", "sequential"],
                         choices=("joint", "sequential"))
+    parser.add_argument("--baseline_only", action="store_true",
+                        help="prepare and split, then fit and evaluate only the feature "
+                             "random forest (train -> validation objects); no network")
+    parser.add_argument("--evaluate_test", action="store_true",
+                        help="with --baseline_only: also evaluate on the test objects")
+    parser.add_argument("--baseline_json", default=None,
+                        help="with --baseline_only: results file "
+                             "(default <out>/baseline_results.json)")
     parser.add_argument("--loco", action="store_true", help="run leave-one-class-out too")
     parser.add_argument("--loco_classes", nargs="*", default=None,
                         help="held-out classes (default: every super-class)")
@@ -438,6 +523,9 @@ def main(argv=None):
     prep = {}
     train_h5, prep["train"] = prepare(args, out, "train")
     test_h5, prep["test"] = prepare(args, out, "test")
+    if args.baseline_only:
+        feature_forest(args, out, train_h5, test_h5)
+        return 0
     runs = {}
     for name in args.models:
         run_dir, timing = train_with_budget(args, out, train_h5, name, name == "joint",

@@ -79,7 +79,7 @@ def test_local_loop_two_classes_then_rerun_skips(small_dataset, tmp_path, capsys
         assert set(r["novelty"]["network"]["at_percentile"]) == {"80", "95"}
         assert "iforest_features" in r["novelty"]
         run_config = json.load(open(tmp_path / "logs" / "loco" / f"loco_{label}" / "config.json"))
-        assert run_config["args"]["novel_classes"] == [label]
+        assert run_config["train"]["novel_classes"] == [label]
         assert label not in run_config["class_names"]
     table = Table.read(results / "loco_table.ecsv")
     assert list(table["held_out"]) == ["CEPH", "RCB", "mean"]

@@ -224,10 +224,10 @@ def test_train_joint_on_two_tasks(cluster, workdir, chain):
         assert (run_dir / name).is_file(), f"{name} missing in {run_dir}\n{out}"
     config = json.loads((run_dir / "config.json").read_text())
     assert config["world_size"] == 2, out
-    assert config["args"]["gmm_on"] is True
+    assert config["train"]["gmm_on"] is True
     assert "srun" in out and "2 task(s)" in out, out
     # Training flags given to sbatch override the script's reference defaults.
-    assert config["args"]["batch_size"] == 16 and config["args"]["nb_epoch"] == 2
+    assert config["train"]["batch_size"] == 16 and config["train"]["nb_epoch"] == 2
 
 
 def test_score_waits_for_training(cluster, workdir, chain):
@@ -261,7 +261,7 @@ def test_train_sequential(cluster, workdir, dataset):
     assert result.returncode == 0, out
     run_dir = workdir / "keras_logs" / "slurmtest" / "sequential"
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["args"]["gmm_on"] is False and config["world_size"] == 1
+    assert config["train"]["gmm_on"] is False and config["world_size"] == 1
     assert (run_dir / "model.keras").is_file() and (run_dir / "gmm.h5").is_file(), out
 
 
@@ -285,7 +285,7 @@ def test_loco_job_array_then_gather(cluster, workdir, dataset):
     for label in held_out:
         assert (workdir / "loco" / f"{label}.json").is_file(), out
         run_dir = workdir / "keras_logs" / "loco" / f"loco_{label}"
-        assert json.loads((run_dir / "config.json").read_text())["args"]["novel_classes"] \
+        assert json.loads((run_dir / "config.json").read_text())["train"]["novel_classes"] \
             == [label]
     from astropy.table import Table
     table = Table.read(workdir / "loco" / "loco_table.ecsv")
