@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Outputs returned by :func:`predict_chunks`.
-OUTPUTS = ("gamma", "z", "code")
+#: Outputs returned by :func:`predict_chunks` (``recon_error``: per-chunk
+#: weighted reconstruction error, as in the training loss).
+OUTPUTS = ("gamma", "z", "code", "recon_error")
 
 
 def _compiled_forward(model, xla=True):
@@ -38,10 +39,14 @@ def _compiled_forward(model, xla=True):
     if xla not in cache:
         import tensorflow as tf
 
+        from .models.rnngmm import chunk_reconstruction_errors
+
         @tf.function(jit_compile=bool(xla), reduce_retracing=True)
         def forward(x, weights, supports):
             outputs = model({"x": x, "weights": weights, "supports": supports},
                             training=False)
+            outputs = dict(outputs, recon_error=chunk_reconstruction_errors(
+                x[..., 1], outputs["reconstruction"], weights))
             return {name: outputs[name] for name in OUTPUTS}
 
         cache[xla] = forward
@@ -78,7 +83,8 @@ def predict_chunks(model, chunks, batch_size=512, xla=True):
     Returns
     -------
     dict of ndarray
-        ``gamma`` (N, K), ``z`` (N, D), ``code`` (N, E), float32.
+        ``gamma`` (N, K), ``z`` (N, D), ``code`` (N, E), ``recon_error`` (N,),
+        float32.
     """
     forward = _compiled_forward(model, xla)
     n = len(chunks)
@@ -97,7 +103,8 @@ def predict_chunks(model, chunks, batch_size=512, xla=True):
             pieces[name].append(np.asarray(outputs[name])[:stop - start])
     if n == 0:
         sizes = _output_sizes(model)
-        return {name: np.zeros((0, sizes[name]), np.float32) for name in OUTPUTS}
+        return {name: np.zeros((0,) + ((sizes[name],) if name in sizes else ()), np.float32)
+                for name in OUTPUTS}
     return {name: np.concatenate(parts).astype(np.float32) for name, parts in pieces.items()}
 
 

@@ -44,10 +44,12 @@ def write_sim_dataset(path, *, n_per_class=12, n_points=40, seed=0, short=0,
     return path
 
 
-def tiny_train_args(dataset, log_dir, run_name, *, epochs=2, extra=()):
-    """Flags of a seconds-long ``rnngmm train`` on :func:`write_sim_dataset` data."""
+def tiny_train_args(dataset, log_dir, run_name, *, epochs=2, extra=(), sequential=False):
+    """Flags of a seconds-long ``rnngmm train`` on :func:`write_sim_dataset` data
+    (joint; ``sequential`` adds 2 estimation epochs after ``epochs`` autoencoder ones)."""
+    schedule = ["--cls_epoch", "2"] if sequential else ["--gmm_on"]
     return ["train", "--data", str(dataset), "--config", "tiny", "--n_min", "20",
-            "--n_max", "32", "--batch_size", "8", "--nb_epoch", str(epochs), "--gmm_on",
+            "--n_max", "32", "--batch_size", "8", "--nb_epoch", str(epochs), *schedule,
             "--log_dir", str(log_dir), "--run_name", run_name, "--threads", "1",
             *map(str, extra)]
 

@@ -105,6 +105,12 @@ def add_parser(subparsers):
     fit.add_argument("--ae_budget_fraction", type=float, default=0.75,
                      help="sequential training: the autoencoder stage's share of "
                           "--time_budget (what it leaves goes to the estimation stage)")
+    fit.add_argument("--cache_estimation", action=argparse.BooleanOptionalAction,
+                     default=True,
+                     help="sequential training: compute the frozen autoencoder's outputs "
+                          "once and train the estimation stage on them (hundreds of "
+                          "epochs in seconds); --no-cache_estimation re-runs the "
+                          "autoencoder at every step")
     fit.add_argument("--init_from", default=None, metavar="RUN_DIR",
                      help="start from the weights of another run (same model "
                           "settings), e.g. a joint fine-tune of a sequential run")

@@ -44,7 +44,10 @@ class RNNGMM(keras.Model):
     Notes
     -----
     Inputs are a dict ``{"x": (B, T, 2), "weights": (B, T), "supports": (B, 3)}``
-    (see ``rnngmm.preprocess.Chunks``); ``weights > 0`` is the mask. Outputs
+    (see ``rnngmm.preprocess.Chunks``); ``weights > 0`` is the mask. In the
+    "estimation" stage the inputs may instead be cached ``{"z": (B, D),
+    "recon_error": (B,)}`` computed once by the frozen autoencoder
+    (:mod:`rnngmm.training.cached`); only ``z`` and ``gamma`` are returned then. Outputs
     are a dict ``{"reconstruction": (B, T), "code": (B, E), "z": (B, D),
     "gamma": (B, K)}`` with ``z = [code, relative Euclidean error, cosine
     error, supports]`` and ``D = E + 5``. ``z`` and ``gamma`` are float32.
@@ -139,6 +142,9 @@ class RNNGMM(keras.Model):
         return self.embedding_size + N_ERROR_FEATURES + N_SUPPORTS
 
     def _forward(self, inputs, training=False, freeze_autoencoder=False):
+        if "z" in inputs:  # cached estimation stage: z computed once, autoencoder frozen
+            z = ops.stop_gradient(ops.cast(inputs["z"], "float32"))
+            return {"z": z, "gamma": self.estimation_net(z, training=training)}
         x = inputs["x"]
         # Lags span minutes to seasonal gaps of months: log1p keeps them O(1).
         x = ops.concatenate([ops.log1p(ops.maximum(x[..., :1], 0.0)), x[..., 1:]], axis=-1)
@@ -230,11 +236,17 @@ class RNNGMM(keras.Model):
         outputs : dict
             The model outputs.
         """
+        cached = "z" in inputs
+        if cached and self._stage != "estimation":
+            raise ValueError("cached inputs (z, recon_error) serve only the estimation stage")
         outputs = self._forward(inputs, training=training,
                                 freeze_autoencoder=self._stage == "estimation")
-        recon = weighted_reconstruction_error(inputs["x"][..., 1],
-                                              outputs["reconstruction"],
-                                              inputs["weights"])
+        if cached:
+            recon = ops.mean(ops.cast(inputs["recon_error"], "float32"))
+        else:
+            recon = weighted_reconstruction_error(inputs["x"][..., 1],
+                                                  outputs["reconstruction"],
+                                                  inputs["weights"])
         ce = weighted_cross_entropy(labels, outputs["gamma"], self.hparams["class_weights"])
         energy, penalty = gmm_loss_terms(outputs["z"], outputs["gamma"],
                                          float(self.hparams["jitter"]))
@@ -315,8 +327,8 @@ class RNNGMM(keras.Model):
         return self._update_metrics(losses, labels, outputs["gamma"])
 
 
-def weighted_reconstruction_error(magnitudes, reconstruction, weights):
-    """Mean over chunks of ``sum(w (x - x_hat)^2) / sum(w)``; padding has w = 0.
+def chunk_reconstruction_errors(magnitudes, reconstruction, weights):
+    """Per chunk ``sum(w (x - x_hat)^2) / sum(w)``; padding has w = 0.
 
     Parameters
     ----------
@@ -324,14 +336,18 @@ def weighted_reconstruction_error(magnitudes, reconstruction, weights):
 
     Returns
     -------
-    scalar tensor (float32)
+    tensor (B,) float32
     """
     magnitudes = ops.cast(magnitudes, "float32")
     reconstruction = ops.cast(reconstruction, "float32")
     weights = ops.cast(weights, "float32")
-    per_chunk = (ops.sum(weights * ops.square(magnitudes - reconstruction), axis=-1)
-                 / ops.maximum(ops.sum(weights, axis=-1), _MIN_WEIGHT_SUM))
-    return ops.mean(per_chunk)
+    return (ops.sum(weights * ops.square(magnitudes - reconstruction), axis=-1)
+            / ops.maximum(ops.sum(weights, axis=-1), _MIN_WEIGHT_SUM))
+
+
+def weighted_reconstruction_error(magnitudes, reconstruction, weights):
+    """Mean over chunks of :func:`chunk_reconstruction_errors` (scalar float32)."""
+    return ops.mean(chunk_reconstruction_errors(magnitudes, reconstruction, weights))
 
 
 def gmm_loss_terms(z, gamma, jitter):

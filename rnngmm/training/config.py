@@ -60,6 +60,7 @@ class TrainConfig:
     time_budget: float = None
     ae_budget_fraction: float = 0.75
     init_from: str = None
+    cache_estimation: bool = True
     # run directory
     sim_type: str = "crts"
     log_dir: str = "keras_logs"

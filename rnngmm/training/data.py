@@ -212,7 +212,10 @@ def epoch_batches(n_chunks, batch_size, *, seed, epoch, rank=0, size=1):
 
 
 def as_inputs(part):
-    """The model's input dict and labels of a :class:`LabelledChunks`."""
+    """The model's input dict and labels of a :class:`LabelledChunks` (or of
+    :class:`rnngmm.training.cached.CachedChunks`)."""
+    if hasattr(part, "inputs"):
+        return part.inputs(), part.labels
     c = part.chunks
     return {"x": c.x, "weights": c.weights, "supports": c.supports}, part.labels
 

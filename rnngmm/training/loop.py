@@ -63,6 +63,9 @@ class TrainOptions:
     stage_budget_s : dict, optional
         Per-stage caps within the budget (e.g. the autoencoder stage of a
         sequential run); time a stage leaves unused goes to the next.
+    cache_estimation : bool
+        Train the "estimation" stage on cached frozen-autoencoder outputs
+        (:mod:`rnngmm.training.cached`).
     """
 
     stages: list
@@ -79,6 +82,7 @@ class TrainOptions:
     eval_batch_size: int = 1024
     time_budget_s: float = None
     stage_budget_s: dict = field(default_factory=dict)
+    cache_estimation: bool = True
 
 
 @dataclass
@@ -295,6 +299,23 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None):
                                         epoch=0, rank=0, size=size))
     warmup_steps = int(round(options.warmup_epochs * steps_per_epoch))
     monitor = "val_loss" if len(data.validation) else "loss"
+    cached = {}
+
+    def stage_data(stage):
+        """Training and validation parts of ``stage`` (cached ones computed once)."""
+        if stage != "estimation" or not options.cache_estimation:
+            return data.train, data.validation
+        if not cached:
+            from .cached import cache_chunks
+            started = time.perf_counter()
+            cached["train"] = cache_chunks(model, data.train, collectives,
+                                           options.eval_batch_size)
+            cached["validation"] = cache_chunks(model, data.validation, collectives,
+                                                options.eval_batch_size)
+            _log(options, collectives, f"estimation stage: frozen-autoencoder outputs of "
+                 f"{len(data.train) + len(data.validation)} chunks cached in "
+                 f"{time.perf_counter() - started:.1f} s")
+        return cached["train"], cached["validation"]
 
     while state["epoch"] < total:
         epoch, start_step = state["epoch"], state["step"]
@@ -311,7 +332,8 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None):
         started = time.perf_counter()
         # No Keras progress bar: under mpirun every rank has a pseudo-terminal
         # and the bar would fill job logs with escape codes; one line per epoch.
-        history = model.fit(train_dataset(data.train, batches[start_step:]),
+        train_part, validation_part = stage_data(stage)
+        history = model.fit(train_dataset(train_part, batches[start_step:]),
                             epochs=1, verbose=0, callbacks=[control], shuffle=False)
         done = start_step + control.steps_done
         if control.interrupted and done < len(batches):
@@ -326,7 +348,7 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None):
                "lr": float(model.optimizer.learning_rate.numpy())}
         seconds = time.perf_counter() - started
         row.update(_average_train_logs(logs, collectives))
-        row.update(_evaluate(model, data.validation, collectives, options.eval_batch_size))
+        row.update(_evaluate(model, validation_part, collectives, options.eval_batch_size))
         state["history"].append(row)
         state.update(epoch=epoch + 1, step=0)
         value = row[monitor]

@@ -52,4 +52,5 @@ def train_options_from_args(args, world_size):
                         warmup_epochs=warmup, patience=args.patience,
                         checkpoint_every=args.checkpoint_every,
                         keep_checkpoints=args.keep_checkpoints, seed=args.seed,
-                        time_budget_s=budget_s, stage_budget_s=stage_caps)
+                        time_budget_s=budget_s, stage_budget_s=stage_caps,
+                        cache_estimation=bool(getattr(args, "cache_estimation", True)))

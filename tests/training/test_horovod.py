@@ -40,9 +40,10 @@ def _launch(launcher, args, env, timeout=300):
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
 
 
-def _train(launcher, sim_path, tmp_path, name, **env):
+def _train(launcher, sim_path, tmp_path, name, sequential=False, **env):
     dumps = tmp_path / f"dumps-{name}"
-    done = _launch(launcher, tiny_train_args(sim_path, tmp_path, name, epochs=1),
+    done = _launch(launcher, tiny_train_args(sim_path, tmp_path, name, epochs=1,
+                                             sequential=sequential),
                    quiet_env(RNNGMM_DEBUG_DUMP_WEIGHTS=dumps, **env))
     assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-3000:])
     return done, [read_weights(dumps / f"weights-rank{r}.h5") for r in (0, 1)]
@@ -68,6 +69,8 @@ def test_mpirun_ranks_end_identical_and_differ_without_averaging(sim_path, tmp_p
 
 
 def test_horovodrun_gloo_ranks_end_identical(sim_path, tmp_path):
-    done, (rank0, rank1) = _train("horovodrun", sim_path, tmp_path, "gloo")
+    # sequential, so the cached estimation stage is checked on 2 ranks too
+    done, (rank0, rank1) = _train("horovodrun", sim_path, tmp_path, "gloo", sequential=True)
     assert "on 2 ranks (horovod)" in done.stdout
+    assert "frozen-autoencoder outputs of" in done.stdout
     assert max_difference(rank0, rank1) == 0.0

@@ -1,0 +1,58 @@
+"""The cached estimation stage of sequential training.
+
+In the "estimation" stage the autoencoder is frozen, so every chunk's
+mixture input ``z`` (code, reconstruction features, supports) and its
+reconstruction error never change. They are computed ONCE, on the one
+scoring path (:func:`rnngmm.inference.predict_chunks`), each rank for its
+contiguous share and then gathered, and the estimation network and mixture
+terms train on these arrays: the same loss, batches and dropout seeds as the
+uncached stage, without re-running the recurrent encoder and decoder at
+every step. ``rnngmm train --no-cache_estimation`` keeps the old way.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..inference import predict_chunks
+
+
+@dataclass
+class CachedChunks:
+    """Frozen-autoencoder outputs of labelled chunks, in the chunks' order.
+
+    Attributes
+    ----------
+    z : ndarray (N, D) float32
+    recon_error : ndarray (N,) float32
+    object_index : ndarray (N,) int64
+    labels : ndarray (N,) int32
+    """
+
+    z: np.ndarray
+    recon_error: np.ndarray
+    object_index: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self):
+        return len(self.labels)
+
+    def take(self, indices):
+        """The chunks at ``indices``."""
+        return CachedChunks(self.z[indices], self.recon_error[indices],
+                            self.object_index[indices], self.labels[indices])
+
+    def inputs(self):
+        """The model's (cached) input dict."""
+        return {"z": self.z, "recon_error": self.recon_error}
+
+
+def cache_chunks(model, part, collectives, batch_size=512):
+    """:class:`CachedChunks` of a :class:`~rnngmm.training.data.LabelledChunks`,
+    identical on every rank (each computes its contiguous share)."""
+    mine = part.take(collectives.dist.shard(len(part)))
+    outputs = predict_chunks(model, mine.chunks, batch_size=batch_size)
+    z = collectives.allgather(outputs["z"].astype(np.float32))
+    recon = collectives.allgather(outputs["recon_error"].astype(np.float32))
+    return CachedChunks(z.reshape(len(part), model.z_size), recon.reshape(len(part)),
+                        part.object_index, part.labels)
