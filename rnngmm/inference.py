@@ -158,12 +158,15 @@ class ChunkScores:
         Latent code.
     energy : ndarray (N,) float64
         Sample energy under the run's mixture (HIGHER = more anomalous).
+    recon_error : ndarray (N,) float32, optional
+        Weighted reconstruction error of the chunk (as in the training loss).
     """
 
     gamma: np.ndarray
     z: np.ndarray
     code: np.ndarray
     energy: np.ndarray
+    recon_error: np.ndarray = None
 
     def __len__(self):
         return len(self.gamma)
@@ -214,7 +217,8 @@ def score_chunks(model, novelty, chunks, batch_size=512, xla=True):
     z = outputs["z"]
     energy = (np.asarray(novelty.energy(z), np.float64) if len(z)
               else np.zeros(0, np.float64))
-    return ChunkScores(np.asarray(outputs["gamma"], np.float64), z, outputs["code"], energy)
+    return ChunkScores(np.asarray(outputs["gamma"], np.float64), z, outputs["code"], energy,
+                       outputs["recon_error"])
 
 
 def aggregate_objects(scores, object_index):

@@ -63,7 +63,7 @@ def impute_with_training_medians(train, *others):
 
 
 def random_forest_probabilities(x_train, y_train, x_eval, n_classes, *,
-                                seed=RANDOM_FOREST_SEED, n_jobs=1):
+                                seed=RANDOM_FOREST_SEED, n_jobs=1, with_oob=False):
     """Fit a random forest (:data:`RANDOM_FOREST_PARAMS`) and return class
     probabilities of ``x_eval``.
 
@@ -77,17 +77,29 @@ def random_forest_probabilities(x_train, y_train, x_eval, n_classes, *,
         Width of the returned probabilities; classes absent from training get
         probability 0.
 
+    with_oob : bool
+        Also return the training objects' out-of-bag probabilities (each from
+        the trees that did not see it: honest training scores for thresholds).
+
     Returns
     -------
     ndarray of float64, shape (len(x_eval), n_classes)
+        And, with ``with_oob``, the (len(x_train), n_classes) out-of-bag ones.
     """
     x_train, x_eval = impute_with_training_medians(x_train, x_eval)
-    forest = RandomForestClassifier(**RANDOM_FOREST_PARAMS, random_state=seed, n_jobs=n_jobs)
+    forest = RandomForestClassifier(**RANDOM_FOREST_PARAMS, random_state=seed, n_jobs=n_jobs,
+                                    oob_score=with_oob)
     forest.fit(x_train, np.asarray(y_train, np.int64))
     probabilities = np.zeros((len(x_eval), n_classes))
     if len(x_eval):
         probabilities[:, forest.classes_] = forest.predict_proba(x_eval)
-    return probabilities
+    if not with_oob:
+        return probabilities
+    oob = np.zeros((len(x_train), n_classes))
+    # an object in every tree's bootstrap (tiny sets) has no OOB vote: NaN -> uniform
+    oob[:, forest.classes_] = np.nan_to_num(forest.oob_decision_function_,
+                                            nan=1.0 / len(forest.classes_))
+    return probabilities, oob
 
 
 def isolation_forest_scores(x_train, x_eval, *, seed=RANDOM_FOREST_SEED, n_jobs=1):

@@ -33,7 +33,14 @@ from .report import METHOD_TITLES, json_ready, write_json, write_text
 EXIT_PREEMPTED = 75
 
 #: Novelty methods reported in the LOCO table, in column order.
-TABLE_METHODS = ("network", "iforest_features")
+TABLE_METHODS = ("network", "network_component_energy", "network_mahalanobis",
+                 "network_reconstruction", "network_max_probability",
+                 "rf_features_max_probability", "iforest_features")
+#: Short column titles of the markdown table.
+SHORT_TITLES = {"network": "energy", "network_component_energy": "component energy",
+                "network_mahalanobis": "Mahalanobis", "network_reconstruction": "recon",
+                "network_max_probability": "1-max p", "rf_features_max_probability":
+                "RF 1-max p", "iforest_features": "iforest"}
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +250,7 @@ def markdown_table(table):
     methods = table.meta["methods"]
     header = ["held-out class", "known", "novel"]
     for method in methods:
-        title = "network" if method == "network" else "iforest"
+        title = SHORT_TITLES.get(method, method)
         header.append(f"{title} AUROC")
         header += [f"{title} P/R/F1 @{p}" for p in percentiles]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -257,7 +264,7 @@ def markdown_table(table):
                 "/".join(_fmt(row[f"{method}_{k}_{p}"]) for k in ("precision", "recall", "f1"))
                 for p in percentiles]
         lines.append("| " + " | ".join(cells) + " |")
-    legend = ", ".join(f"{'network' if m == 'network' else 'iforest'} = {METHOD_TITLES[m]}"
+    legend = ", ".join(f"{SHORT_TITLES.get(m, m)} = {METHOD_TITLES.get(m, m)}"
                        for m in methods)
     return ("# Leave-one-class-out novelty detection\n\n" + "\n".join(lines) +
             f"\n\n{legend}. Thresholds are percentiles of the training objects' scores.\n")

@@ -22,6 +22,11 @@ METHOD_TITLES = {
     "rf_code": "Random forest on network code + supports",
     "rf_features": "Random forest on light-curve features",
     "iforest_features": "Isolation forest on light-curve features",
+    "network_component_energy": "RNN-GMM best-component energy (no class weight)",
+    "network_mahalanobis": "RNN-GMM class Mahalanobis distance of the code",
+    "network_reconstruction": "RNN-GMM reconstruction error",
+    "network_max_probability": "RNN-GMM 1 - max class probability",
+    "rf_features_max_probability": "Random forest on features: 1 - max probability",
 }
 
 

@@ -28,7 +28,7 @@ from ..inference import ChunkScores, aggregate_objects, mean_by_object, score_ch
 from ..io.dataset import Dataset
 from ..object_table import OK, percentile_label, result_columns, text_column
 from ..objects import chunk_objects, dataset_records
-from . import baselines, features, metrics, plots, report
+from . import baselines, features, metrics, novelty_scores, plots, report
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def _concatenate_scores(parts, run):
     if not parts:
         parts = [score_chunks(run.model, run.novelty, _no_chunks(run.chunking.n_max))]
     return ChunkScores(*(np.concatenate([getattr(p, name) for p in parts])
-                         for name in ("gamma", "z", "code", "energy")))
+                         for name in ("gamma", "z", "code", "energy", "recon_error")))
 
 
 def _no_chunks(n_max):
@@ -403,6 +403,9 @@ def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, per
         object_energy[known], object_energy[novel], thresholds)}
     curves = {"network": _with_ranking(metrics.curves(object_energy[known], object_energy[novel]),
                                        novelty_methods["network"])}
+    # per known class: a known star should not be flagged for its class
+    flag_rates = {"network": novelty_scores.flag_rates_by_class(
+        object_energy[known], thresholds, labels[known], class_names)}
     extra_columns = {}
 
     if baseline_inputs is not None:
@@ -426,9 +429,9 @@ def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, per
                                                       class_names)}
         # RF and isolation forest on light-curve features, one row per object;
         # same objects as the network (those it could chunk)
-        rf_feat_prob = baselines.random_forest_probabilities(
+        rf_feat_prob, train_rf_prob = baselines.random_forest_probabilities(
             train_features[train_ok], y_train_object[train_ok], eval_features,
-            len(class_names), seed=seed)
+            len(class_names), seed=seed, with_oob=True)
         rf_feat_pred = np.where(ok, np.argmax(rf_feat_prob, axis=1), -1)
         classification["rf_features"] = {"object": metrics.classification_metrics(
             y_object[known], rf_feat_pred[known], class_names)}
@@ -439,15 +442,34 @@ def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, per
             iforest[known], iforest[novel], metrics.percentile_thresholds(train_scores, percentiles))
         curves["iforest_features"] = _with_ranking(
             metrics.curves(iforest[known], iforest[novel]), novelty_methods["iforest_features"])
+        # the feature forest's own novelty score: 1 - its max probability
+        # (thresholds from the training objects' out-of-bag probabilities)
+        rf_novelty = np.where(ok, 1.0 - rf_feat_prob.max(axis=1), np.nan)
+        rf_thresholds = metrics.percentile_thresholds(1.0 - train_rf_prob.max(axis=1),
+                                                      percentiles)
+        novelty_methods["rf_features_max_probability"] = metrics.novelty_metrics(
+            rf_novelty[known], rf_novelty[novel], rf_thresholds)
         extra_columns = {
             "rf_code_predicted": _names(rf_code_pred, class_names),
             "rf_features_predicted": _names(rf_feat_pred, class_names),
             "iforest_score": iforest}
+        alternatives, alternative_thresholds = alternative_novelty_scores(
+            run, evaluated, training, y_train_object, train_ok, percentiles)
+        for name, values in alternatives.items():
+            method = f"network_{name}"
+            novelty_methods[method] = metrics.novelty_metrics(
+                values[known], values[novel], alternative_thresholds[name])
+            curves[method] = _with_ranking(metrics.curves(values[known], values[novel]),
+                                           novelty_methods[method])
+            extra_columns[f"score_{name}"] = values
+            flag_rates[method] = novelty_scores.flag_rates_by_class(
+                values[known], alternative_thresholds[name], labels[known], class_names)
 
     novelty = {"novel_classes": sorted(set(labels[roles == ROLE_NOVEL].tolist())),
                "thresholds_from": "training-object energies saved in gmm.h5",
                "percentiles": [float(p) for p in percentiles],
-               "methods": novelty_methods}
+               "methods": novelty_methods,
+               "known_flag_rate_by_class": flag_rates}
     if not novel.any():
         novelty["note"] = ("no novel objects were scored (train with --novel_classes or "
                            "score with --novel_classes / --data); novelty metrics are n/a")
@@ -539,6 +561,39 @@ def object_table(ids, labels, roles, evaluated, probabilities, energy, periods,
     table.meta["class_names"] = list(class_names)
     table.meta["energy_percentile"] = "percent of training-object energies below (0-100)"
     return table
+
+
+def alternative_novelty_scores(run, evaluated, training, y_train_object, train_ok,
+                               percentiles):
+    """The scores of :mod:`rnngmm.scoring.novelty_scores` for the evaluated
+    objects, and thresholds from the same scores of the training objects.
+
+    Returns
+    -------
+    scores : dict of str to ndarray (n_evaluated,)
+    thresholds : dict of str to dict of float to float
+    """
+    def per_object(inference, mahalanobis):
+        n = len(inference.indices)
+        prob = np.full((n, len(run.class_names)), np.nan)
+        code = np.full((n, inference.scores.code.shape[1]), np.nan)
+        if len(inference.scores):
+            means = aggregate_objects(inference.scores, inference.chunk_position)
+            prob[means.objects], code[means.objects] = means.prob, means.code
+        return novelty_scores.object_scores(
+            chunk_z=inference.scores.z, chunk_recon=inference.scores.recon_error,
+            chunk_position=inference.chunk_position, n_objects=n, object_prob=prob,
+            object_code=code, novelty=run.novelty, mahalanobis=mahalanobis), code
+
+    _, train_code = per_object(training, None)
+    mahalanobis = novelty_scores.ClassMahalanobis().fit(train_code[train_ok],
+                                                        y_train_object[train_ok])
+    train_scores, _ = per_object(training, mahalanobis)
+    scores, _ = per_object(evaluated, mahalanobis)
+    thresholds = {name: metrics.percentile_thresholds(train_scores[name][train_ok],
+                                                      percentiles)
+                  for name in scores}
+    return scores, thresholds
 
 
 def _names(indices, class_names):

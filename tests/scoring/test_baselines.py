@@ -23,7 +23,20 @@ def test_forest_is_built_from_the_frozen_configuration(monkeypatch):
     x = np.arange(20.0).reshape(10, 2)
     baselines.random_forest_probabilities(x, np.repeat([0, 1], 5), x, 2)
     assert built == {**baselines.RANDOM_FOREST_PARAMS,
-                     "random_state": baselines.RANDOM_FOREST_SEED, "n_jobs": 1}
+                     "random_state": baselines.RANDOM_FOREST_SEED, "n_jobs": 1,
+                     "oob_score": False}
+
+
+def test_out_of_bag_probabilities_do_not_see_their_own_object():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    y = rng.integers(0, 2, 200)  # labels unrelated to x: nothing to learn
+    _, oob = baselines.random_forest_probabilities(x, y, x[:5], 2, with_oob=True)
+    in_sample = baselines.random_forest_probabilities(x, y, x, 2)
+    # in-sample the forest "knows" each label; out of bag it cannot
+    assert np.mean(in_sample.argmax(1) == y) > 0.9
+    assert 0.3 < np.mean(oob.argmax(1) == y) < 0.7
+    np.testing.assert_allclose(oob.sum(axis=1), 1)
 
 
 def test_forest_on_an_imbalanced_problem_is_reproducible():
