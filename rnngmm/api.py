@@ -102,7 +102,7 @@ def predict_table(run, ids, results, percentiles):
     """The flag table's result columns for API results, with an ``id`` column first."""
     from astropy.table import Table
 
-    from .object_table import result_columns, text_column
+    from .object_table import describe_columns, result_columns, text_column
     table = Table()
     table["id"] = text_column(ids)
     for name, values in result_columns(
@@ -114,7 +114,7 @@ def predict_table(run, ids, results, percentiles):
         table[name] = values
     table.meta["run_id"] = run.run_id
     table.meta["class_names"] = list(run.class_names)
-    return table
+    return describe_columns(table)
 
 
 def codes_of(run, results):

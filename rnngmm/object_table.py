@@ -105,3 +105,62 @@ def result_columns(*, status, period, period_source, prob, n_chunks, energy, cla
     for percentile, threshold in novelty.thresholds_for(percentiles).items():
         columns[anomaly_column(percentile)] = scored & (energy > threshold)
     return columns
+
+
+#: Unit and description of every result column (``prob_``, ``anomaly_`` and
+#: ``code_`` columns are described by :func:`column_info`).
+COLUMN_INFO = {
+    "status": (None, "'ok', or why the object could not be scored"),
+    "period": ("d", "period used to fold and describe the light curve"),
+    "period_source": (None, "where the period came from: catalog, lomb-scargle, or "
+                            "the source recorded in a prepared dataset"),
+    "predicted_class": (None, "class with the highest mean probability over the "
+                              "object's chunks"),
+    "class_probability": (None, "mean probability of predicted_class"),
+    "n_chunks": (None, "chunks (network inputs of at most n_max points) the object was "
+                       "scored on"),
+    "energy": (None, "mean GMM sample energy of the chunks, -log density in the "
+                     "network's z space; HIGHER = more anomalous"),
+    "energy_percentile": ("%", "percent of the run's training objects with lower energy"),
+    "id": (None, "object id"),
+    "label": (None, "class label given in the input"),
+    "role": (None, "validation | known | novel | unlabelled | excluded"),
+}
+
+
+def column_info(name):
+    """``(unit, description)`` of a result column, or None for other columns."""
+    if name in COLUMN_INFO:
+        return COLUMN_INFO[name]
+    if name.startswith("prob_"):
+        return None, f"mean probability of class {name[5:]} over the object's chunks"
+    if name.startswith("anomaly_"):
+        label = name[len("anomaly_"):].replace("p", ".")
+        return None, (f"energy above the {label}th percentile of the run's training "
+                      "objects' energies")
+    if name.startswith("code_"):
+        return None, f"latent code, component {name[5:]} (mean over chunks)"
+    if name.startswith("score_"):
+        return None, f"novelty score {name[6:]} (HIGHER = more anomalous)"
+    return None
+
+
+def describe_columns(table):
+    """Set ``unit`` and ``description`` on every result column of ``table`` (in place)."""
+    for name in table.colnames:
+        info = column_info(name)
+        if info is None:
+            continue
+        unit, description = info
+        if unit is not None:
+            table[name].unit = unit
+        table[name].description = description
+    return table
+
+
+def code_columns(code, n_rows):
+    """``{"code_0": ..., ...}`` from an (n, E) code array (None -> no columns)."""
+    if code is None:
+        return {}
+    code = np.asarray(code, np.float64).reshape(n_rows, -1)
+    return {f"code_{k}": code[:, k] for k in range(code.shape[1])}

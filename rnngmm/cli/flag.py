@@ -19,7 +19,8 @@ def add_parser(subparsers):
                     "the work between ranks.")
     p.add_argument("--run_dir", required=True, help="run directory written by 'rnngmm train'")
     p.add_argument("--output", default=None,
-                   help="output table: .ecsv, .fits, .csv or .h5 (written atomically); "
+                   help="output table: .ecsv, .fits, .csv, .h5 or .parquet (written "
+                        "atomically; units and column descriptions in its metadata); "
                         "required")
     add_deprecated(p, "--out", "--output", "output")
     src = p.add_argument_group("input: a catalog + light curves, or a prepared dataset")
@@ -70,6 +71,9 @@ def add_parser(subparsers):
                           "--resume (default: %(default)s)")
     ex.add_argument("--batch_size", type=int, default=512,
                      help="chunks per forward pass (default: %(default)s)")
+    ex.add_argument("--with_code", action="store_true",
+                    help="also write each object's latent code (columns code_0 ...: the "
+                         "mean over its chunks), e.g. for neighbours or maps")
     ex.add_argument("--resume", action="store_true",
                      help="reuse the completed shards of an interrupted run with the "
                           "same inputs (in OUT.parts/)")

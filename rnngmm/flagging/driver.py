@@ -65,6 +65,10 @@ class FlagJob:
         Extra provenance for the output's metadata.
     progress_interval : float
         Seconds between progress lines on rank 0.
+    with_code : bool
+        Also write each object's mean latent code (``code_0 ...``).
+    code_size : int
+        Code length (for rows of a shard where nothing was scored).
     """
 
     source: object
@@ -81,6 +85,8 @@ class FlagJob:
     resume: bool = False
     meta: dict = field(default_factory=dict)
     progress_interval: float = 10.0
+    with_code: bool = False
+    code_size: int = 0
 
 
 def wait_for_all(dist, on_idle=None):
@@ -108,7 +114,8 @@ def _manifest(job, n_rows):
                            ids_fingerprint=job.source.ids_fingerprint(),
                            run_id=job.run_id, class_names=job.class_names,
                            chunking={**job.chunking.to_dict(),
-                                     "preprocessing": job.preprocessing.to_dict()},
+                                     "preprocessing": job.preprocessing.to_dict(),
+                                     "with_code": bool(job.with_code)},
                            inputs=job.source.inputs)
 
 
@@ -179,6 +186,10 @@ def process_shards(job, shards, directory, dist, root_progress=None):
                 root_progress.in_flight += len(rows)
                 root_progress.tick()
         results = RowResults.concatenate(parts, n_classes)
+        if job.with_code and results.code is None:  # no row of the shard was scored
+            results.code = np.full((len(results), job.code_size), np.nan)
+        elif not job.with_code:
+            results.code = None
         rows = np.concatenate(results_rows) if results_rows else np.zeros(0, np.int64)
         if not np.array_equal(rows, shard.rows):
             raise RuntimeError(f"shard {shard.index}: the source returned rows out of order")
@@ -233,7 +244,7 @@ def assemble_output(job, plan, directory):
     table = build_table(id_name=job.source.id_name, ids=job.source.ids,
                         columns=job.source.columns, results=results,
                         class_names=job.class_names, novelty=job.novelty,
-                        percentiles=job.percentiles,
+                        percentiles=job.percentiles, with_code=job.with_code,
                         meta=output_metadata(job, thresholds, results))
     write_table(table, job.out)
     return table

@@ -55,6 +55,7 @@ class FlagConfig:
     batch_size: int = 512
     resume: bool = False
     progress_interval: float = 10.0
+    with_code: bool = False
 
     def validate(self):
         """Check every setting before any work; raise InputError for the first problem."""
@@ -230,6 +231,8 @@ def flag_catalog(config, dist):
                   percentiles=tuple(float(p) for p in config.percentiles),
                   batch_objects=config.batch_objects, shard_objects=config.shard_objects,
                   resume=config.resume, progress_interval=config.progress_interval,
+                  with_code=config.with_code,
+                  code_size=int(run.model.hparams.get("embedding", 0)),
                   meta={"run_dir": os.path.abspath(config.run_dir), "n_ranks": dist.size,
                         "class_map": run.class_map or {}})
     table = run_flagging(job, dist)

@@ -15,11 +15,11 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.atomic import atomic_path
-from ..object_table import result_columns, text_column
+from ..object_table import code_columns, describe_columns, result_columns, text_column
 
 #: Output formats by file-name suffix.
 FORMATS = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv", ".fits": "fits",
-           ".h5": "hdf5", ".hdf5": "hdf5"}
+           ".h5": "hdf5", ".hdf5": "hdf5", ".parquet": "parquet"}
 #: Dataset path inside an HDF5 output.
 HDF5_TABLE_PATH = "flags"
 
@@ -39,7 +39,8 @@ def output_format(path):
     return FORMATS[suffix]
 
 
-def build_table(*, id_name, ids, columns, results, class_names, novelty, percentiles, meta):
+def build_table(*, id_name, ids, columns, results, class_names, novelty, percentiles, meta,
+                with_code=False):
     """Assemble the flag table.
 
     Parameters
@@ -58,10 +59,13 @@ def build_table(*, id_name, ids, columns, results, class_names, novelty, percent
     percentiles : sequence of float
     meta : dict
         Table metadata (scalars, strings or JSON-able values).
+    with_code : bool
+        Append the mean latent code columns ``code_0 ...`` (``results.code``).
 
     Returns
     -------
     astropy.table.Table
+        With units and descriptions on every result column.
     """
     from astropy.table import Table
     table = Table()
@@ -75,8 +79,11 @@ def build_table(*, id_name, ids, columns, results, class_names, novelty, percent
             n_chunks=results.n_chunks, energy=results.energy, class_names=class_names,
             novelty=novelty, percentiles=percentiles).items():
         table[name] = values
+    if with_code:
+        for name, values in code_columns(results.code, len(results)).items():
+            table[name] = values
     table.meta.update(meta)
-    return table
+    return describe_columns(table)
 
 
 def _fits_meta(meta):
@@ -104,6 +111,14 @@ def write_table(table, path):
     """
     fmt = output_format(path)
     table = table.copy(copy_data=False)
+    if fmt in ("fits", "ascii.csv"):  # formats that drop column descriptions
+        descriptions = {name: table[name].description for name in table.colnames
+                        if table[name].description}
+        units = {name: str(table[name].unit) for name in table.colnames
+                 if table[name].unit is not None}
+        table.meta["column_descriptions"] = descriptions
+        if fmt == "ascii.csv":
+            table.meta["column_units"] = units
     with atomic_path(path) as tmp:
         if fmt == "fits":
             table.meta = _fits_meta(table.meta)
@@ -118,8 +133,49 @@ def write_table(table, path):
         elif fmt == "ascii.csv":
             table.meta = {"comments": _csv_comments(table.meta)}
             table.write(tmp, format="ascii.csv", overwrite=True, comment="# ")
+        elif fmt == "parquet":
+            _write_parquet(table, tmp)
         else:
             table.write(tmp, format=fmt, overwrite=True)
+
+
+def _write_parquet(table, path):
+    """Parquet through pyarrow: units and descriptions as field metadata, the
+    table's metadata as JSON under the schema key ``rnngmm``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    fields, arrays = [], []
+    for name in table.colnames:
+        column = table[name]
+        values = np.asarray(column)
+        array = pa.array(values.astype(str) if values.dtype.kind in "OUS" else values)
+        info = {}
+        if column.unit is not None:
+            info["unit"] = str(column.unit)
+        if column.description:
+            info["description"] = column.description
+        fields.append(pa.field(name, array.type, metadata=info or None))
+        arrays.append(array)
+    schema = pa.schema(fields, metadata={"rnngmm": json.dumps(table.meta, default=str)})
+    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path)
+
+
+def _read_parquet(path):
+    import pyarrow.parquet as pq
+    from astropy.table import Table
+    data = pq.read_table(path)
+    table = Table()
+    for field in data.schema:
+        table[field.name] = data.column(field.name).to_numpy(zero_copy_only=False)
+        info = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
+        if "unit" in info:
+            table[field.name].unit = info["unit"]
+        if "description" in info:
+            table[field.name].description = info["description"]
+    meta = (data.schema.metadata or {}).get(b"rnngmm")
+    if meta:
+        table.meta.update(json.loads(meta.decode()))
+    return table
 
 
 def read_table(path):
@@ -132,6 +188,8 @@ def read_table(path):
     fmt = output_format(path)
     if fmt == "hdf5":
         table = Table.read(path, format="hdf5", path=HDF5_TABLE_PATH)
+    elif fmt == "parquet":
+        table = _read_parquet(path)
     elif fmt == "ascii.csv":
         table = Table.read(path, format="ascii.csv", comment="#")
         for name in table.colnames:  # CSV has no boolean type: "True"/"False"

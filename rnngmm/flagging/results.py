@@ -45,7 +45,7 @@ class RowResults:
     prob : ndarray of float64, shape (n, n_classes)
     energy : ndarray of float64, shape (n,)
     code : ndarray of float64, shape (n, E), optional
-        Mean latent code (NaN if not ok); kept in memory only, not in shards.
+        Mean latent code (NaN if not ok); in shards only for ``flag --with_code``.
     """
 
     status: np.ndarray
@@ -80,13 +80,21 @@ class RowResults:
                    n_chunks=np.concatenate([p.n_chunks for p in parts]),
                    prob=np.concatenate([p.prob for p in parts]),
                    energy=np.concatenate([p.energy for p in parts]),
-                   code=(np.concatenate([p.code for p in parts])
-                         if all(p.code is not None for p in parts) else None))
+                   code=_concatenate_codes(parts))
 
     @property
     def ok(self):
         """Boolean mask of the rows that were scored."""
         return self.status == OK
+
+
+def _concatenate_codes(parts):
+    """Codes of all parts; a part without codes (no row scored) gives NaN rows."""
+    width = next((p.code.shape[1] for p in parts if p.code is not None), None)
+    if width is None:
+        return None
+    return np.concatenate([p.code if p.code is not None else np.full((len(p), width), np.nan)
+                           for p in parts])
 
 
 def write_shard(path, results, *, shard, start, stop):
@@ -117,6 +125,8 @@ def write_shard(path, results, *, shard, start, stop):
         f.create_dataset("n_chunks", data=np.asarray(results.n_chunks, np.int64))
         f.create_dataset("prob", data=np.asarray(results.prob, np.float64))
         f.create_dataset("energy", data=np.asarray(results.energy, np.float64))
+        if results.code is not None:
+            f.create_dataset("code", data=np.asarray(results.code, np.float64))
         # Written last: a reader that finds this flag knows every dataset is there.
         f.attrs["complete"] = True
 
@@ -146,7 +156,8 @@ def read_shard(path, *, shard, start, stop, n_classes):
                 period_source=f["period_source"].asstr()[()].astype(object),
                 n_chunks=f["n_chunks"][()],
                 prob=f["prob"][()].reshape(n, n_classes),
-                energy=f["energy"][()])
+                energy=f["energy"][()],
+                code=f["code"][()] if "code" in f else None)
     except (OSError, KeyError, ValueError):
         return None
     if any(len(a) != n for a in (results.status, results.period, results.period_source,

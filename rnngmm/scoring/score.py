@@ -26,7 +26,8 @@ from ..dist import Dist
 from ..errors import InputError
 from ..inference import ChunkScores, aggregate_objects, mean_by_object, score_chunks
 from ..io.dataset import Dataset
-from ..object_table import OK, percentile_label, result_columns, text_column
+from ..object_table import (OK, describe_columns, percentile_label, result_columns,
+                            text_column)
 from ..objects import chunk_objects, dataset_records
 from . import baselines, features, metrics, novelty_scores, plots, report
 
@@ -560,7 +561,7 @@ def object_table(ids, labels, roles, evaluated, probabilities, energy, periods,
     table = Table(columns)
     table.meta["class_names"] = list(class_names)
     table.meta["energy_percentile"] = "percent of training-object energies below (0-100)"
-    return table
+    return describe_columns(table)
 
 
 def alternative_novelty_scores(run, evaluated, training, y_train_object, train_ok,

@@ -119,3 +119,26 @@ def test_killed_run_resumes_to_the_same_file(tiny_run_dir, new_catalog, referenc
         np.testing.assert_array_equal(np.asarray(table[name]), np.asarray(reference[name]),
                                       err_msg=name)
     assert not os.path.exists(parts_dir(str(out)))
+
+
+def test_parquet_output_with_codes_describes_itself(reference, tiny_run_dir, new_catalog,  # noqa: F811
+                                                    tmp_path):
+    out = tmp_path / "flags.parquet"
+    assert run_cli(*flag_args(tiny_run_dir, new_catalog, out), "--with_code") == 0
+    table = read_table(str(out))
+    codes = [c for c in table.colnames if c.startswith("code_")]
+    assert len(codes) == 4  # the tiny model's embedding
+    ok = np.asarray(table["status"]) == "ok"
+    assert np.isfinite(np.asarray(table[codes[0]])[ok]).all()
+    assert np.isnan(np.asarray(table[codes[0]])[~ok]).all()
+    # the same rows and numbers as the ECSV reference, plus the codes
+    for name in reference.colnames:
+        a, b = np.asarray(reference[name]), np.asarray(table[name])
+        if a.dtype.kind == "f":
+            np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+            np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)], err_msg=name)
+        else:
+            assert list(a.astype(str)) == list(b.astype(str)), name
+    assert str(table["period"].unit) == "d" and "HIGHER" in table["energy"].description
+    assert all(table[c].description for c in table.colnames if c not in ("mean_mag", "class"))
+    assert table.meta["run_id"] == "tiny"
