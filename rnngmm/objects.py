@@ -119,6 +119,15 @@ class Chunking:
         return cls(int(values["n_min"]), int(values["n_max"]),
                    bool(values.get("period_fold", False)))
 
+    @classmethod
+    def for_scoring(cls, values):
+        """The chunking new objects are scored with: a run's ``score_n_min``
+        (``train --score_n_min``, e.g. for sparse surveys) replaces ``n_min``."""
+        values = dict(values)
+        if values.get("score_n_min") is not None:
+            values["n_min"] = values["score_n_min"]
+        return cls.from_dict(values)
+
 
 @dataclass
 class PreparedObject:

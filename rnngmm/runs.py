@@ -25,7 +25,8 @@ class LoadedRun:
     split : dict
         Contents of split.json (object ids of train/validation/novel/...).
     chunking : rnngmm.objects.Chunking
-        How prepared objects were cut into network inputs in training.
+        How objects are cut into network inputs when scored (training's, with
+        ``n_min`` replaced by ``score_n_min`` when the run set one).
     run_dir : str
     run_id : str
     """
@@ -49,7 +50,13 @@ class LoadedRun:
         """
         from .objects import Preprocessing, dataset_preprocessing
         if "preprocessing" in self.config:
-            return Preprocessing.from_dict(self.config["preprocessing"])
+            settings = Preprocessing.from_dict(self.config["preprocessing"])
+            score_min = self.config["chunking"].get("score_n_min")
+            if score_min is not None and score_min < settings.min_points:
+                # a run trained for sparse objects scores them (train --score_n_min)
+                settings = Preprocessing.from_dict({**settings.to_dict(),
+                                                    "min_points": int(score_min)})
+            return settings
         settings = dataset_preprocessing((self.config.get("dataset") or {}).get("attrs", {}))
         clip = self.config["chunking"].get("sigma_clip")
         if clip is not None and settings.sigma_clip is None:  # old runs clipped in training
@@ -157,7 +164,7 @@ def load_run(run_dir):
                          f"components but config.json lists {len(class_names)} classes")
     from .objects import Chunking
     return LoadedRun(config, model, class_names, novelty, split,
-                     Chunking.from_dict(config["chunking"]), run_dir,
+                     Chunking.for_scoring(config["chunking"]), run_dir,
                      os.path.basename(os.path.normpath(run_dir)))
 
 

@@ -31,6 +31,10 @@ def add_parser(subparsers):
                       help="objects with fewer points are reported and skipped")
     data.add_argument("--n_max", type=int, default=None,
                       help="points per chunk (default: the config's n_max, 200)")
+    data.add_argument("--score_n_min", type=int, default=None,
+                      help="objects with at least this many points are scored by score, "
+                           "flag and the API (default: --n_min); e.g. 20 with "
+                           "--augment_min_points 20 for sparse surveys")
     data.add_argument("--period_fold", action="store_true",
                       help="phase-fold on the period and sort by phase before chunking")
     data.add_argument("--sigma_clip", type=float, default=None, help=argparse.SUPPRESS)
@@ -111,6 +115,12 @@ def add_parser(subparsers):
                           "once and train the estimation stage on them (hundreds of "
                           "epochs in seconds); --no-cache_estimation re-runs the "
                           "autoencoder at every step")
+    fit.add_argument("--augment_min_points", type=int, default=None, metavar="N",
+                     help="each epoch, cut training chunks to random subsets of at least "
+                          "N of their points (varying lengths, so sparse survey light "
+                          "curves are in distribution); default: no augmentation")
+    fit.add_argument("--augment_probability", type=float, default=0.5,
+                     help="chance that a chunk is cut by --augment_min_points")
     fit.add_argument("--init_from", default=None, metavar="RUN_DIR",
                      help="start from the weights of another run (same model "
                           "settings), e.g. a joint fine-tune of a sequential run")

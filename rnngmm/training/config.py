@@ -61,6 +61,9 @@ class TrainConfig:
     ae_budget_fraction: float = 0.75
     init_from: str = None
     cache_estimation: bool = True
+    augment_min_points: int = None
+    augment_probability: float = 0.5
+    score_n_min: int = None
     # run directory
     sim_type: str = "crts"
     log_dir: str = "keras_logs"
@@ -136,6 +139,12 @@ class TrainConfig:
              f"--threads must be >= 1 (got {self.threads})"),
             (self.time_budget is None or self.time_budget > 0,
              f"--time_budget must be > 0 minutes (got {self.time_budget})"),
+            (self.augment_min_points is None or self.augment_min_points >= 2,
+             f"--augment_min_points must be >= 2 (got {self.augment_min_points})"),
+            (0 <= self.augment_probability <= 1,
+             f"--augment_probability must be in [0, 1] (got {self.augment_probability})"),
+            (self.score_n_min is None or 1 <= self.score_n_min,
+             f"--score_n_min must be >= 1 (got {self.score_n_min})"),
             (0 < self.ae_budget_fraction <= 1,
              f"--ae_budget_fraction must be in (0, 1] (got {self.ae_budget_fraction})"),
             (self.init_from is None or os.path.isfile(os.path.join(self.init_from,

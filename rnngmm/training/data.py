@@ -220,13 +220,24 @@ def as_inputs(part):
     return {"x": c.x, "weights": c.weights, "supports": c.supports}, part.labels
 
 
-def train_dataset(part, batches):
-    """tf.data of the given rows of ``batches`` (output of :func:`epoch_batches`)."""
+def train_dataset(part, batches, start_step=0, augment=None):
+    """tf.data of the rows of ``batches`` (output of :func:`epoch_batches`) from
+    ``start_step`` on.
+
+    ``augment(chunks) -> chunks`` (e.g. seeded by the epoch) is applied to the
+    WHOLE epoch's chunks before the resumed steps are cut off, so a resumed
+    epoch sees exactly the augmentation an uninterrupted one would.
+    """
     import tensorflow as tf
-    order = np.asarray(batches).ravel()
-    inputs, labels = as_inputs(part.take(order))
+    selected = part.take(np.asarray(batches).ravel())
+    if augment is not None and hasattr(selected, "chunks"):
+        selected = LabelledChunks(augment(selected.chunks), selected.object_index,
+                                  selected.labels)
+    batch = np.shape(batches)[1]
+    selected = selected.take(np.arange(start_step * batch, len(selected)))
+    inputs, labels = as_inputs(selected)
     ds = tf.data.Dataset.from_tensor_slices((inputs, labels))
-    return ds.batch(np.shape(batches)[1]).prefetch(2)
+    return ds.batch(batch).prefetch(2)
 
 
 def eval_dataset(part, batch_size):

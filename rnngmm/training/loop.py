@@ -66,6 +66,11 @@ class TrainOptions:
     cache_estimation : bool
         Train the "estimation" stage on cached frozen-autoencoder outputs
         (:mod:`rnngmm.training.cached`).
+    augment_min_points : int, optional
+        Cut training chunks to random subsets of at least this many points
+        (:func:`rnngmm.training.augment.random_subsets`); None: no augmentation.
+    augment_probability : float
+        Chance that a chunk is cut, each epoch.
     """
 
     stages: list
@@ -83,6 +88,8 @@ class TrainOptions:
     time_budget_s: float = None
     stage_budget_s: dict = field(default_factory=dict)
     cache_estimation: bool = True
+    augment_min_points: int = None
+    augment_probability: float = 0.5
 
 
 @dataclass
@@ -162,6 +169,19 @@ class StepControl(keras.callbacks.Callback):
 
 
 log = logging.getLogger(__name__)
+
+
+def _augmenter(options, epoch, rank):
+    """The epoch's chunk augmentation (seeded by seed, epoch and rank), or None."""
+    if options.augment_min_points is None:
+        return None
+    from .augment import random_subsets
+    rng = np.random.default_rng([options.seed, epoch, rank, 7])
+
+    def augment(chunks):
+        return random_subsets(chunks, rng, min_points=options.augment_min_points,
+                              probability=options.augment_probability)
+    return augment
 
 
 def _log(options, collectives, message):
@@ -333,7 +353,8 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None):
         # No Keras progress bar: under mpirun every rank has a pseudo-terminal
         # and the bar would fill job logs with escape codes; one line per epoch.
         train_part, validation_part = stage_data(stage)
-        history = model.fit(train_dataset(train_part, batches[start_step:]),
+        history = model.fit(train_dataset(train_part, batches, start_step,
+                                          _augmenter(options, epoch, dist.rank)),
                             epochs=1, verbose=0, callbacks=[control], shuffle=False)
         done = start_step + control.steps_done
         if control.interrupted and done < len(batches):

@@ -32,8 +32,11 @@ def model_config_from_args(args, num_classes=None):
 def chunking_from_args(args, model_config):
     """The :class:`rnngmm.objects.Chunking` recorded in config.json (as a dict)."""
     from ..objects import Chunking
-    return Chunking(int(args.n_min), int(model_config["n_max"]),
-                    bool(args.period_fold)).to_dict()
+    chunking = Chunking(int(args.n_min), int(model_config["n_max"]),
+                        bool(args.period_fold)).to_dict()
+    if getattr(args, "score_n_min", None) is not None:
+        chunking["score_n_min"] = int(args.score_n_min)
+    return chunking
 
 
 def train_options_from_args(args, world_size):
@@ -53,4 +56,6 @@ def train_options_from_args(args, world_size):
                         checkpoint_every=args.checkpoint_every,
                         keep_checkpoints=args.keep_checkpoints, seed=args.seed,
                         time_budget_s=budget_s, stage_budget_s=stage_caps,
-                        cache_estimation=bool(getattr(args, "cache_estimation", True)))
+                        cache_estimation=bool(getattr(args, "cache_estimation", True)),
+                        augment_min_points=getattr(args, "augment_min_points", None),
+                        augment_probability=float(getattr(args, "augment_probability", 0.5)))
