@@ -24,8 +24,9 @@ from .errors import BadLightCurve, InputError
 from .io.atomic import atomic_path
 from .io.catalog import read_catalog
 from .io.dataset import write_dataset
-from .io.readers import (DEFAULT_TEMPLATES, READERS, check_template, locate_lightcurve,
-                         read_lightcurve, read_table_objects)
+from .io.readers import (DEFAULT_TEMPLATES, READERS, TABLE_FORMATS, check_reader_options,
+                         check_template, locate_lightcurve, read_lightcurve,
+                         read_table_objects)
 from .objects import MIN_CATALOG_PERIOD, Preprocessing, prepare_object
 from .periods import MAX_PERIOD, MIN_PERIOD
 from .progress import Progress
@@ -52,9 +53,14 @@ class PrepareConfig:
     template : str, optional
         Per-object file name, e.g. ``"{id}.dat"`` (format default when None).
     reader_options : dict
-        Passed to the reader (``filter`` for asassn; column names for table).
+        Passed to the reader (``filter`` for asassn; column names, ``band_col``,
+        ``band``, ``flux_col``, ``flux_err_col``, ``zero_point`` and
+        ``table_format`` for table, ztf and gaia; see
+        :func:`rnngmm.io.readers.check_reader_options`).
     lc_id_col : str
-        Id column when ``lightcurves`` is one long table.
+        Id column when ``lightcurves`` is one long table. A Parquet long table
+        is read per rank, only the rows of that rank's objects; another long
+        table is read whole by every rank.
     min_points : int
         Objects with fewer cleaned points are rejected.
     sigma_clip : float, optional
@@ -114,9 +120,11 @@ class PrepareConfig:
         if self.format not in READERS:
             raise InputError(f"--format {self.format!r} is unknown; "
                              f"choose one of {', '.join(READERS)}")
-        if os.path.isfile(self.lightcurves) and self.format != "table":
+        if os.path.isfile(self.lightcurves) and self.format not in TABLE_FORMATS:
             raise InputError(f"--lightcurves {self.lightcurves!r} is a file: one long "
-                             "table needs --format table (or give a directory)")
+                             f"table needs --format {', '.join(TABLE_FORMATS)} "
+                             "(or give a directory)")
+        check_reader_options(self.format, self.reader_options)
         check_template(self.template or DEFAULT_TEMPLATES[self.format])
         out_dir = os.path.dirname(os.path.abspath(self.output))
         if not os.path.isdir(out_dir):
@@ -200,25 +208,24 @@ def _catalog_reason(i, catalog, labels, config):
     return None
 
 
-def _loader(config):
-    """Function ``object_id, counts -> (time, mag, err)`` for the configured input."""
+def _loader(config, ids=None):
+    """Function ``object_id, counts -> (time, mag, err)`` for the configured input.
+
+    ``ids`` (the objects of this rank) limits what a long table is read for:
+    a Parquet table is read only for those ids (pyarrow filter on
+    ``lc_id_col``); other tables are read whole and only those objects kept.
+    """
+    options = check_reader_options(config.format, config.reader_options)
     if os.path.isdir(config.lightcurves):
         template = config.template or DEFAULT_TEMPLATES[config.format]
 
         def load(object_id, counts):
             path = locate_lightcurve(config.lightcurves, object_id, template)
-            return read_lightcurve(path, config.format, counts, **config.reader_options)
+            return read_lightcurve(path, config.format, counts, **options)
         return load
-    options = {k: v for k, v in config.reader_options.items()
-               if k in ("time_col", "mag_col", "err_col", "table_format")}
-    objects = read_table_objects(config.lightcurves, config.lc_id_col, **options)
-
-    def load(object_id, counts):
-        try:
-            return objects[object_id]
-        except KeyError:
-            raise BadLightCurve("no rows in the light-curve table") from None
-    return load
+    objects = read_table_objects(config.lightcurves, config.lc_id_col, ids=ids,
+                                 format=config.format, **options)
+    return objects.load
 
 
 def _process_shard(indices, catalog, labels, periods, config, progress=None, scale=1):
@@ -227,7 +234,7 @@ def _process_shard(indices, catalog, labels, periods, config, progress=None, sca
     ``progress`` (rank 0's :class:`rnngmm.progress.Progress`) is told
     ``scale`` x the objects done here (every rank holds an equal share).
     """
-    load = _loader(config)
+    load = _loader(config, ids=[str(catalog.ids[i]) for i in indices])
     settings = config.preprocessing()
     kept, rejects, point_counts = [], [], Counter()
     for done, i in enumerate(indices):

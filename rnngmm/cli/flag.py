@@ -4,7 +4,9 @@ Runs as one process or under ``mpirun``/``srun`` (mpi4py): ranks share the
 catalog's shards; the output is the same file either way.
 """
 
+from ..io.readers import READERS
 from .common import add_deprecated, add_logging_flags, add_pass_through
+from .prepare import add_reader_flags
 
 DEFAULT_PERCENTILES = (80.0, 95.0, 99.0)
 
@@ -24,13 +26,15 @@ def add_parser(subparsers):
                         "required")
     add_deprecated(p, "--out", "--output", "output")
     src = p.add_argument_group("input: a catalog + light curves, or a prepared dataset")
-    src.add_argument("--catalog", default=None, help="catalog file (CSV, ECSV, FITS, VOTable)")
+    src.add_argument("--catalog", default=None,
+                     help="catalog file (CSV, ECSV, FITS, VOTable, Parquet)")
     src.add_argument("--catalog_format", default=None,
                      help="astropy format of the catalog (default: from its suffix)")
     src.add_argument("--lightcurves", default=None,
                      help="directory of per-object light-curve files, or one table "
-                          "(--format table) holding every object")
-    src.add_argument("--format", default="asassn", choices=("asassn", "crts", "table"),
+                          "(--format table, ztf or gaia) holding every object; a Parquet "
+                          "table is read per shard, only the rows of its objects")
+    src.add_argument("--format", default="asassn", choices=sorted(READERS),
                      help="light-curve format (default: %(default)s)")
     src.add_argument("--template", default=None,
                      help="light-curve file name with {id}, e.g. '{id}.dat' "
@@ -48,12 +52,16 @@ def add_parser(subparsers):
                       help="catalog column of known classes: passed through, and the "
                            "summary counts flagged objects whose class the run never saw")
     add_pass_through(cols, "catalog columns copied to the output")
-    cols.add_argument("--time_col", default="time", help="time column (--format table)")
-    cols.add_argument("--mag_col", default="mag", help="magnitude column (--format table)")
-    cols.add_argument("--err_col", default="err", help="error column (--format table)")
+    cols.add_argument("--time_col", default=None,
+                      help="time column (--format table: default time; ztf: mjd)")
+    cols.add_argument("--mag_col", default=None,
+                      help="magnitude column (--format table/ztf: default mag)")
+    cols.add_argument("--err_col", default=None,
+                      help="error column (--format table: default err; ztf: magerr)")
     cols.add_argument("--lc_id_col", default=None,
                       help="id column of a single light-curve table (default: --id_col)")
     cols.add_argument("--filter", default=None, help="keep one filter (--format asassn)")
+    add_reader_flags(cols)
     per = p.add_argument_group("periods (default: the run's; objects are cleaned and "
                                "given periods exactly as its training data was)")
     per.add_argument("--min_period", type=float, default=None,

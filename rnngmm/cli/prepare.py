@@ -2,7 +2,7 @@
 
 from ..errors import InputError
 from .common import add_logging_flags, add_pass_through
-from ..io.readers import DEFAULT_TEMPLATES, READERS
+from ..io.readers import DEFAULT_TEMPLATES, READERS, check_reader_options
 from ..periods import MAX_PERIOD, MIN_PERIOD
 from ..objects import MIN_CATALOG_PERIOD, PERIOD_SOURCES
 from ..prepare import PrepareConfig, parse_class_map, prepare
@@ -13,7 +13,7 @@ def add_parser(subparsers):
     p = subparsers.add_parser(
         "prepare",
         help="ingest a catalog and its light curves into one HDF5 dataset",
-        description="Read a catalog (CSV/ECSV/FITS/VOTable) and per-object light-curve "
+        description="Read a catalog (CSV/ECSV/FITS/VOTable/Parquet) and per-object light-curve "
                     "files (or one long table), clean them, find missing periods with "
                     "Lomb-Scargle, and write an HDF5 dataset plus a rejects table "
                     "(<output stem>.rejects.ecsv) accounting for every catalog row. "
@@ -39,16 +39,20 @@ def add_parser(subparsers):
     cols.add_argument("--period_col", default=None, help="catalog period column (days)")
     add_pass_through(cols, "catalog columns copied into the dataset (and from there "
                            "to score's and flag's outputs)")
-    cols.add_argument("--time_col", default="time",
-                      help="time column of --format table files (default: %(default)s)")
-    cols.add_argument("--mag_col", default="mag",
-                      help="magnitude column of --format table files (default: %(default)s)")
-    cols.add_argument("--err_col", default="err",
-                      help="error column of --format table files (default: %(default)s)")
+    cols.add_argument("--time_col", default=None,
+                      help="time column of --format table/ztf files (default: time; ztf: mjd)")
+    cols.add_argument("--mag_col", default=None,
+                      help="magnitude column of --format table/ztf files (default: mag)")
+    cols.add_argument("--err_col", default=None,
+                      help="error column of --format table/ztf files (default: err; "
+                           "ztf: magerr)")
     cols.add_argument("--lc_id_col", default="id",
-                      help="object-id column of a long light-curve table (default: %(default)s)")
+                      help="object-id column of a long light-curve table (default: "
+                           "%(default)s); a Parquet table is read per rank, only the rows "
+                           "of its objects, any other table whole by every rank")
     cols.add_argument("--filter", default=None,
                       help="keep only this filter of asassn files (e.g. V or g)")
+    add_reader_flags(cols)
     cuts = p.add_argument_group("filters")
     cuts.add_argument("--min_points", type=int, default=20,
                       help="reject objects with fewer cleaned points (default: %(default)s)")
@@ -84,16 +88,40 @@ def add_parser(subparsers):
     return p
 
 
+def add_reader_flags(group):
+    """Band and flux flags of the table, ztf and gaia light-curve formats."""
+    group.add_argument("--band_col", default=None,
+                       help="band column of --format table files (default: a column named "
+                            "band, filter, filtercode or passband, if any; ztf: filtercode)")
+    group.add_argument("--band", default=None,
+                       help="keep only this band's rows (e.g. zr or r for ztf, G/BP/RP for "
+                            "gaia); a light curve holding several bands is refused without it")
+    group.add_argument("--flux_col", default=None,
+                       help="flux column: read fluxes instead of magnitudes (with "
+                            "--flux_err_col and --zero_point); non-positive fluxes are dropped")
+    group.add_argument("--flux_err_col", default=None, help="flux error column")
+    group.add_argument("--zero_point", type=float, default=None,
+                       help="magnitude of unit flux: m = zero_point - 2.5 log10(flux), e.g. "
+                            "25.0; gaia default: the band's Vega zero point (G 25.6874)")
+
+
+def reader_options_from_args(args):
+    """Reader options of the parsed flags (validated by ``check_reader_options``)."""
+    options = {}
+    if args.filter:
+        options["filter"] = args.filter
+    if args.format in ("table", "ztf"):
+        options.update(time_col=args.time_col, mag_col=args.mag_col, err_col=args.err_col)
+    options.update(band_col=args.band_col, band=args.band, flux_col=args.flux_col,
+                   flux_err_col=args.flux_err_col, zero_point=args.zero_point)
+    return check_reader_options(args.format, options)
+
+
 def config_from_args(args):
     """Build and validate a ``PrepareConfig`` from parsed flags."""
-    reader_options = {}
-    if args.format == "asassn" and args.filter:
-        reader_options["filter"] = args.filter
-    elif args.filter:
+    if args.filter and args.format != "asassn":
         raise InputError("--filter only applies to --format asassn")
-    if args.format == "table":
-        reader_options.update(time_col=args.time_col, mag_col=args.mag_col,
-                              err_col=args.err_col)
+    reader_options = reader_options_from_args(args)
     config = PrepareConfig(
         catalog=args.catalog, lightcurves=args.lightcurves, output=args.output,
         format=args.format, id_col=args.id_col, label_col=args.label_col,

@@ -42,11 +42,16 @@ class FlagConfig:
     period_col: str = None
     label_col: str = None
     pass_through: list = field(default_factory=list)
-    time_col: str = "time"
-    mag_col: str = "mag"
-    err_col: str = "err"
+    time_col: str = None
+    mag_col: str = None
+    err_col: str = None
     lc_id_col: str = None
     filter: str = None
+    band_col: str = None
+    band: str = None
+    flux_col: str = None
+    flux_err_col: str = None
+    zero_point: float = None
     min_period: float = None
     max_period: float = None
     percentiles: tuple = (80.0, 95.0, 99.0)
@@ -76,6 +81,15 @@ class FlagConfig:
                 raise InputError(f"light curves {self.lightcurves!r} do not exist")
         if self.filter and self.format != "asassn":
             raise InputError("--filter only applies to --format asassn")
+        if self.data is None:
+            from ..io.readers import check_reader_options
+            check_reader_options(self.format, self.reader_options())
+        else:
+            given = [f"--{name}" for name in ("band_col", "band", "flux_col", "flux_err_col",
+                                               "zero_point") if getattr(self, name) is not None]
+            if given:
+                raise InputError(f"{', '.join(given)} apply to --catalog/--lightcurves "
+                                 "input; a --data dataset is already prepared")
         if not os.path.isdir(self.run_dir):
             raise InputError(f"run directory {self.run_dir!r} does not exist")
         output_format(self.output)
@@ -105,13 +119,22 @@ class FlagConfig:
         return self
 
     def reader_options(self):
-        """Options of the light-curve reader for ``format``."""
+        """Options of the light-curve reader for ``format`` (only those set).
+
+        Column names apply to the table and ztf formats; band and flux
+        options are passed for every format, so that
+        :func:`rnngmm.io.readers.check_reader_options` refuses them where
+        they do not apply.
+        """
+        options = {}
         if self.format == "asassn" and self.filter:
-            return {"filter": self.filter}
-        if self.format == "table":
-            return {"time_col": self.time_col, "mag_col": self.mag_col,
-                    "err_col": self.err_col}
-        return {}
+            options["filter"] = self.filter
+        if self.format in ("table", "ztf"):
+            options.update(time_col=self.time_col, mag_col=self.mag_col,
+                           err_col=self.err_col)
+        options.update(band_col=self.band_col, band=self.band, flux_col=self.flux_col,
+                       flux_err_col=self.flux_err_col, zero_point=self.zero_point)
+        return {k: v for k, v in options.items() if v is not None}
 
 
 def build_source(config):

@@ -65,12 +65,14 @@ class CatalogSource:
     Parameters
     ----------
     catalog : str
-        Catalog file (CSV, ECSV, FITS, VOTable).
+        Catalog file (CSV, ECSV, FITS, VOTable, Parquet).
     lightcurves : str
-        Directory of per-object files, or (format ``"table"``) one table with
-        every object's points.
+        Directory of per-object files, or (formats ``"table"``, ``"ztf"``,
+        ``"gaia"``) one table with every object's points. A Parquet table is
+        read per shard, only the rows of the shard's ids; any other table is
+        read whole once per rank and kept while the rank works.
     format : str
-        Light-curve format: ``"crts"``, ``"asassn"`` or ``"table"``.
+        Light-curve format, a key of :data:`rnngmm.io.readers.READERS`.
     id_col : str
         Catalog column of object ids (also names the output's id column).
     period_col : str or None
@@ -93,7 +95,8 @@ class CatalogSource:
                  pass_through=(), label_col=None, template=None, reader_options=None,
                  lc_id_col=None, catalog_format=None):
         from ..io.catalog import read_catalog
-        from ..io.readers import DEFAULT_TEMPLATES, READERS, check_template
+        from ..io.readers import (DEFAULT_TEMPLATES, READERS, check_reader_options,
+                                  check_template)
         if format not in READERS:
             raise InputError(f"unknown light-curve format {format!r}; "
                              f"choose one of {', '.join(READERS)}")
@@ -101,7 +104,7 @@ class CatalogSource:
             raise InputError(f"light curves {lightcurves!r} do not exist")
         self.format = format
         self.lightcurves = os.fspath(lightcurves)
-        self.reader_options = dict(reader_options or {})
+        self.reader_options = check_reader_options(format, reader_options)
         self.template = template or DEFAULT_TEMPLATES[format]
         check_template(self.template)
         self.id_name = id_col
@@ -127,10 +130,13 @@ class CatalogSource:
         self._table = None
         self._directory = os.path.isdir(self.lightcurves)
         if not self._directory:
-            if format != "table":
+            from ..io.readers import TABLE_FORMATS, is_parquet
+            if format not in TABLE_FORMATS:
                 raise InputError(f"light curves {lightcurves!r} must be a directory for "
                                  f"format {format!r} (one file per object)")
             self._lc_id_col = lc_id_col or id_col
+            self._per_shard = is_parquet(self.lightcurves,
+                                         self.reader_options.get("table_format"))
         self.inputs = {"catalog": os.path.abspath(catalog),
                        "lightcurves": os.path.abspath(self.lightcurves),
                        "format": format, "template": self.template,
@@ -141,33 +147,41 @@ class CatalogSource:
         """Fingerprint of the row ids, periods and up-front statuses."""
         return fingerprint(list(self.ids) + list(self.periods) + list(self.row_status))
 
-    def _table_objects(self):
+    def _table_objects(self, rows):
+        """The long table's objects needed for ``rows``.
+
+        A Parquet table is read again for each call (one shard), only the
+        rows of the shard's ids; another table is read whole once and cached.
+        """
+        from ..io.readers import read_table_objects
+        if self._per_shard:
+            ids = [str(self.ids[row]) for row in rows if not self.row_status[row]]
+            self._table = None
+            return read_table_objects(self.lightcurves, self._lc_id_col, ids=ids,
+                                      format=self.format, **self.reader_options)
         if self._table is None:
-            from ..io.readers import read_table_objects
-            options = {k: v for k, v in self.reader_options.items()
-                       if k in ("time_col", "mag_col", "err_col", "table_format")}
-            self._table = read_table_objects(self.lightcurves, self._lc_id_col, **options)
+            self._table = read_table_objects(self.lightcurves, self._lc_id_col,
+                                             format=self.format, **self.reader_options)
         return self._table
 
-    def _read(self, object_id):
+    def _read(self, object_id, table=None):
         from ..io.readers import locate_lightcurve, read_lightcurve
         if self._directory:
             path = locate_lightcurve(self.lightcurves, object_id, self.template)
             return read_lightcurve(path, self.format, **self.reader_options)
-        try:
-            return self._table_objects()[object_id]
-        except KeyError:
-            raise BadLightCurve("no light curve in the light-curve table") from None
+        return table.load(object_id)
 
     def iter_records(self, rows):
         """Yield ``(row, ObjectRecord or reason)`` for ``rows``, reading lazily."""
+        rows = [int(row) for row in rows]
+        table = None if self._directory else self._table_objects(rows)
         for row in rows:
             row = int(row)
             if self.row_status[row]:
                 yield row, self.row_status[row]
                 continue
             try:
-                time, mag, err = self._read(self.ids[row])
+                time, mag, err = self._read(self.ids[row], table)
             except BadLightCurve as exc:
                 yield row, exc.reason
                 continue

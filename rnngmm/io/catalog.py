@@ -1,4 +1,4 @@
-"""Object catalogs (CSV, ECSV, FITS, VOTable) read with astropy.
+"""Object catalogs (CSV, ECSV, FITS, VOTable with astropy; Parquet with pyarrow).
 
 A catalog gives at least an object id per row, and optionally a class label,
 a period and any extra columns. Column names are configurable because every
@@ -16,6 +16,7 @@ from ..errors import InputError
 FORMATS_BY_SUFFIX = {
     ".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".fits": "fits", ".fit": "fits",
     ".fits.gz": "fits", ".vot": "votable", ".votable": "votable", ".xml": "votable",
+    ".parquet": "parquet", ".pq": "parquet",
 }
 
 
@@ -115,6 +116,57 @@ def _passthrough(column):
     return _as_text(column)
 
 
+def _arrow_to_astropy(table):
+    """An astropy Table of a pyarrow Table; nulls become masked entries."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from astropy.table import MaskedColumn, Table
+    out = Table()
+    for name in table.column_names:
+        column = table.column(name)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        mask = None
+        if column.null_count:
+            mask = np.asarray(pc.is_null(column).to_numpy(zero_copy_only=False), bool)
+        if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) \
+                or pa.types.is_boolean(column.type):
+            if mask is not None:
+                fill = False if pa.types.is_boolean(column.type) else 0
+                column = pc.fill_null(column, fill)
+            values = np.asarray(column.to_numpy(zero_copy_only=False))
+        else:
+            values = column.to_numpy(zero_copy_only=False)
+            values = np.array(["" if v is None else str(v) for v in values], dtype=str) \
+                if len(values) else np.zeros(0, dtype=str)
+        out[name] = MaskedColumn(values, mask=mask) if mask is not None else values
+    return out
+
+
+def _read_parquet_catalog(path, wanted):
+    """The ``wanted`` columns of a Parquet catalog as an astropy Table.
+
+    Only those columns are read; a missing one is an InputError naming the
+    available columns.
+    """
+    import pyarrow.parquet as pq
+    try:
+        names = list(pq.read_schema(path).names)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise InputError(f"catalog {path!r} could not be read as parquet "
+                         f"({type(exc).__name__}: {str(exc)[:200]})") from None
+    missing = [c for c in wanted if c not in names]
+    if missing:
+        raise InputError(f"catalog {path!r} has no column(s) {', '.join(missing)}; "
+                         f"available columns: {', '.join(names)}")
+    try:
+        table = pq.read_table(path, columns=list(dict.fromkeys(wanted)))
+    except Exception as exc:
+        raise InputError(f"catalog {path!r} could not be read as parquet "
+                         f"({type(exc).__name__}: {str(exc)[:200]})") from None
+    return _arrow_to_astropy(table)
+
+
 def read_catalog(path, id_col, label_col=None, period_col=None, extra_cols=(),
                  format=None):
     """Read an object catalog.
@@ -122,7 +174,8 @@ def read_catalog(path, id_col, label_col=None, period_col=None, extra_cols=(),
     Parameters
     ----------
     path : str or Path
-        CSV, ECSV, FITS or VOTable file.
+        CSV, ECSV, FITS, VOTable or Parquet file (Parquet is read with pyarrow,
+        only the named columns).
     id_col : str
         Column of object ids (read as text, so ids like ``007`` keep their zeros).
     label_col, period_col : str, optional
@@ -130,7 +183,7 @@ def read_catalog(path, id_col, label_col=None, period_col=None, extra_cols=(),
     extra_cols : sequence of str
         More columns to carry along.
     format : str, optional
-        astropy format name; guessed from the suffix when None.
+        astropy format name, or ``"parquet"``; guessed from the suffix when None.
 
     Returns
     -------
@@ -150,18 +203,21 @@ def read_catalog(path, id_col, label_col=None, period_col=None, extra_cols=(),
     if not os.path.isfile(path):
         raise InputError(f"catalog {path!r} does not exist")
     fmt = format or guess_format(path)
+    wanted = [id_col] + [c for c in (label_col, period_col) if c] + list(extra_cols)
     kwargs = {}
     if fmt in ("ascii.csv", "csv", "ascii.basic", "ascii"):
         # Ids as text: a numeric parse would turn "007" into 7.
         kwargs["converters"] = {id_col: [ascii.convert_numpy(str)]}
-    try:
-        table = Table.read(path, format=fmt, **kwargs)
-    except Exception as exc:  # astropy raises many types for unreadable files
-        raise InputError(f"catalog {path!r} could not be read as "
-                         f"{fmt or 'any astropy table format'} "
-                         f"({type(exc).__name__}: {str(exc)[:200]}); "
-                         "pass --catalog_format to name the format") from None
-    wanted = [id_col] + [c for c in (label_col, period_col) if c] + list(extra_cols)
+    if fmt == "parquet":
+        table = _read_parquet_catalog(path, wanted)
+    else:
+        try:
+            table = Table.read(path, format=fmt, **kwargs)
+        except Exception as exc:  # astropy raises many types for unreadable files
+            raise InputError(f"catalog {path!r} could not be read as "
+                             f"{fmt or 'any astropy table format'} "
+                             f"({type(exc).__name__}: {str(exc)[:200]}); "
+                             "pass --catalog_format to name the format") from None
     missing = [c for c in wanted if c not in table.colnames]
     if missing:
         raise InputError(f"catalog {path!r} has no column(s) {', '.join(missing)}; "

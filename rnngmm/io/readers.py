@@ -15,8 +15,44 @@ Formats (``READERS``):
     flux, flux_err, ...). Non-detections (magnitude written as ``>17.5``, or
     error 99.99) are dropped and counted; optionally one filter is selected.
 ``table``
-    Any table astropy reads, with configurable time/mag/err column names.
-    :func:`read_table_objects` reads one long table holding many objects.
+    Any table astropy reads (CSV, ECSV, FITS, VOTable), or Parquet (suffix
+    ``.parquet``, read with pyarrow), with configurable column names
+    (``time_col``, ``mag_col``, ``err_col``; defaults time, mag, err).
+    Fluxes instead of magnitudes: ``flux_col``, ``flux_err_col`` and
+    ``zero_point`` (see :func:`flux_to_mag`; non-positive fluxes are dropped
+    and counted as ``"non-positive flux"``). Bands: ``band_col`` and ``band``
+    keep one band's rows (the rest counted as ``"other band"``). Without
+    ``band_col`` a column named band, filter, filtercode or passband is used
+    when present; a light curve holding several bands without ``band`` is
+    refused (never merged).
+``ztf``
+    The ``table`` reader with the columns of the IRSA ZTF light-curve API
+    (``oid, expid, hjd, mjd, mag, magerr, catflags, filtercode, ...``): time
+    ``mjd``, magnitude ``mag``, error ``magerr``, band column ``filtercode``
+    (``zg``, ``zr``, ``zi``; ``--band g`` means ``zg``). Query IRSA with
+    ``BAD_CATFLAGS_MASK`` to leave out flagged epochs.
+``gaia``
+    Gaia DR3 epoch photometry (Datalink ``EPOCH_PHOTOMETRY``), one file per
+    source (``{id}.parquet`` by default; any format above), in either shape:
+    the flat INDIVIDUAL/COMBINED structure (``source_id, transit_id, band,
+    time, mag, flux, flux_error, flux_over_error, rejected_by_photometry,
+    rejected_by_variability, other_flags, solution_id``; one row per
+    transit and band) or the wide RAW structure (``g_transit_time,
+    g_transit_flux, g_transit_flux_error, variability_flag_g_reject,
+    bp_obs_time, bp_flux, bp_flux_error, variability_flag_bp_reject, rp_...``;
+    one row per transit, or one row per source holding arrays). ``band`` (G,
+    BP or RP) is required; magnitudes and errors come from the fluxes with
+    the Gaia (E)DR3 Vega zero points (:data:`GAIA_ZERO_POINTS`, as Gaia's own
+    ``mag`` column) unless ``zero_point`` is given; rows rejected by Gaia's
+    photometric or variability processing are dropped and counted. Times
+    stay BJD(TCB) - 2455197.5 days (only time differences reach the model).
+
+:func:`read_table_objects` reads one long table holding many objects (formats
+``table``, ``ztf`` and ``gaia``: ``TABLE_FORMATS``), optionally only the rows of
+some ids: a Parquet table is read with a pyarrow filter on the id column (row
+groups whose id statistics exclude the ids are skipped, so sort a large table
+by id), while a CSV/ECSV/FITS table is read whole, once per process (peak
+memory: the whole table on every rank), and only the wanted objects are kept.
 
 The ``crts`` and ``asassn`` readers tolerate a UTF-8 byte-order mark
 (spreadsheet programs and Windows editors write one) and ``#`` comment lines.
@@ -217,6 +253,149 @@ def read_asassn(source, counts=None, filter=None, drop_bad_quality=True):
     return time, mag, err_all[keep]
 
 
+#: Column names taken as a band column when ``band_col`` is not given (lower case).
+BAND_COLUMNS = ("band", "filter", "filtercode", "passband")
+#: Gaia (E)DR3 Vega magnitude zero points per band (Riello et al. 2021, Table 3).
+GAIA_ZERO_POINTS = {"G": 25.6874, "BP": 25.3385, "RP": 24.7479}
+#: Columns of each band in Gaia's wide (RAW) epoch photometry: time, flux,
+#: flux error, variability rejection flag.
+GAIA_RAW_COLUMNS = {
+    "G": ("g_transit_time", "g_transit_flux", "g_transit_flux_error",
+          "variability_flag_g_reject"),
+    "BP": ("bp_obs_time", "bp_flux", "bp_flux_error", "variability_flag_bp_reject"),
+    "RP": ("rp_obs_time", "rp_flux", "rp_flux_error", "variability_flag_rp_reject"),
+}
+#: Rejection flags of Gaia's flat (INDIVIDUAL/COMBINED) epoch photometry.
+GAIA_FLAT_FLAGS = ("rejected_by_photometry", "rejected_by_variability")
+#: ZTF band names (filtercode values) accepted by their short names.
+ZTF_BANDS = {"g": "zg", "r": "zr", "i": "zi"}
+#: Suffixes read as Parquet (with pyarrow).
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def flux_to_mag(flux, flux_err, zero_point):
+    """Magnitudes and magnitude errors of fluxes.
+
+    ``m = zero_point - 2.5 log10(f)`` and ``sigma_m = 2.5 / ln(10) * sigma_f / f``.
+
+    Parameters
+    ----------
+    flux, flux_err : array_like
+        Fluxes and their errors, in the units ``zero_point`` refers to (the
+        flux of magnitude 0 is ``10**(zero_point / 2.5)``).
+    zero_point : float
+        Magnitude of unit flux, e.g. 25.0, or Gaia G's 25.6874 (Vega).
+
+    Returns
+    -------
+    mag, err : ndarray of float64
+        NaN where the flux is not positive (or NaN); callers drop those rows.
+    """
+    flux = np.asarray(flux, dtype=np.float64)
+    flux_err = np.asarray(flux_err, dtype=np.float64)
+    positive = flux > 0
+    safe = np.where(positive, flux, np.nan)
+    mag = float(zero_point) - 2.5 * np.log10(safe)
+    err = 2.5 / np.log(10.0) * np.abs(flux_err) / safe
+    return mag, err
+
+
+def is_parquet(source, table_format=None):
+    """True if ``source`` is to be read as Parquet (by name or ``table_format``)."""
+    if table_format is not None:
+        return str(table_format).lower() == "parquet"
+    if hasattr(source, "read"):
+        return False
+    return os.fspath(source).lower().endswith(PARQUET_SUFFIXES)
+
+
+class _Columns:
+    """Columns of one table (astropy Table, pyarrow Table or numpy arrays),
+    converted to numpy on first use.
+
+    ``numeric`` gives float64 (nulls as NaN; list columns of Parquet, such as
+    Gaia's RAW arrays, flattened), ``text`` gives stripped str (nulls as "")
+    and ``flag`` gives bool (true, "true", "t", "1" or non-zero).
+    """
+
+    def __init__(self, table, kind):
+        self.table = table
+        self.kind = kind  # "astropy", "arrow" or "numpy" (dict of arrays)
+        if kind == "astropy":
+            self.names = list(table.colnames)
+        elif kind == "arrow":
+            self.names = list(table.column_names)
+        else:
+            self.names = list(table)
+        self._cache = {}
+
+    def _raw(self, name):
+        column = self.table[name] if self.kind != "arrow" else self.table.column(name)
+        if self.kind == "arrow":
+            import pyarrow as pa
+            import pyarrow.compute as pc
+            if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+                column = pc.list_flatten(column)
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(column.type.value_type)
+            if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+                if column.null_count:
+                    column = pc.fill_null(column.cast(pa.float64()), float("nan"))
+                return column.to_numpy()
+            values = column.to_numpy(zero_copy_only=False)
+            if values.dtype == object:
+                values = np.array(["" if v is None else v for v in values], dtype=object)
+            return values
+        if hasattr(column, "filled") and getattr(column, "mask", None) is not None \
+                and np.any(column.mask):
+            if column.dtype.kind in "iuf":
+                return column.astype(np.float64).filled(np.nan)
+            if column.dtype.kind == "b":
+                return column.filled(False)
+            return np.asarray(column.astype(str).filled(""))
+        return np.asarray(column)
+
+    def numeric(self, name):
+        key = ("numeric", name)
+        if key not in self._cache:
+            values = self._raw(name)
+            try:
+                self._cache[key] = np.asarray(values, dtype=np.float64).ravel()
+            except (TypeError, ValueError):
+                raise BadLightCurve(f"column {name!r} is not numeric") from None
+        return self._cache[key]
+
+    def text(self, name):
+        key = ("text", name)
+        if key not in self._cache:
+            values = self._raw(name)
+            self._cache[key] = np.char.strip(np.asarray(values).astype(str))
+        return self._cache[key]
+
+    def flag(self, name):
+        key = ("flag", name)
+        if key not in self._cache:
+            values = np.asarray(self._raw(name))
+            if values.dtype.kind == "b":
+                flags = values
+            elif values.dtype.kind in "iuf":
+                flags = np.nan_to_num(values.astype(np.float64)) != 0
+            else:
+                flags = np.isin(np.char.lower(np.char.strip(values.astype(str))),
+                                ("true", "t", "1", "yes"))
+            self._cache[key] = flags.ravel()
+        return self._cache[key]
+
+    def subset(self, rows, names):
+        """The rows ``rows`` of ``names``' already converted columns, as a new _Columns."""
+        sub = _Columns({}, "numpy")
+        sub.names = list(self.names)
+        for (kind, name), values in self._cache.items():
+            if name in names:
+                sub._cache[(kind, name)] = values[rows]
+        return sub
+
+
 def _read_astropy_table(source, table_format=None):
     from astropy.table import Table
     try:
@@ -227,50 +406,283 @@ def _read_astropy_table(source, table_format=None):
         raise BadLightCurve(f"unreadable table ({type(exc).__name__}: {str(exc)[:80]})") from None
 
 
-def _table_columns(table, names, where):
-    missing = [n for n in names if n not in table.colnames]
+def _read_parquet(source, columns=None, filters=None):
+    import pyarrow.parquet as pq
+    try:
+        return pq.read_table(source, columns=columns, filters=filters)
+    except FileNotFoundError:
+        raise BadLightCurve("file not found") from None
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise BadLightCurve(f"unreadable Parquet file ({type(exc).__name__}: "
+                            f"{str(exc)[:80]})") from None
+
+
+def _load_columns(source, table_format=None):
+    """One object's table as :class:`_Columns` (Parquet with pyarrow, else astropy)."""
+    if is_parquet(source, table_format):
+        return _Columns(_read_parquet(source), "arrow")
+    return _Columns(_read_astropy_table(source, table_format), "astropy")
+
+
+def _missing(names, wanted, where="the table"):
+    missing = [n for n in wanted if n not in names]
     if missing:
         raise BadLightCurve(f"missing column(s) {', '.join(missing)} in {where}; "
-                            f"available: {', '.join(table.colnames)}")
-    out = []
-    for name in names:
-        column = table[name]
-        if hasattr(column, "filled"):
-            column = column.filled(np.nan) if column.dtype.kind == "f" else column
-        try:
-            out.append(np.asarray(column, dtype=np.float64))
-        except (TypeError, ValueError):
-            raise BadLightCurve(f"column {name!r} is not numeric") from None
-    return out
+                            f"available: {', '.join(names)}")
+
+
+def _find_band_column(names):
+    lowered = {n.lower(): n for n in names}
+    for alias in BAND_COLUMNS:
+        if alias in lowered:
+            return lowered[alias]
+    return None
+
+
+def _table_plan(names, time_col=None, mag_col=None, err_col=None, band_col=None,
+                band=None, flux_col=None, flux_err_col=None, zero_point=None,
+                table_format=None):
+    """What to read from a ``table`` light curve with columns ``names``.
+
+    Raises BadLightCurve for a missing column.
+    """
+    time_col, mag_col, err_col = time_col or "time", mag_col or "mag", err_col or "err"
+    if flux_col:
+        values = {"time": time_col, "flux": flux_col, "flux_err": flux_err_col}
+    else:
+        values = {"time": time_col, "mag": mag_col, "err": err_col}
+    _missing(names, list(values.values()) + ([band_col] if band_col else []))
+    if band_col is None:
+        band_col = _find_band_column(names)
+        if band is not None and band_col is None:
+            raise BadLightCurve(f"--band {band} given but the table has no band column "
+                                f"(looked for {', '.join(BAND_COLUMNS)}; name it with "
+                                "--band_col)")
+    return {**values, "zero_point": zero_point, "band_col": band_col, "band": band,
+            "band_match": lambda found, wanted: found == wanted, "flags": ()}
+
+
+def _ztf_plan(names, time_col=None, mag_col=None, err_col=None, band_col=None, band=None,
+              **options):
+    """A ``table`` plan with the ZTF light-curve API's column names."""
+    band = ZTF_BANDS.get(band, band) if band is not None else None
+    return _table_plan(names, time_col=time_col or "mjd", mag_col=mag_col or "mag",
+                       err_col=err_col or "magerr", band_col=band_col or "filtercode",
+                       band=band, **options)
+
+
+def _gaia_plan(names, band=None, zero_point=None, table_format=None):
+    """What to read from Gaia DR3 epoch photometry (flat or RAW) with columns ``names``."""
+    band = str(band).upper()
+    zero_point = GAIA_ZERO_POINTS[band] if zero_point is None else zero_point
+    if "band" in names and "time" in names:
+        _missing(names, ("time", "flux", "flux_error"), "the Gaia epoch photometry")
+        return {"time": "time", "flux": "flux", "flux_err": "flux_error",
+                "zero_point": zero_point, "band_col": "band", "band": band,
+                "band_match": lambda found, wanted: np.char.upper(found) == wanted,
+                "flags": tuple(f for f in GAIA_FLAT_FLAGS if f in names)}
+    time_col, flux_col, err_col, flag_col = GAIA_RAW_COLUMNS[band]
+    if not any(columns[0] in names for columns in GAIA_RAW_COLUMNS.values()):
+        raise BadLightCurve("not Gaia epoch photometry: expected columns band, time, flux, "
+                            "flux_error (INDIVIDUAL/COMBINED) or g_transit_time, "
+                            "g_transit_flux, bp_obs_time, bp_flux, ... (RAW); "
+                            f"available: {', '.join(names)}")
+    _missing(names, (time_col, flux_col, err_col), "the Gaia epoch photometry")
+    return {"time": time_col, "flux": flux_col, "flux_err": err_col,
+            "zero_point": zero_point, "band_col": None, "band": None,
+            "flags": (flag_col,) if flag_col in names else ()}
+
+
+def _plan_columns(plan):
+    """Every column a plan reads."""
+    names = [plan[k] for k in ("time", "mag", "err", "flux", "flux_err", "band_col")
+             if plan.get(k)]
+    return names + list(plan["flags"])
+
+
+def _apply_plan(columns, plan, counts=None):
+    """``(time, mag, err)`` of one light curve following ``plan`` (see ``*_plan``)."""
+    time = columns.numeric(plan["time"])
+    n = len(time)
+    if n == 0:
+        raise BadLightCurve("empty table")
+    keep = np.ones(n, bool)
+    if plan["band_col"]:
+        bands = columns.text(plan["band_col"])
+        if len(bands) != n:
+            raise BadLightCurve(f"band column {plan['band_col']!r} and time column "
+                                f"{plan['time']!r} differ in length")
+        found = sorted({b for b in bands if b})
+        if plan["band"] is not None:
+            keep = np.asarray(plan["band_match"](bands, plan["band"]), bool)
+            if not keep.any():
+                raise BadLightCurve(f"no rows of band {plan['band']} in column "
+                                    f"{plan['band_col']!r} (bands found: "
+                                    f"{', '.join(found) or 'none'})")
+            _count(counts, "other band", n - np.count_nonzero(keep))
+        elif len(found) > 1:
+            raise BadLightCurve(f"light curve has bands {', '.join(found)} in column "
+                                f"{plan['band_col']!r}: choose one with --band")
+    for name in plan["flags"]:
+        flagged = columns.flag(name)
+        if len(flagged) != n:
+            raise BadLightCurve(f"flag column {name!r} and time column {plan['time']!r} "
+                                "differ in length")
+        _count(counts, f"flagged {name}", np.count_nonzero(flagged & keep))
+        keep &= ~flagged
+    if plan.get("flux"):
+        flux = columns.numeric(plan["flux"])
+        flux_err = columns.numeric(plan["flux_err"])
+        if not len(flux) == len(flux_err) == n:
+            raise BadLightCurve(f"columns {plan['time']}, {plan['flux']} and "
+                                f"{plan['flux_err']} differ in length")
+        non_positive = flux <= 0
+        _count(counts, "non-positive flux", np.count_nonzero(non_positive & keep))
+        keep &= ~non_positive
+        mag, err = flux_to_mag(flux[keep], flux_err[keep], plan["zero_point"])
+    else:
+        mag, err = columns.numeric(plan["mag"]), columns.numeric(plan["err"])
+        if not len(mag) == len(err) == n:
+            raise BadLightCurve(f"columns {plan['time']}, {plan['mag']} and "
+                                f"{plan['err']} differ in length")
+        mag, err = mag[keep], err[keep]
+    return time[keep], mag, err
+
+
+#: Planner of each table-like format (these formats also read long tables).
+PLANNERS = {"table": _table_plan, "ztf": _ztf_plan, "gaia": _gaia_plan}
+#: Formats whose light curves may come as one long table (``read_table_objects``).
+TABLE_FORMATS = tuple(PLANNERS)
+
+
+def _read_planned(format, source, counts, options):
+    table_format = options.get("table_format")
+    columns = _load_columns(source, table_format)
+    return _apply_plan(columns, PLANNERS[format](columns.names, **options), counts)
 
 
 def read_table(source, counts=None, time_col="time", mag_col="mag", err_col="err",
-               table_format=None):
-    """Read one object's light curve from any table astropy reads.
+               table_format=None, band_col=None, band=None, flux_col=None,
+               flux_err_col=None, zero_point=None):
+    """Read one object's light curve from a table (astropy formats or Parquet).
 
     Parameters
     ----------
     source : str or Path
     counts : dict, optional
-        Unused; accepted for a uniform API.
+        Receives rows dropped per reason (``"other band"``, ``"non-positive flux"``).
     time_col, mag_col, err_col : str
-        Column names.
+        Column names (``mag_col``/``err_col`` unused with ``flux_col``).
     table_format : str, optional
-        astropy format name (e.g. ``"ascii.csv"``, ``"fits"``); guessed if None.
+        astropy format name (e.g. ``"ascii.csv"``, ``"fits"``) or ``"parquet"``;
+        from the suffix if None.
+    band_col, band : str, optional
+        Band column and the band to keep; see the module docstring.
+    flux_col, flux_err_col, zero_point : str, str, float, optional
+        Read fluxes and convert them with :func:`flux_to_mag`.
     """
-    table = _read_astropy_table(source, table_format)
-    if len(table) == 0:
-        raise BadLightCurve("empty table")
-    return tuple(_table_columns(table, (time_col, mag_col, err_col), "the table"))
+    return _read_planned("table", source, counts, dict(
+        time_col=time_col, mag_col=mag_col, err_col=err_col, table_format=table_format,
+        band_col=band_col, band=band, flux_col=flux_col, flux_err_col=flux_err_col,
+        zero_point=zero_point))
 
 
-def read_table_objects(path, id_col, time_col="time", mag_col="mag", err_col="err",
-                       table_format=None):
+def read_ztf(source, counts=None, **options):
+    """Read a ZTF light-curve API table (``mjd, mag, magerr, filtercode``).
+
+    Takes the options of :func:`read_table`; ``band`` may be ``g``, ``r``,
+    ``i`` or the filtercode itself (``zg``, ...).
+    """
+    return _read_planned("ztf", source, counts, options)
+
+
+def read_gaia(source, counts=None, band=None, zero_point=None, table_format=None):
+    """Read one source's Gaia DR3 epoch photometry (flat or RAW; see the module docstring).
+
+    Parameters
+    ----------
+    band : {"G", "BP", "RP"}
+    zero_point : float, optional
+        Default: :data:`GAIA_ZERO_POINTS` of the band (Vega, as Gaia's ``mag``).
+    table_format : str, optional
+        ``"parquet"`` or an astropy format; from the suffix if None.
+    """
+    if band is None:
+        raise BadLightCurve("Gaia epoch photometry needs --band (G, BP or RP)")
+    return _read_planned("gaia", source, counts, dict(band=band, zero_point=zero_point,
+                                                      table_format=table_format))
+
+
+class TableObjects(dict):
+    """Light curves of a long table: ``{object id: (time, mag, err)}``.
+
+    Objects whose rows cannot give a light curve (several bands, no flux
+    above zero, ...) are not keys; their reasons are in ``failures`` and
+    :meth:`load` raises them. ``dropped`` holds each object's dropped rows
+    per reason.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.failures = {}
+        self.dropped = {}
+
+    def load(self, object_id, counts=None):
+        """``(time, mag, err)`` of ``object_id``, adding its dropped rows to ``counts``.
+
+        Raises
+        ------
+        BadLightCurve
+            If the table has no rows of the object or they give no light curve.
+        """
+        object_id = str(object_id)
+        if object_id in self.failures:
+            raise BadLightCurve(self.failures[object_id])
+        try:
+            result = self[object_id]
+        except KeyError:
+            raise BadLightCurve("no rows in the light-curve table") from None
+        if counts is not None:
+            for reason, n in self.dropped.get(object_id, {}).items():
+                _count(counts, reason, n)
+        return result
+
+
+def _id_filter(schema_type, ids):
+    """Values of ``ids`` (str) in the type of the id column, for a pyarrow filter."""
+    import pyarrow as pa
+    if pa.types.is_integer(schema_type):
+        values = []
+        for object_id in ids:
+            try:
+                values.append(int(object_id))
+            except ValueError:
+                pass  # such an id has no rows in an integer column
+        return values
+    return [str(i) for i in ids]
+
+
+def read_table_objects(path, id_col, time_col=None, mag_col=None, err_col=None,
+                       table_format=None, ids=None, format="table", **options):
     """Read one long table holding many objects.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV/ECSV/FITS/VOTable (read whole with astropy) or Parquet (read with
+        pyarrow: only the needed columns, and only the rows of ``ids`` when given).
+    id_col : str
+        Object-id column (values compared as text).
+    time_col, mag_col, err_col, table_format, **options
+        Reader options of ``format`` (see :func:`read_table`, :func:`read_gaia`).
+    ids : sequence of str, optional
+        Only these objects are read (Parquet) or kept (other formats).
+    format : str
+        ``"table"``, ``"ztf"`` or ``"gaia"``.
 
     Returns
     -------
-    dict
+    TableObjects
         ``{object id (str): (time, mag, err)}`` with rows in file order.
 
     Raises
@@ -279,29 +691,145 @@ def read_table_objects(path, id_col, time_col="time", mag_col="mag", err_col="er
         If the file cannot be read or lacks a column (the whole input is bad,
         so this stops the command rather than rejecting every object).
     """
+    options = {k: v for k, v in dict(options, time_col=time_col, mag_col=mag_col,
+                                      err_col=err_col).items() if v is not None}
+    if format == "gaia":
+        for name in ("time_col", "mag_col", "err_col"):
+            options.pop(name, None)
+    planner = PLANNERS[format]
+    where = f"light-curve table {os.fspath(path)!r}"
     try:
-        table = _read_astropy_table(path, table_format)
-        if id_col not in table.colnames:
-            raise BadLightCurve(f"missing column {id_col} in the table; "
-                                f"available: {', '.join(table.colnames)}")
-        time, mag, err = _table_columns(table, (time_col, mag_col, err_col), "the table")
+        if is_parquet(path, table_format):
+            import pyarrow.parquet as pq
+            try:
+                schema = pq.read_schema(path)
+            except FileNotFoundError:
+                raise BadLightCurve("file not found") from None
+            except Exception as exc:
+                raise BadLightCurve(f"unreadable Parquet file ({type(exc).__name__}: "
+                                    f"{str(exc)[:80]})") from None
+            names = list(schema.names)
+            _missing(names, [id_col])
+            plan = planner(names, **options)
+            filters = None
+            if ids is not None:
+                filters = [(id_col, "in", _id_filter(schema.field(id_col).type, ids))]
+            wanted = list(dict.fromkeys([id_col] + _plan_columns(plan)))
+            columns = _Columns(_read_parquet(path, columns=wanted, filters=filters), "arrow")
+        else:
+            columns = _Columns(_read_astropy_table(path, table_format), "astropy")
+            _missing(columns.names, [id_col])
+            plan = planner(columns.names, **options)
+        object_ids = columns.text(id_col)
+        # Convert every needed column once; objects then slice the arrays.
+        columns.numeric(plan["time"])
+        for key in ("mag", "err", "flux", "flux_err"):
+            if plan.get(key):
+                columns.numeric(plan[key])
+        if plan["band_col"]:
+            columns.text(plan["band_col"])
+        for name in plan["flags"]:
+            columns.flag(name)
     except BadLightCurve as exc:
-        raise InputError(f"light-curve table {os.fspath(path)!r}: {exc.reason}") from None
-    ids = np.asarray(table[id_col]).astype(str)
-    order = np.argsort(ids, kind="stable")
-    unique, starts = np.unique(ids[order], return_index=True)
+        raise InputError(f"{where}: {exc.reason}") from None
+    for name in _plan_columns(plan):
+        for (kind, cached), values in columns._cache.items():
+            if cached == name and len(values) != len(object_ids):
+                raise InputError(f"{where}: column {name!r} holds arrays; a long table "
+                                 "needs one value per row")
+    order = np.argsort(object_ids, kind="stable")
+    unique, starts = np.unique(object_ids[order], return_index=True)
     bounds = list(starts) + [len(order)]
-    objects = {}
+    wanted_ids = None if ids is None else {str(i) for i in ids}
+    objects = TableObjects()
+    used = set(_plan_columns(plan))
     for k, object_id in enumerate(unique):
+        object_id = str(object_id)
+        if wanted_ids is not None and object_id not in wanted_ids:
+            continue
         rows = order[bounds[k]:bounds[k + 1]]
-        objects[str(object_id)] = (time[rows], mag[rows], err[rows])
+        counts = {}
+        try:
+            objects[object_id] = _apply_plan(columns.subset(rows, used), plan, counts)
+        except BadLightCurve as exc:
+            objects.failures[object_id] = exc.reason
+        if counts:
+            objects.dropped[object_id] = counts
     return objects
 
 
 #: Reader of each per-object file format; all accept ``(source, counts, **options)``.
-READERS = {"crts": read_crts, "asassn": read_asassn, "table": read_table}
+READERS = {"crts": read_crts, "asassn": read_asassn, "table": read_table,
+           "ztf": read_ztf, "gaia": read_gaia}
 #: File-name template of each format's per-object files.
-DEFAULT_TEMPLATES = {"crts": "{id}.dat", "asassn": "{id}.csv", "table": "{id}.csv"}
+DEFAULT_TEMPLATES = {"crts": "{id}.dat", "asassn": "{id}.csv", "table": "{id}.csv",
+                     "ztf": "{id}.csv", "gaia": "{id}.parquet"}
+#: Reader options of the table formats (all optional; see ``check_reader_options``).
+TABLE_OPTIONS = ("time_col", "mag_col", "err_col", "table_format", "band_col", "band",
+                 "flux_col", "flux_err_col", "zero_point")
+#: Flag name of each reader option (for messages).
+OPTION_FLAGS = {name: f"--{name}" for name in TABLE_OPTIONS + ("filter",)}
+OPTION_FLAGS["table_format"] = "table_format"
+
+
+def check_reader_options(format, options):
+    """Raise InputError unless ``options`` make sense for ``format``.
+
+    Called before any work by ``prepare`` and ``flag``, so a bad flag stops
+    the command with one message instead of rejecting every object.
+
+    Returns
+    -------
+    dict
+        ``options`` without the entries that are None.
+    """
+    if format not in READERS:
+        raise InputError(f"--format {format!r} is unknown; choose one of {', '.join(READERS)}")
+    options = {k: v for k, v in dict(options or {}).items() if v is not None}
+    allowed = {"crts": (), "asassn": ("filter",), "table": TABLE_OPTIONS,
+               "ztf": TABLE_OPTIONS,
+               "gaia": ("band", "zero_point", "table_format")}[format]
+    wrong = [k for k in options if k not in allowed]
+    if wrong:
+        flags = ", ".join(OPTION_FLAGS.get(k, k) for k in wrong)
+        where = {"crts": "--format crts takes no column options",
+                 "asassn": "--format asassn takes only --filter",
+                 "gaia": "--format gaia reads Gaia's own columns and takes only --band "
+                         "and --zero_point"}.get(format, f"--format {format}")
+        raise InputError(f"{flags} cannot be used here: {where}")
+    for name in ("time_col", "mag_col", "err_col", "band_col", "band", "flux_col",
+                 "flux_err_col", "filter"):
+        if name in options and not str(options[name]).strip():
+            raise InputError(f"{OPTION_FLAGS[name]} must not be empty")
+    if "zero_point" in options:
+        try:
+            zero_point = float(options["zero_point"])
+        except (TypeError, ValueError):
+            raise InputError(f"--zero_point must be a number, got "
+                             f"{options['zero_point']!r}") from None
+        if not np.isfinite(zero_point):
+            raise InputError(f"--zero_point must be finite, got {options['zero_point']!r}")
+        options["zero_point"] = zero_point
+    if format == "gaia":
+        band = options.get("band")
+        if band is None or str(band).upper() not in GAIA_ZERO_POINTS:
+            raise InputError(f"--format gaia needs --band G, BP or RP (got "
+                             f"{band if band is not None else 'none'})")
+        return options
+    if format in ("table", "ztf"):
+        has_flux, has_err = "flux_col" in options, "flux_err_col" in options
+        if has_flux != has_err:
+            raise InputError("--flux_col and --flux_err_col go together (fluxes are "
+                             "converted to magnitudes and errors)")
+        if has_flux and "zero_point" not in options:
+            raise InputError("--flux_col needs --zero_point (the magnitude of unit flux, "
+                             "e.g. 25.0; Gaia G: 25.6874)")
+        if "zero_point" in options and not has_flux:
+            raise InputError("--zero_point only applies with --flux_col/--flux_err_col")
+        if has_flux and "mag_col" in options:
+            raise InputError("give either --mag_col (magnitudes) or --flux_col (fluxes), "
+                             "not both")
+    return options
 
 
 def read_lightcurve(source, format, counts=None, **options):
@@ -311,11 +839,13 @@ def read_lightcurve(source, format, counts=None, **options):
     ----------
     source : str, Path or file object
     format : str
-        A key of ``READERS``: ``"crts"``, ``"asassn"`` or ``"table"``.
+        A key of ``READERS``: ``"crts"``, ``"asassn"``, ``"table"``, ``"ztf"``
+        or ``"gaia"``.
     counts : dict, optional
         Receives rows the reader dropped, per reason (e.g. non-detections).
     **options
-        Reader options (``filter`` for asassn; column names for table).
+        Reader options (``filter`` for asassn; column names, band and flux
+        options for table, ztf and gaia).
 
     Returns
     -------

@@ -101,3 +101,29 @@ def test_a_very_long_junk_period_is_shortened_in_the_reason(tmp_path):
     path.write_text("id,P\na," + "z" * 500 + "\n")
     (row, object_id, reason), = read_catalog(path, "id", period_col="P").rejects
     assert len(reason) < 80 and reason.endswith("is not a number")
+
+
+def test_parquet_catalog_reads_only_the_named_columns(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    path = tmp_path / "cat.parquet"
+    pq.write_table(pa.table({
+        "source_id": pa.array([4111834567779557376, 17, 17, 5], pa.int64()),
+        "cls": pa.array(["RRab", None, "EW", "EW"]),
+        "P": pa.array([0.55, None, 0.3, 1.5]),
+        "phot_g_mean_mag": pa.array([15.1, 16.0, 14.2, None], pa.float32()),
+        "big": pa.array([[1, 2]] * 4, pa.list_(pa.int64()))}), path)
+    cat = read_catalog(path, "source_id", label_col="cls", period_col="P",
+                       extra_cols=("phot_g_mean_mag",))
+    assert list(cat.ids) == ["4111834567779557376", "17", "5"]
+    assert list(cat.labels) == ["RRab", "", "EW"]
+    np.testing.assert_array_equal(cat.periods, [0.55, np.nan, 1.5])
+    np.testing.assert_allclose(cat.extra["phot_g_mean_mag"], [15.1, 16.0, np.nan], rtol=1e-6)
+    assert cat.rejects == [(2, "17", "duplicate catalog id (first at row 1)")]
+    with pytest.raises(InputError, match=r"no column\(s\) period; available columns: "
+                                         "source_id, cls, P, phot_g_mean_mag, big"):
+        read_catalog(path, "source_id", period_col="period")
+    junk = tmp_path / "junk.parquet"
+    junk.write_text("not parquet")
+    with pytest.raises(InputError, match="could not be read as parquet"):
+        read_catalog(junk, "id")

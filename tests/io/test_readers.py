@@ -18,8 +18,8 @@ def write(path, text, mode="w"):
     return path
 
 
-def test_registry_has_the_three_formats():
-    assert set(READERS) == {"crts", "asassn", "table"}
+def test_registry_has_the_five_formats():
+    assert set(READERS) == {"crts", "asassn", "table", "ztf", "gaia"}
 
 
 def test_unknown_format_is_an_input_error(tmp_path):
@@ -201,7 +201,7 @@ def test_long_table_groups_rows_by_object(tmp_path):
     assert sorted(objects) == ["a", "b"]
     np.testing.assert_array_equal(objects["b"][0], [1, 3])
     np.testing.assert_array_equal(objects["a"][1], [11, 13])
-    with pytest.raises(InputError, match="missing column id"):
+    with pytest.raises(InputError, match=r"missing column\(s\) id"):
         read_table_objects(path, "id")
 
 
@@ -225,3 +225,204 @@ def test_locate_refuses_ids_that_escape_the_directory(tmp_path):
 def test_bad_templates_are_input_errors(template):
     with pytest.raises(InputError):
         check_template(template)
+
+
+# --- bands, fluxes, Parquet and Gaia/ZTF shapes (issue 15.2) -------------------------
+
+from rnngmm.io.readers import (GAIA_ZERO_POINTS, check_reader_options,  # noqa: E402
+                               flux_to_mag)
+
+ZTF_HEADER = ("oid,expid,hjd,mjd,mag,magerr,catflags,filtercode,ra,dec,chi,sharp,"
+              "filefracday,field,ccdid,qid,limitmag,magzp,magzprms,clrcoeff,clrcounc,"
+              "exptime,airmass,programid\n")
+
+
+def ztf_row(oid, mjd, mag, err, band):
+    return (f"{oid},{int(mjd * 100)},{mjd + 2400000.5:.6f},{mjd:.6f},{mag:.4f},{err:.4f},0,"
+            f"{band},10.0,20.0,1.0,0.0,20180101123456,600,5,1,20.5,26.2,0.02,0.1,0.01,"
+            "30.0,1.2,1\n")
+
+
+def test_flux_to_mag_is_the_pogson_law():
+    mag, err = flux_to_mag([100.0, 1.0, 0.0, -5.0, np.nan], [1.0, 0.1, 1.0, 1.0, 1.0], 25.0)
+    np.testing.assert_allclose(mag[:2], [20.0, 25.0])
+    np.testing.assert_allclose(err[:2], [2.5 / np.log(10) * 0.01, 2.5 / np.log(10) * 0.1])
+    assert np.all(np.isnan(mag[2:])) and np.all(np.isnan(err[2:]))
+    # Gaia G: the flux of a G = 15 star at the Vega zero point gives 15 back.
+    flux = 10 ** ((GAIA_ZERO_POINTS["G"] - 15.0) / 2.5)
+    assert flux_to_mag([flux], [0.0], GAIA_ZERO_POINTS["G"])[0][0] == pytest.approx(15.0)
+
+
+def test_table_fluxes_drop_and_count_non_positive_points(tmp_path):
+    path = write(tmp_path / "f.csv", "t,f,ef\n1,100,1\n2,0,1\n3,-4,1\n4,10,0.5\n")
+    counts = {}
+    time, mag, err = read_lightcurve(path, "table", counts, time_col="t", flux_col="f",
+                                     flux_err_col="ef", zero_point=25.0)
+    np.testing.assert_array_equal(time, [1, 4])
+    np.testing.assert_allclose(mag, [20.0, 22.5])
+    np.testing.assert_allclose(err, 2.5 / np.log(10) * np.array([0.01, 0.05]))
+    assert counts == {"non-positive flux": 2}
+
+
+def test_ztf_csv_with_two_bands_is_refused_without_band(tmp_path):
+    path = write(tmp_path / "z.csv", ZTF_HEADER + ztf_row(1, 58300.1, 15.1, 0.02, "zg")
+                 + ztf_row(2, 58300.2, 14.6, 0.02, "zr")
+                 + ztf_row(1, 58301.1, 15.2, 0.02, "zg"))
+    message = "light curve has bands zg, zr in column 'filtercode': choose one with --band"
+    with pytest.raises(BadLightCurve, match=re.escape(message)):
+        read_lightcurve(path, "ztf")
+    with pytest.raises(BadLightCurve, match=re.escape(message)):
+        read_lightcurve(path, "table", time_col="mjd", err_col="magerr")  # auto-detected
+    counts = {}
+    time, mag, err = read_lightcurve(path, "ztf", counts, band="g")  # g means zg
+    np.testing.assert_array_equal(time, [58300.1, 58301.1])
+    np.testing.assert_array_equal(mag, [15.1, 15.2])
+    assert counts == {"other band": 1}
+    time, _, _ = read_lightcurve(path, "table", time_col="mjd", err_col="magerr",
+                                 band_col="filtercode", band="zr")
+    np.testing.assert_array_equal(time, [58300.2])
+    with pytest.raises(BadLightCurve, match=r"no rows of band zi .*bands found: zg, zr"):
+        read_lightcurve(path, "ztf", band="zi")
+    with pytest.raises(BadLightCurve, match="no band column"):
+        read_lightcurve(write(tmp_path / "p.csv", "time,mag,err\n1,2,3\n"), "table", band="V")
+
+
+def test_one_band_tables_need_no_band(tmp_path):
+    path = write(tmp_path / "z.csv", ZTF_HEADER + ztf_row(1, 58300.1, 15.1, 0.02, "zr")
+                 + ztf_row(1, 58301.1, 15.2, 0.02, "zr"))
+    time, _, _ = read_lightcurve(path, "ztf")
+    assert len(time) == 2
+
+
+def _gaia_flat(n=6):
+    import pyarrow as pa
+    band = ["G", "BP", "RP"] * n
+    flux = np.array([10 ** ((GAIA_ZERO_POINTS[b] - 15.0) / 2.5) for b in band])
+    flux[0] = -1.0  # a negative G flux
+    rejected = np.zeros(3 * n, bool)
+    rejected[3] = True  # the second G transit rejected by variability processing
+    return pa.table({
+        "source_id": pa.array([4111834567779557376] * (3 * n), pa.int64()),
+        "transit_id": pa.array(np.arange(3 * n), pa.int64()),
+        "band": band, "time": 1700.0 + np.arange(3 * n) / 3.0,
+        "mag": np.full(3 * n, 15.0), "flux": flux, "flux_error": flux * 0.01,
+        "flux_over_error": np.full(3 * n, 100.0),
+        "rejected_by_photometry": np.zeros(3 * n, bool),
+        "rejected_by_variability": rejected,
+        "other_flags": pa.array(np.zeros(3 * n), pa.int64()),
+        "solution_id": pa.array([375316653866487564] * (3 * n), pa.int64())})
+
+
+def test_gaia_flat_epoch_photometry_parquet(tmp_path):
+    import pyarrow.parquet as pq
+    path = tmp_path / "4111834567779557376.parquet"
+    pq.write_table(_gaia_flat(), path)
+    counts = {}
+    time, mag, err = read_lightcurve(path, "gaia", counts, band="G")
+    assert len(time) == 4  # 6 G transits - 1 negative flux - 1 rejected
+    np.testing.assert_allclose(mag, 15.0)
+    np.testing.assert_allclose(err, 2.5 / np.log(10) * 0.01)
+    assert counts == {"other band": 12, "non-positive flux": 1,
+                      "flagged rejected_by_variability": 1}
+    _, mag, _ = read_lightcurve(path, "gaia", band="bp")
+    np.testing.assert_allclose(mag, 15.0)
+    # the same file through the generic table reader: several bands are refused
+    with pytest.raises(BadLightCurve, match="bands BP, G, RP in column 'band'"):
+        read_lightcurve(path, "table", flux_col="flux", flux_err_col="flux_error",
+                        zero_point=25.6874)
+
+
+def test_gaia_raw_arrays_are_flattened(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    flux = [10 ** ((GAIA_ZERO_POINTS["RP"] - 14.0) / 2.5)] * 3
+    table = pa.table({"source_id": [7], "n_transits": [3],
+                      "g_transit_time": [[1.0, 2.0, 3.0]], "g_transit_flux": [[1e5, 1e5, 1e5]],
+                      "g_transit_flux_error": [[1e2, 1e2, 1e2]],
+                      "rp_obs_time": [[1.1, 2.1, 3.1]], "rp_flux": [flux],
+                      "rp_flux_error": [[f / 100 for f in flux]],
+                      "variability_flag_rp_reject": [[False, True, False]]})
+    pq.write_table(table, tmp_path / "7.parquet")
+    counts = {}
+    time, mag, _ = read_lightcurve(tmp_path / "7.parquet", "gaia", counts, band="RP")
+    np.testing.assert_array_equal(time, [1.1, 3.1])
+    np.testing.assert_allclose(mag, 14.0)
+    assert counts == {"flagged variability_flag_rp_reject": 1}
+    with pytest.raises(BadLightCurve, match=r"missing column\(s\) bp_obs_time, bp_flux"):
+        read_lightcurve(tmp_path / "7.parquet", "gaia", band="BP")
+
+
+def _long_parquet(path, n_objects=12, n_points=5, row_group_size=10):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    ids = np.repeat(np.arange(n_objects), n_points)
+    table = pa.table({"id": pa.array(ids, pa.int64()),
+                      "t": np.tile(np.arange(n_points, dtype=float), n_objects),
+                      "flux": 100.0 * (1 + ids), "flux_err": np.ones(len(ids)),
+                      "band": ["r"] * len(ids)})
+    pq.write_table(table, path, row_group_size=row_group_size)
+
+
+def test_long_parquet_table_reads_only_the_wanted_ids(tmp_path, monkeypatch):
+    from rnngmm.io import readers
+    path = tmp_path / "long.parquet"
+    _long_parquet(path)
+    calls = []
+    real = readers._read_parquet
+
+    def spy(source, columns=None, filters=None):
+        table = real(source, columns=columns, filters=filters)
+        calls.append((columns, filters, table.num_rows))
+        return table
+    monkeypatch.setattr(readers, "_read_parquet", spy)
+    options = dict(time_col="t", flux_col="flux", flux_err_col="flux_err", zero_point=25.0)
+    objects = read_table_objects(path, "id", ids=["3", "4", "x"], **options)
+    assert sorted(objects) == ["3", "4"]
+    assert calls[-1][0] == ["id", "t", "flux", "flux_err", "band"]
+    assert calls[-1][1] == [("id", "in", [3, 4])] and calls[-1][2] == 10
+    np.testing.assert_allclose(objects["3"][1], 25.0 - 2.5 * np.log10(400.0))
+    with pytest.raises(BadLightCurve, match="no rows"):
+        objects.load("x")
+    everything = read_table_objects(path, "id", **options)
+    assert len(everything) == 12 and calls[-1][2] == 60
+    with pytest.raises(InputError, match=r"missing column\(s\) mag"):
+        read_table_objects(path, "id", time_col="t")
+
+
+def test_long_table_refuses_mixed_bands_per_object(tmp_path):
+    path = write(tmp_path / "long.csv", "id,time,mag,err,filter\n"
+                                        "a,1,10,0.1,g\na,2,11,0.1,r\nb,1,10,0.1,g\n")
+    objects = read_table_objects(path, "id")
+    assert sorted(objects) == ["b"]
+    with pytest.raises(BadLightCurve, match="bands g, r in column 'filter'"):
+        objects.load("a")
+    objects = read_table_objects(path, "id", band="r")
+    counts = {}
+    np.testing.assert_array_equal(objects.load("a", counts)[0], [2])
+    assert counts == {"other band": 1}
+    with pytest.raises(BadLightCurve, match="no rows of band r"):
+        objects.load("b")
+
+
+@pytest.mark.parametrize("format, options, message", [
+    ("crts", {"band": "V"}, "--band cannot be used here"),
+    ("asassn", {"flux_col": "flux"}, "--flux_col cannot be used here"),
+    ("table", {"flux_col": "f"}, "--flux_col and --flux_err_col go together"),
+    ("table", {"flux_col": "f", "flux_err_col": "e"}, "--flux_col needs --zero_point"),
+    ("table", {"zero_point": 25.0}, "--zero_point only applies with --flux_col"),
+    ("table", {"flux_col": "f", "flux_err_col": "e", "zero_point": float("nan")},
+     "--zero_point must be finite"),
+    ("table", {"band": " "}, "--band must not be empty"),
+    ("gaia", {}, "--format gaia needs --band G, BP or RP"),
+    ("gaia", {"band": "V"}, "--format gaia needs --band G, BP or RP"),
+    ("gaia", {"band": "G", "time_col": "t"}, "--time_col cannot be used here"),
+])
+def test_reader_options_are_checked_up_front(format, options, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        check_reader_options(format, options)
+
+
+def test_valid_reader_options_pass_without_nones():
+    assert check_reader_options("table", {"band": "g", "mag_col": None}) == {"band": "g"}
+    assert check_reader_options("gaia", {"band": "G", "zero_point": "25.8"}) == {
+        "band": "G", "zero_point": 25.8}
