@@ -12,7 +12,8 @@ from .. import __version__
 from ..errors import InputError
 
 #: Subcommands in pipeline order; each names a module of this package.
-COMMANDS = ("simulate", "prepare", "train", "score", "flag", "loco")
+COMMANDS = ("simulate", "prepare", "train", "score", "flag", "embed", "similar", "map",
+            "loco")
 
 
 def build_parser():
