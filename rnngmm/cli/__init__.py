@@ -13,7 +13,7 @@ from ..errors import InputError
 
 #: Subcommands in pipeline order; each names a module of this package.
 COMMANDS = ("simulate", "prepare", "train", "score", "flag", "embed", "similar", "map",
-            "loco")
+            "report", "loco")
 
 
 def build_parser():

@@ -1,0 +1,95 @@
+"""``rnngmm report``: a PDF/PNG sheet of a flag table's most anomalous objects."""
+
+from ..io.readers import READERS
+from .common import add_logging_flags
+from .prepare import add_reader_flags
+
+
+def add_parser(subparsers):
+    """Register ``report`` and its flags."""
+    from ..anomaly_report import DEFAULT_K, DEFAULT_N
+    p = subparsers.add_parser(
+        "report", help="PDF/PNG pages of the most anomalous objects of a flag table",
+        description="One page per object of a flag table: the N scored objects of "
+                    "highest energy (or --ids). Each page shows the raw and the "
+                    "phase-folded light curve (two cycles) with the decoder's "
+                    "reconstruction over the points it was computed for, the class "
+                    "probabilities, the energy, its percentile and the anomaly flags, "
+                    "and, when the table has codes ('rnngmm flag --with_code'), the "
+                    "nearest catalog objects in latent space. Light curves are read "
+                    "again with the same input flags as 'rnngmm flag' and prepared as "
+                    "flag prepared them; without those flags, from the inputs the "
+                    "table records. An object whose light curve cannot be read gets "
+                    "a page saying why.")
+    p.add_argument("--table", required=True,
+                   help="flag table from 'rnngmm flag' or 'rnngmm embed' (.ecsv, .fits, "
+                        ".csv, .h5, .parquet)")
+    p.add_argument("--run_dir", default=None,
+                   help="run that flagged the table (default: the run_dir it records)")
+    p.add_argument("--output", default="report.pdf",
+                   help=".pdf: one page per object, plus <stem>_001.png ... next to it; "
+                        ".png: one sheet with every object (default: %(default)s)")
+    sel = p.add_argument_group("objects")
+    sel.add_argument("--n", type=int, default=DEFAULT_N,
+                     help="report the N scored objects of highest energy "
+                          "(default: %(default)s)")
+    sel.add_argument("--ids", nargs="+", default=[], metavar="ID",
+                     help="report these objects instead, in this order")
+    sel.add_argument("--k", type=int, default=DEFAULT_K,
+                     help="latent-space neighbours listed per object, when the table has "
+                          "codes; 0 for none (default: %(default)s)")
+    sel.add_argument("--table_id_col", default=None,
+                     help="id column of the table (default: its first column)")
+    src = p.add_argument_group("light curves (as for 'rnngmm flag'; default: the inputs "
+                               "the table records)")
+    src.add_argument("--catalog", default=None,
+                     help="catalog file (CSV, ECSV, FITS, VOTable, Parquet)")
+    src.add_argument("--catalog_format", default=None,
+                     help="astropy format of the catalog (default: from its suffix)")
+    src.add_argument("--lightcurves", default=None,
+                     help="directory of per-object light-curve files, or one table "
+                          "(--format table, ztf or gaia)")
+    src.add_argument("--format", default="asassn", choices=sorted(READERS),
+                     help="light-curve format (default: %(default)s)")
+    src.add_argument("--template", default=None,
+                     help="light-curve file name with {id}, e.g. '{id}.dat'")
+    src.add_argument("--data", default=None,
+                     help="prepared HDF5 dataset instead of --catalog/--lightcurves")
+    cols = p.add_argument_group("columns")
+    cols.add_argument("--id_col", default="id", help="catalog id column (default: %(default)s)")
+    cols.add_argument("--period_col", default=None,
+                      help="catalog period column in days (default: 'period' when the "
+                           "catalog has one)")
+    cols.add_argument("--time_col", default=None, help="time column (--format table/ztf)")
+    cols.add_argument("--mag_col", default=None, help="magnitude column (--format table/ztf)")
+    cols.add_argument("--err_col", default=None, help="error column (--format table/ztf)")
+    cols.add_argument("--lc_id_col", default=None,
+                      help="id column of a single light-curve table (default: --id_col)")
+    cols.add_argument("--filter", default=None, help="keep one filter (--format asassn)")
+    add_reader_flags(cols)
+    add_logging_flags(p)
+    p.set_defaults(run=run_command)
+    return p
+
+
+def config_from_args(args):
+    """The :class:`~rnngmm.anomaly_report.ReportConfig` the flags describe."""
+    from dataclasses import fields
+
+    from ..anomaly_report import ReportConfig
+    names = {f.name for f in fields(ReportConfig)}
+    values = {k: v for k, v in vars(args).items() if k in names}
+    values["ids"] = tuple(str(i) for i in args.ids)
+    return ReportConfig(**values)
+
+
+def run_command(args):
+    """Entry point of ``rnngmm report`` (rank 0 does the work under mpirun)."""
+    from ..anomaly_report import run_report
+    from ..dist import init_mpi
+    config = config_from_args(args)
+    config.validate()
+    if not init_mpi().is_root:
+        return 0
+    run_report(config)
+    return 0
