@@ -38,7 +38,9 @@ def test_every_command_has_the_logging_flags():
     for argv in (("simulate", "--output", "x"), ("prepare", "--catalog", "c",
                  "--lightcurves", "l", "--output", "o"), ("train", "--data", "d"),
                  ("score", "--run_dir", "r"), ("flag", "--run_dir", "r"),
-                 ("loco", "gather", "--results_dir", "r")):
+                 ("loco", "gather", "--results_dir", "r"), ("embed", "--run_dir", "r"),
+                 ("similar", "--table", "t", "--ids", "a"), ("map", "--table", "t", "--output", "m.png"),
+                 ("report", "--table", "t")):
         parsed = parse(*argv, "--quiet")
         assert parsed.quiet and not parsed.verbose and not parsed.log_all_ranks
 
