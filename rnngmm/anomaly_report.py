@@ -120,7 +120,8 @@ def invert_chunk(x, weights, supports, origin=0.0, reconstruction=None):
 
 
 def chunk_layout(time, period, chunking):
-    """What :func:`rnngmm.preprocess.make_chunks` cuts, in the order it cuts it.
+    """What :func:`rnngmm.preprocess.make_chunks` cuts, in the order it cuts it
+    (:func:`rnngmm.preprocess.chunk_layout` for a run's chunking).
 
     Parameters
     ----------
@@ -138,16 +139,9 @@ def chunk_layout(time, period, chunking):
     bounds : list of (int, int)
         ``[start, stop)`` of each chunk in ``positions``.
     """
-    from .preprocess import chunk_bounds, phase_fold
-    time = np.asarray(time, np.float64)
-    if chunking.period_fold:
-        phase = phase_fold(time, period)
-        order = np.argsort(phase, kind="stable")
-        positions = phase[order]
-    else:
-        order = np.arange(len(time))
-        positions = time
-    return positions, order, chunk_bounds(len(time), chunking.n_min, chunking.n_max)
+    from .preprocess import chunk_layout as layout
+    return layout(time, period, n_min=chunking.n_min, n_max=chunking.n_max,
+                  period_fold=chunking.period_fold)
 
 
 def reconstruct_object(model, time, mag, err, period, chunking):

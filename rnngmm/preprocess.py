@@ -232,11 +232,46 @@ def make_chunks(time, mag, err, period, *, n_min, n_max, period_fold=False):
     Chunks
     """
     period = check_period(period)
+    positions, order, bounds = chunk_layout(time, period, n_min=n_min, n_max=n_max,
+                                            period_fold=period_fold)
+    mag, err = mag[order], err[order]
+    parts = [standardise_chunk(positions[a:b], mag[a:b], err[a:b], period, n_max)
+             for a, b in bounds]
+    x, weights, supports = (np.stack(p) for p in zip(*parts))
+    return Chunks(x, weights, supports)
+
+
+def chunk_layout(time, period, *, n_min, n_max, period_fold=False):
+    """Where :func:`make_chunks` puts each point: the one definition of the cut.
+
+    Parameters
+    ----------
+    time : ndarray of float64
+        Cleaned, sorted epochs.
+    period : float
+    n_min, n_max : int
+    period_fold : bool
+
+    Returns
+    -------
+    positions : ndarray of float64
+        Epochs, or phases sorted by phase when ``period_fold``.
+    order : ndarray of int
+        Index into ``time`` of each position.
+    bounds : list of (int, int)
+        ``[start, stop)`` of each chunk in ``positions``.
+
+    Raises
+    ------
+    BadLightCurve
+        If there are fewer than ``n_min`` points.
+    """
+    time = np.asarray(time, dtype=np.float64)
     if period_fold:
         phase = phase_fold(time, period)
         order = np.argsort(phase, kind="stable")
-        time, mag, err = phase[order], mag[order], err[order]
-    parts = [standardise_chunk(time[a:b], mag[a:b], err[a:b], period, n_max)
-             for a, b in chunk_bounds(len(time), n_min, n_max)]
-    x, weights, supports = (np.stack(p) for p in zip(*parts))
-    return Chunks(x, weights, supports)
+        positions = phase[order]
+    else:
+        order = np.arange(len(time))
+        positions = time
+    return positions, order, chunk_bounds(len(time), n_min, n_max)

@@ -59,3 +59,68 @@ def add_logging_flags(parser):
                        help="every MPI rank logs (default: rank 0 only), each line "
                             "prefixed with its rank")
     return group
+
+
+def add_reader_flags(group):
+    """Band and flux flags of the table, ztf and gaia light-curve formats."""
+    group.add_argument("--band_col", default=None,
+                       help="band column of --format table files (default: a column named "
+                            "band, filter, filtercode or passband, if any; ztf: filtercode)")
+    group.add_argument("--band", default=None,
+                       help="keep only this band's rows (e.g. zr or r for ztf, G/BP/RP for "
+                            "gaia); a light curve holding several bands is refused without it")
+    group.add_argument("--flux_col", default=None,
+                       help="flux column: read fluxes instead of magnitudes (with "
+                            "--flux_err_col and --zero_point); non-positive fluxes are dropped")
+    group.add_argument("--flux_err_col", default=None, help="flux error column")
+    group.add_argument("--zero_point", type=float, default=None,
+                       help="magnitude of unit flux: m = zero_point - 2.5 log10(flux), e.g. "
+                            "25.0; gaia default: the band's Vega zero point (G 25.6874)")
+
+
+def add_lightcurve_source_flags(parser, source_title):
+    """Where light curves come from, as ``flag``, ``embed`` and ``report`` read them.
+
+    Adds the ``--catalog/--lightcurves/--format/--template/--data`` group and
+    the column flags (ids, periods, table columns, band and flux).
+
+    Returns
+    -------
+    argparse._ArgumentGroup
+        The "columns" group, for command-specific column flags.
+    """
+    from ..io.readers import READERS
+    src = parser.add_argument_group(source_title)
+    src.add_argument("--catalog", default=None,
+                     help="catalog file (CSV, ECSV, FITS, VOTable, Parquet)")
+    src.add_argument("--catalog_format", default=None,
+                     help="astropy format of the catalog (default: from its suffix)")
+    src.add_argument("--lightcurves", default=None,
+                     help="directory of per-object light-curve files, or one table "
+                          "(--format table, ztf or gaia) holding every object; a Parquet "
+                          "table is read per shard, only the rows of its objects")
+    src.add_argument("--format", default="asassn", choices=sorted(READERS),
+                     help="light-curve format (default: %(default)s)")
+    src.add_argument("--template", default=None,
+                     help="light-curve file name with {id}, e.g. '{id}.dat' "
+                          "(default: per format)")
+    src.add_argument("--data", default=None,
+                     help="prepared HDF5 dataset ('rnngmm prepare') instead of "
+                          "--catalog/--lightcurves")
+    cols = parser.add_argument_group("columns")
+    cols.add_argument("--id_col", default="id", help="catalog id column (default: %(default)s)")
+    cols.add_argument("--period_col", default=None,
+                      help="catalog period column in days (default: 'period' when the "
+                           "catalog has one); missing or unusable periods are searched "
+                           "with Lomb-Scargle")
+    cols.add_argument("--time_col", default=None,
+                      help="time column (--format table: default time; ztf: mjd)")
+    cols.add_argument("--mag_col", default=None,
+                      help="magnitude column (--format table/ztf: default mag)")
+    cols.add_argument("--err_col", default=None,
+                      help="error column (--format table: default err; ztf: magerr)")
+    cols.add_argument("--lc_id_col", default=None,
+                      help="id column of a single light-curve table (default: --id_col)")
+    cols.add_argument("--filter", default=None, help="keep one filter (--format asassn)")
+    add_reader_flags(cols)
+    return cols

@@ -4,9 +4,8 @@ Runs as one process or under ``mpirun``/``srun`` (mpi4py): ranks share the
 catalog's shards; the output is the same file either way.
 """
 
-from ..io.readers import READERS
-from .common import add_deprecated, add_logging_flags, add_pass_through
-from .prepare import add_reader_flags
+from .common import (add_deprecated, add_lightcurve_source_flags, add_logging_flags,
+                     add_pass_through)
 
 DEFAULT_PERCENTILES = (80.0, 95.0, 99.0)
 
@@ -25,43 +24,12 @@ def add_parser(subparsers):
                         "atomically; units and column descriptions in its metadata); "
                         "required")
     add_deprecated(p, "--out", "--output", "output")
-    src = p.add_argument_group("input: a catalog + light curves, or a prepared dataset")
-    src.add_argument("--catalog", default=None,
-                     help="catalog file (CSV, ECSV, FITS, VOTable, Parquet)")
-    src.add_argument("--catalog_format", default=None,
-                     help="astropy format of the catalog (default: from its suffix)")
-    src.add_argument("--lightcurves", default=None,
-                     help="directory of per-object light-curve files, or one table "
-                          "(--format table, ztf or gaia) holding every object; a Parquet "
-                          "table is read per shard, only the rows of its objects")
-    src.add_argument("--format", default="asassn", choices=sorted(READERS),
-                     help="light-curve format (default: %(default)s)")
-    src.add_argument("--template", default=None,
-                     help="light-curve file name with {id}, e.g. '{id}.dat' "
-                          "(default: per format)")
-    src.add_argument("--data", default=None,
-                     help="prepared HDF5 dataset ('rnngmm prepare') instead of "
-                          "--catalog/--lightcurves")
-    cols = p.add_argument_group("columns")
-    cols.add_argument("--id_col", default="id", help="catalog id column (default: %(default)s)")
-    cols.add_argument("--period_col", default=None,
-                      help="catalog period column in days (default: 'period' when the "
-                           "catalog has one); missing or unusable periods are searched "
-                           "with Lomb-Scargle")
+    cols = add_lightcurve_source_flags(
+        p, "input: a catalog + light curves, or a prepared dataset")
     cols.add_argument("--label_col", default=None,
                       help="catalog column of known classes: passed through, and the "
                            "summary counts flagged objects whose class the run never saw")
     add_pass_through(cols, "catalog columns copied to the output")
-    cols.add_argument("--time_col", default=None,
-                      help="time column (--format table: default time; ztf: mjd)")
-    cols.add_argument("--mag_col", default=None,
-                      help="magnitude column (--format table/ztf: default mag)")
-    cols.add_argument("--err_col", default=None,
-                      help="error column (--format table: default err; ztf: magerr)")
-    cols.add_argument("--lc_id_col", default=None,
-                      help="id column of a single light-curve table (default: --id_col)")
-    cols.add_argument("--filter", default=None, help="keep one filter (--format asassn)")
-    add_reader_flags(cols)
     per = p.add_argument_group("periods (default: the run's; objects are cleaned and "
                                "given periods exactly as its training data was)")
     per.add_argument("--min_period", type=float, default=None,

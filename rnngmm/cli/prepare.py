@@ -1,7 +1,7 @@
 """``rnngmm prepare``: catalog + light curves -> HDF5 dataset + rejects table."""
 
 from ..errors import InputError
-from .common import add_logging_flags, add_pass_through
+from .common import add_logging_flags, add_pass_through, add_reader_flags
 from ..io.readers import DEFAULT_TEMPLATES, READERS, check_reader_options
 from ..periods import MAX_PERIOD, MIN_PERIOD
 from ..objects import MIN_CATALOG_PERIOD, PERIOD_SOURCES
@@ -86,23 +86,6 @@ def add_parser(subparsers):
     add_logging_flags(p)
     p.set_defaults(run=run)
     return p
-
-
-def add_reader_flags(group):
-    """Band and flux flags of the table, ztf and gaia light-curve formats."""
-    group.add_argument("--band_col", default=None,
-                       help="band column of --format table files (default: a column named "
-                            "band, filter, filtercode or passband, if any; ztf: filtercode)")
-    group.add_argument("--band", default=None,
-                       help="keep only this band's rows (e.g. zr or r for ztf, G/BP/RP for "
-                            "gaia); a light curve holding several bands is refused without it")
-    group.add_argument("--flux_col", default=None,
-                       help="flux column: read fluxes instead of magnitudes (with "
-                            "--flux_err_col and --zero_point); non-positive fluxes are dropped")
-    group.add_argument("--flux_err_col", default=None, help="flux error column")
-    group.add_argument("--zero_point", type=float, default=None,
-                       help="magnitude of unit flux: m = zero_point - 2.5 log10(flux), e.g. "
-                            "25.0; gaia default: the band's Vega zero point (G 25.6874)")
 
 
 def reader_options_from_args(args):

@@ -1,8 +1,6 @@
 """``rnngmm report``: a PDF/PNG sheet of a flag table's most anomalous objects."""
 
-from ..io.readers import READERS
-from .common import add_logging_flags
-from .prepare import add_reader_flags
+from .common import add_lightcurve_source_flags, add_logging_flags
 
 
 def add_parser(subparsers):
@@ -40,33 +38,8 @@ def add_parser(subparsers):
                           "codes; 0 for none (default: %(default)s)")
     sel.add_argument("--table_id_col", default=None,
                      help="id column of the table (default: its first column)")
-    src = p.add_argument_group("light curves (as for 'rnngmm flag'; default: the inputs "
-                               "the table records)")
-    src.add_argument("--catalog", default=None,
-                     help="catalog file (CSV, ECSV, FITS, VOTable, Parquet)")
-    src.add_argument("--catalog_format", default=None,
-                     help="astropy format of the catalog (default: from its suffix)")
-    src.add_argument("--lightcurves", default=None,
-                     help="directory of per-object light-curve files, or one table "
-                          "(--format table, ztf or gaia)")
-    src.add_argument("--format", default="asassn", choices=sorted(READERS),
-                     help="light-curve format (default: %(default)s)")
-    src.add_argument("--template", default=None,
-                     help="light-curve file name with {id}, e.g. '{id}.dat'")
-    src.add_argument("--data", default=None,
-                     help="prepared HDF5 dataset instead of --catalog/--lightcurves")
-    cols = p.add_argument_group("columns")
-    cols.add_argument("--id_col", default="id", help="catalog id column (default: %(default)s)")
-    cols.add_argument("--period_col", default=None,
-                      help="catalog period column in days (default: 'period' when the "
-                           "catalog has one)")
-    cols.add_argument("--time_col", default=None, help="time column (--format table/ztf)")
-    cols.add_argument("--mag_col", default=None, help="magnitude column (--format table/ztf)")
-    cols.add_argument("--err_col", default=None, help="error column (--format table/ztf)")
-    cols.add_argument("--lc_id_col", default=None,
-                      help="id column of a single light-curve table (default: --id_col)")
-    cols.add_argument("--filter", default=None, help="keep one filter (--format asassn)")
-    add_reader_flags(cols)
+    add_lightcurve_source_flags(p, "light curves (as for 'rnngmm flag'; default: the "
+                                   "inputs the table records)")
     add_logging_flags(p)
     p.set_defaults(run=run_command)
     return p
