@@ -13,7 +13,7 @@ from ..errors import InputError
 
 #: Subcommands in pipeline order; each names a module of this package.
 COMMANDS = ("simulate", "prepare", "train", "score", "flag", "embed", "similar", "map",
-            "report", "loco")
+            "report", "loco", "tune")
 
 
 def build_parser():

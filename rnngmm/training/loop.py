@@ -282,7 +282,8 @@ def _write_tensorboard(writer, row, epoch):
     writer.flush()
 
 
-def train(model, data, collectives, run_dir, options, *, state=None, stop=None):
+def train(model, data, collectives, run_dir, options, *, state=None, stop=None,
+          on_epoch=None):
     """Run (or continue) the training loop.
 
     Parameters
@@ -298,6 +299,11 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None):
         Loop state from :func:`resume_state`; None starts from scratch.
     stop : StopRequest, optional
         Signal handler state; a fresh, uninstalled one if None.
+    on_epoch : callable, optional
+        ``on_epoch(row, model, validation_part) -> bool`` after each epoch, on
+        every rank (``row``: the epoch's ``history`` entry). Rank 0's answer is
+        broadcast; True ends the run as if its budget were spent (e.g. a
+        pruned hyper-parameter trial).
 
     Returns
     -------
@@ -382,6 +388,11 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None):
         early = options.patience > 0 and state["wait"] >= options.patience
         if early:
             state["epoch"] = stage_end  # on to the next stage (or the end)
+        ended = on_epoch is not None and collectives.broadcast_json(
+            bool(on_epoch(row, model, validation_part)))
+        if ended:
+            state["epoch"] = total
+            _log(options, collectives, f"run ended after epoch {epoch + 1} by the epoch callback")
         # Rank 0's clock decides for every rank, so all take the same branch.
         epoch_seconds = collectives.broadcast_json(time.perf_counter() - started)
         state["elapsed_s"] = state.get("elapsed_s", 0.0) + epoch_seconds

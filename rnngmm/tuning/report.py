@@ -1,0 +1,148 @@
+"""``rnngmm tune --report``: trials table, parameter importances, best run.
+
+Writes ``<stem>.ecsv`` (one row per trial), ``<stem>.md`` (the same table,
+the importances and the best trial) and ``<stem>.json`` (importances and the
+best trial's ``config.json``, which ``rnngmm train --from_config`` replays).
+"""
+
+import math
+import os
+
+import numpy as np
+from astropy.table import Table
+
+from ..io.atomic import atomic_path
+from ..scoring.report import write_json, write_text
+from . import study as studies
+
+#: The validation figures of each trial, as table columns.
+FIGURES = ("macro_f1", "balanced_accuracy", "accuracy")
+
+
+def _note(trial):
+    attrs = trial.user_attrs
+    if attrs.get(studies.SURPLUS):
+        return "surplus (beyond --trials, never trained)"
+    parts = []
+    if studies.PRUNED_AT in attrs:
+        parts.append(f"pruned after epoch {int(attrs[studies.PRUNED_AT]) + 1}")
+    if studies.FAIL_REASON in attrs:
+        parts.append(str(attrs[studies.FAIL_REASON]))
+    if studies.RETRY_OF in attrs:
+        parts.append(f"retry of trial {attrs[studies.RETRY_OF]}")
+    return "; ".join(parts)
+
+
+def _float(value):
+    return np.nan if value is None else float(value)
+
+
+def trials_table(study, param_names=None):
+    """One row per trial: number, state, value, duration, figures, params, run, note."""
+    trials = study.get_trials(deepcopy=False)
+    names = list(param_names or sorted({p for t in trials for p in t.params}))
+    columns = {"number": [t.number for t in trials],
+               "state": [t.state.name for t in trials],
+               "value": [_float(t.value) if t.values else np.nan for t in trials],
+               "duration_s": [t.duration.total_seconds() if t.duration else np.nan
+                              for t in trials]}
+    for figure in FIGURES:
+        columns[f"val_{figure}"] = [_float((t.user_attrs.get(studies.METRICS) or {})
+                                           .get(figure)) for t in trials]
+    for name in names:
+        values = [t.params.get(name) for t in trials]
+        numeric = all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                      for v in values)
+        columns[name] = ([_float(v) for v in values] if numeric
+                         else ["" if v is None else str(v) for v in values])
+    columns["run_dir"] = [str(t.user_attrs.get(studies.RUN_DIR, "")) for t in trials]
+    columns["note"] = [_note(t) for t in trials]
+    table = Table(columns)
+    table.meta["study"] = study.study_name
+    table.meta["params"] = names
+    return table
+
+
+def importances(study):
+    """``({param: importance}, note)``; empty with the reason when there are too
+    few completed trials (fANOVA needs at least two with differing parameters)."""
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+    from optuna.trial import TrialState
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(complete) < 2:
+        return {}, (f"parameter importances need at least 2 completed trials "
+                    f"({len(complete)} so far)")
+    try:
+        found = get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0))
+    except (RuntimeError, ValueError) as exc:
+        return {}, f"parameter importances not computed: {exc}"
+    return {k: float(v) for k, v in found.items()}, ""
+
+
+def best_trial(study):
+    """``{"number", "value", "params", "config"}`` of the best completed trial, or None."""
+    try:
+        best = study.best_trial
+    except ValueError:
+        return None
+    run_dir = best.user_attrs.get(studies.RUN_DIR)
+    return {"number": best.number, "value": float(best.value), "params": dict(best.params),
+            "run_dir": run_dir,
+            "config": os.path.join(run_dir, "config.json") if run_dir else None}
+
+
+def _cell(value):
+    if isinstance(value, (float, np.floating)):
+        return "" if not math.isfinite(value) else f"{value:.4g}"
+    return str(value)
+
+
+def markdown(table, found, note, best, objective="value"):
+    """The report as Markdown text."""
+    shown = ["number", "state", "value", "duration_s", *table.meta["params"], "note"]
+    lines = [f"# Hyper-parameter search `{table.meta['study']}`", "",
+             f"Objective: validation {objective} (maximised), per object.", "",
+             "| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
+    for row in table:
+        lines.append("| " + " | ".join(_cell(row[c]) for c in shown) + " |")
+    lines += ["", "## Parameter importances (fANOVA)", ""]
+    if found:
+        lines += [f"- {name}: {value:.3f}" for name, value in found.items()]
+    else:
+        lines.append(note)
+    lines += ["", "## Best trial", ""]
+    if best is None:
+        lines.append("no completed trial yet")
+    else:
+        lines += [f"trial {best['number']}: {objective} {best['value']:.4f}, "
+                  f"parameters {best['params']}", "",
+                  f"replay: `rnngmm train --from_config {best['config']} "
+                  "--run_name best --time_budget MINUTES`"]
+    return "\n".join(lines) + "\n"
+
+
+def default_stem(config):
+    """Report stem: ``<journal file without extension>_report``, or
+    ``<study name>_report`` in the working directory for a database URL."""
+    from .config import is_database_url
+    if is_database_url(config.study):
+        return f"{config.name}_report"
+    return os.path.splitext(os.fspath(config.study))[0] + "_report"
+
+
+def write_report(study, stem, objective="value"):
+    """Write ``<stem>.ecsv``, ``.md`` and ``.json``; return ``(markdown text, paths)``."""
+    table = trials_table(study)
+    found, note = importances(study)
+    best = best_trial(study)
+    ecsv = f"{stem}.ecsv"
+    with atomic_path(ecsv) as tmp:
+        table.write(tmp, format="ascii.ecsv", overwrite=True)
+    text = markdown(table, found, note, best, objective)
+    md = write_text(f"{stem}.md", text)
+    summary = {"study": study.study_name, "objective": objective,
+               "trials": len(table), "states": {s: int((table["state"] == s).sum())
+                                               for s in sorted(set(table["state"]))},
+               "importances": found, "importances_note": note, "best": best}
+    js = write_json(f"{stem}.json", summary)
+    return text, [ecsv, md, js]

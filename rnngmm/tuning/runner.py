@@ -1,0 +1,203 @@
+"""The trial loop of ``rnngmm tune`` (:func:`run_tuning`), rank-parallel.
+
+Every rank of a task runs this loop. Rank 0 alone talks to Optuna: it sweeps
+stale trials, decides what to do next, asks for a trial and broadcasts its
+parameters; then every rank trains the trial together
+(:func:`rnngmm.training.driver.run_training`, horovod when there are several
+ranks), all ranks compute the validation objective on their shards, and rank
+0 tells Optuna the result. Run directories are kept:
+``<log_dir>/<sim_type>/<study_name>-trial<NNNN>``.
+"""
+
+import logging
+import os
+import time
+from contextlib import nullcontext
+
+from ..errors import InputError
+from . import study as studies
+from .objective import EpochReporter, validation_metrics
+from .space import load_space
+
+log = logging.getLogger(__name__)
+
+#: Exit codes: 0 study done; 1 too many failed trials; 75 interrupted by a signal.
+EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 75
+
+
+def trial_run_name(study_name, number):
+    """Run directory name of trial ``number`` of ``study_name``."""
+    return f"{study_name}-trial{number:04d}"
+
+
+def trial_train_config(space, params, config, number):
+    """The validated :class:`TrainConfig` of one trial.
+
+    Raises
+    ------
+    InputError
+        When the settings are invalid (bad fixed settings, or a sampled
+        combination ``rnngmm train`` rejects).
+    """
+    from ..training.config import TrainConfig
+    settings = space.settings(params)
+    settings.update(log_dir=config.log_dir, sim_type=config.sim_type,
+                    run_name=trial_run_name(config.name, number), resume=False)
+    if "data" not in settings:
+        raise InputError(f"--space {space.path}: 'fixed' must name the prepared dataset "
+                         "(data: path/to/dataset.h5)")
+    return TrainConfig.from_dict(settings).validate()
+
+
+def _clear_session():
+    import keras
+    keras.backend.clear_session()
+
+
+class _Root:
+    """Rank 0's side: the study and the current trial."""
+
+    def __init__(self, config, space):
+        self.config, self.space = config, space
+        self.study = studies.open_study(config)
+        self.max_failed = config.max_failed or config.trials
+        self.trial = None
+
+    def decide(self):
+        """The next decision, broadcast to every rank as JSON."""
+        swept = studies.sweep_stale(self.study, self.config.grace_period,
+                                    self.config.max_retries)
+        if swept:
+            log.info(f"stale trials failed: {swept}")
+        action, counts = studies.next_action(self.study, self.config.trials, self.max_failed)
+        if action != "ask":
+            return {"action": action, "finished": counts.finished, "failed": counts.failed,
+                    "running": counts.running}
+        self.trial = studies.claim_trial(self.study, self.config.trials)
+        if self.trial is None:
+            return {"action": "wait", "finished": counts.finished, "running": counts.running}
+        params = self.space.suggest(self.trial)
+        return {"action": "run", "number": self.trial.number, "params": params}
+
+    def fail(self, reason, retry=False):
+        frozen = self.study._storage.get_trial(self.trial._trial_id)
+        studies.fail_trial(self.study, frozen, reason, retry=retry,
+                           max_retries=self.config.max_retries)
+        self.trial = None
+
+    def finish(self, reporter, metrics):
+        from optuna.trial import TrialState
+        trial, self.trial = self.trial, None
+        trial.set_user_attr(studies.METRICS, metrics)
+        if reporter.pruned_at is not None:
+            trial.set_user_attr(studies.PRUNED_AT, reporter.pruned_at)
+            self.study.tell(trial, state=TrialState.PRUNED)
+            return "pruned"
+        value = metrics.get(self.config.objective)
+        if value is None or value != value:  # NaN: no validation object scored
+            trial.set_user_attr(studies.FAIL_REASON, f"validation {self.config.objective} "
+                                "is undefined (no validation object scored)")
+            self.study.tell(trial, state=TrialState.FAIL)
+            return "failed"
+        self.study.tell(trial, float(value))
+        return f"{self.config.objective} {value:.4f}"
+
+
+def _run_trial(root, decision, config, space, dist):
+    """Train and judge one trial on every rank; returns an exit code or None."""
+    from ..training.driver import run_training
+    number, params = decision["number"], decision["params"]
+    trial = root.trial if root else None
+    reporter = EpochReporter(trial)
+    problem = None
+    try:
+        train_config = trial_train_config(space, params, config, number)
+    except InputError as exc:
+        problem = str(exc)
+    if problem:
+        if root:
+            log.warning(f"trial {number}: settings rejected: {problem}")
+            root.fail(f"settings rejected: {problem}")
+        return None
+    run_dir = os.path.join(config.log_dir, config.sim_type, trial_run_name(config.name, number))
+    if root:
+        trial.set_user_attr(studies.RUN_DIR, os.path.abspath(run_dir))
+        log.info(f"trial {number}: {params} -> {run_dir}")
+    beating = studies.Heartbeat(trial, config.heartbeat_interval) if root else nullcontext()
+    try:
+        with beating:
+            _clear_session()
+            code = int(run_training(train_config, on_epoch=reporter) or 0)
+            metrics = validation_metrics(run_dir, dist) if code == 0 else None
+    except Exception as exc:
+        if root:
+            root.fail(f"{type(exc).__name__}: {exc}")
+        if dist.size > 1:
+            raise  # the ranks may be out of step: end the task
+        log.exception(f"trial {number} failed")
+        return None
+    except BaseException:
+        if root:
+            root.fail("process stopped")
+        raise
+    if code != 0:
+        if root:
+            root.fail(f"training interrupted (exit code {code})", retry=True)
+        return EXIT_INTERRUPTED if code == EXIT_INTERRUPTED else code
+    if root:
+        from optuna.exceptions import UpdateFinishedTrialError
+        try:
+            log.info(f"trial {number} finished: {root.finish(reporter, metrics)}")
+        except UpdateFinishedTrialError:
+            log.warning(f"trial {number} was failed as stale by another task while it "
+                        "ran: raise --grace_period above the longest pause of a trial")
+    return None
+
+
+def run_tuning(config, dist=None):
+    """Run trials of the shared study until it holds ``config.trials`` finished ones.
+
+    Parameters
+    ----------
+    config : rnngmm.tuning.config.TuneConfig
+        Validated settings (every rank passes the same ones).
+    dist : rnngmm.dist.Dist, optional
+        Topology (default: :func:`rnngmm.dist.init_mpi`).
+
+    Returns
+    -------
+    int
+        :data:`EXIT_DONE`, :data:`EXIT_FAILED` (``max_failed`` trials failed) or
+        :data:`EXIT_INTERRUPTED` (a trial stopped on SIGTERM/SIGUSR1: it is marked
+        FAIL and its parameters re-queued; rerun the task to continue).
+    """
+    from ..dist import init_mpi
+    dist = dist or init_mpi()
+    space = load_space(config.space)
+    root = _Root(config, space) if dist.is_root else None
+    ran = 0
+    while True:
+        decision = dist.bcast(root.decide() if root else None)
+        action = decision["action"]
+        if action == "stop":
+            if root:
+                log.info(f"study {config.name}: {decision['finished']} of {config.trials} "
+                         f"trials finished; this task ran {ran}")
+            return EXIT_DONE
+        if action == "failed":
+            if root:
+                log.error(f"study {config.name}: {decision['failed']} trials failed "
+                          f"(--max_failed {root.max_failed}); stopping. See the fail reasons "
+                          "with rnngmm tune --report")
+            return EXIT_FAILED
+        if action == "wait":
+            if root:
+                log.info(f"{decision['finished']} finished, {decision['running']} running "
+                         f"elsewhere: waiting {config.poll_interval:g} s")
+            time.sleep(config.poll_interval)
+            continue
+        code = _run_trial(root, decision, config, space, dist)
+        ran += 1
+        if code is not None:
+            return code
+
