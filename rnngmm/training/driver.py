@@ -133,13 +133,16 @@ def init_weights_from(model, source_run, collectives):
     collectives.broadcast_variables(model.variables)
 
 
-def run_training(config):
+def run_training(config, on_epoch=None):
     """Train as ``config`` says; return the exit code (0, or 75 when interrupted).
 
     Parameters
     ----------
     config : rnngmm.training.config.TrainConfig
         Validated settings (every rank passes the same ones).
+    on_epoch : callable, optional
+        Per-epoch callback of :func:`rnngmm.training.loop.train` (e.g. the
+        pruning of ``rnngmm tune``); a run it ends finishes like a budgeted one.
     """
     args = config
     dist = init_horovod()
@@ -217,7 +220,8 @@ def run_training(config):
     if args.resume:
         state = resume_state(model, collectives, os.path.join(run_dir, "checkpoints"), options)
     with StopRequest() as stop:
-        result = train(model, data, collectives, run_dir, options, state=state, stop=stop)
+        result = train(model, data, collectives, run_dir, options, state=state, stop=stop,
+                       on_epoch=on_epoch)
     if result.status == "interrupted":
         if dist.is_root:
             log.warning(f"interrupted: resume with the same flags plus --resume "
