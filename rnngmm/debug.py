@@ -7,6 +7,10 @@ on them, and a production run without them takes none of these branches.
 ``RNNGMM_FLAG_FAULT=<rank>:<kill|raise>:<n>``
     ``rnngmm flag``: that rank SIGKILLs itself (or raises) after writing
     ``n`` shards (tests of dead ranks and ``--resume``).
+``RNNGMM_PREPARE_FAULT=<rank>:kill:<stage>:<n>``
+    ``rnngmm prepare``: that rank SIGKILLs itself at ``stage`` ``"join"``
+    before joining block ``n`` (tests that a killed prepare leaves no file
+    that looks complete).
 ``RNNGMM_DEBUG_SIGNAL_AT=<epoch>:<step>:<SIGNAME>``
     ``rnngmm train``: rank 0 sends itself a real signal after that step.
 ``RNNGMM_DEBUG_DUMP_WEIGHTS=<dir>``
@@ -21,6 +25,7 @@ import os
 import signal
 
 FLAG_FAULT = "RNNGMM_FLAG_FAULT"
+PREPARE_FAULT = "RNNGMM_PREPARE_FAULT"
 SIGNAL_AT = "RNNGMM_DEBUG_SIGNAL_AT"
 DUMP_WEIGHTS = "RNNGMM_DEBUG_DUMP_WEIGHTS"
 NO_AVERAGING = "RNNGMM_DEBUG_NO_AVERAGING"
@@ -38,6 +43,16 @@ def flag_fault(rank, shards_written):
         os.kill(os.getpid(), signal.SIGKILL)
     raise RuntimeError(f"{FLAG_FAULT}: injected failure on rank {rank} "
                        f"after {shards_written} shards")
+
+
+def prepare_fault(rank, stage, n):
+    """SIGKILL this process when ``RNNGMM_PREPARE_FAULT`` names this point."""
+    spec = os.environ.get(PREPARE_FAULT)
+    if not spec:
+        return
+    target, kind, at_stage, at = spec.split(":")
+    if (int(target), at_stage, int(at)) == (rank, stage, n) and kind == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def self_signal(epoch, step, rank):

@@ -1,10 +1,15 @@
 """Catalog + light curves -> one HDF5 dataset and a rejects table.
 
 Every catalog row ends up either in the dataset or in the rejects table
-(``<output stem>.rejects.ecsv``: catalog row, id, reason). Under MPI each rank
-reads, cleans and period-searches a contiguous shard of the catalog; rank 0
-gathers the shards and writes the files in catalog order, so the output does
-not depend on the number of ranks.
+(``<output stem>.rejects.ecsv``: catalog row, id, reason). The catalog is
+cut into blocks of ``BLOCK_OBJECTS`` objects handed out round robin, so slow
+(Lomb-Scargle) objects spread over the ranks. Each rank reads, cleans and
+period-searches its blocks and writes them to temporary part files next to
+the output (:mod:`rnngmm.io.dataset_parts`); rank 0 then streams the parts,
+block by block in catalog order, into the dataset and the rejects table,
+each written under a temporary name and renamed when complete. No rank holds
+more than a part file's worth of light curves, and the output does not depend
+on the number of ranks.
 """
 
 import json
@@ -21,9 +26,12 @@ import numpy as np
 
 from .dist import Dist
 from .errors import BadLightCurve, InputError
-from .io.atomic import atomic_path
+from . import debug
 from .io.catalog import read_catalog
-from .io.dataset import write_dataset
+from .io.dataset import create_column, streamed_dataset
+from .io.dataset_parts import (STR as _STR, PartWriter, blocks_of_rank, check_free_space,
+                               join_parts, remove_pieces)
+from .io.rejects import rejects_writer
 from .io.readers import (DEFAULT_TEMPLATES, READERS, TABLE_FORMATS, check_reader_options,
                          check_template, locate_lightcurve, read_lightcurve,
                          read_table_objects)
@@ -32,6 +40,12 @@ from .periods import MAX_PERIOD, MIN_PERIOD
 from .progress import Progress
 
 logger = logging.getLogger(__name__)
+
+#: Objects per block of work: blocks go round robin to the ranks, so slow
+#: (Lomb-Scargle) objects spread over every rank.
+BLOCK_OBJECTS = 64
+#: A rank writes a part file once this many objects or points are pending.
+PIECE_OBJECTS, PIECE_POINTS = 4096, 2_000_000
 
 
 @dataclass
@@ -77,6 +91,8 @@ class PrepareConfig:
         Lomb-Scargle search range (days).
     min_catalog_period : float
         Shorter catalog periods are implausible and searched instead.
+    block_objects : int
+        Catalog objects per block of work (blocks go round robin to the ranks).
 
     The cleaning and period settings form the dataset's
     :class:`rnngmm.objects.Preprocessing` (:meth:`preprocessing`), which
@@ -106,6 +122,7 @@ class PrepareConfig:
     min_period: float = MIN_PERIOD
     max_period: float = MAX_PERIOD
     min_catalog_period: float = MIN_CATALOG_PERIOD
+    block_objects: int = BLOCK_OBJECTS
 
     def preprocessing(self):
         """The :class:`~rnngmm.objects.Preprocessing` these settings describe."""
@@ -132,6 +149,8 @@ class PrepareConfig:
         self.preprocessing().validate()
         if self.min_class_prob is not None and not 0 <= self.min_class_prob <= 1:
             raise InputError(f"--class_prob must lie in [0, 1] (got {self.min_class_prob})")
+        if self.block_objects < 1:
+            raise InputError(f"--block_objects must be at least 1 (got {self.block_objects})")
         if self.period_source == "catalog" and not self.period_col:
             raise InputError("--period_source catalog needs --period_col")
 
@@ -228,15 +247,19 @@ def _loader(config, ids=None):
     return objects.load
 
 
-def _process_shard(indices, catalog, labels, periods, config, progress=None, scale=1):
-    """Prepare the objects ``indices`` of this rank; returns (kept, rejects, counts).
+def _process_blocks(indices, catalog, labels, periods, config, writer, block_objects,
+                    progress=None, scale=1):
+    """Prepare the objects ``indices`` (whole blocks) into ``writer``.
 
+    Returns ``(point_counts, period_sources, reject_reasons)`` as Counters.
     ``progress`` (rank 0's :class:`rnngmm.progress.Progress`) is told
     ``scale`` x the objects done here (every rank holds an equal share).
     """
     load = _loader(config, ids=[str(catalog.ids[i]) for i in indices])
     settings = config.preprocessing()
-    kept, rejects, point_counts = [], [], Counter()
+    class_map = config.class_map or {}
+    extra_cols = tuple(config.extra_cols)
+    point_counts, sources, reasons = Counter(), Counter(), Counter()
     for done, i in enumerate(indices):
         if progress is not None:
             progress.update(min(done * scale, progress.total))
@@ -251,25 +274,16 @@ def _process_shard(indices, catalog, labels, periods, config, progress=None, sca
             else:
                 point_counts.update(counts)
                 point_counts.update(prepared.dropped)
-                kept.append((int(i), prepared.period, prepared.period_source,
-                             prepared.period_power, prepared.time,
-                             prepared.mag.astype(np.float32), prepared.err.astype(np.float32)))
-                continue
-        rejects.append((int(catalog.rows[i]), object_id, reason))
-    return kept, rejects, dict(point_counts)
-
-
-def write_rejects(path, rejects):
-    """Write ``(row, id, reason)`` rows as an ECSV table (atomically)."""
-    from astropy.table import Table
-    rows = sorted(rejects)
-    table = Table([np.array([r[0] for r in rows], np.int64),
-                   np.array([r[1] for r in rows], dtype=str),
-                   np.array([r[2] for r in rows], dtype=str)],
-                  names=("catalog_row", "id", "reason"))
-    table.meta["comments"] = ["Objects of the catalog left out of the dataset, and why."]
-    with atomic_path(path) as tmp:
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
+                sources[prepared.period_source] += 1
+                writer.add_kept(i, object_id, class_map.get(labels[i], labels[i]), prepared,
+                                {c: catalog.extra[c][i] for c in extra_cols})
+        if reason is not None:
+            writer.add_reject(i, catalog.rows[i], object_id, reason)
+            reasons[reason_category(reason)] += 1
+        if (i + 1) % block_objects == 0 or i + 1 == len(catalog):
+            writer.end_block()
+    writer.flush()
+    return point_counts, sources, reasons
 
 
 def _provenance(config):
@@ -312,48 +326,57 @@ def prepare(config, dist=None, log=None):
     labels = catalog.labels if catalog.labels is not None else np.full(n, "", dtype=object)
     periods = catalog.periods if catalog.periods is not None else np.full(n, np.nan)
     progress = Progress(n, interval=10.0, label="prepare") if dist.is_root else None
+    extra_dtypes = {c: _STR if catalog.extra[c].dtype.kind in "OUS" else catalog.extra[c].dtype
+                    for c in extra_cols}
+    if dist.is_root:
+        remove_pieces(config.output)  # left by a killed earlier run
+    dist.barrier()
+    writer = PartWriter(config.output, dist.rank, dist.size, config.block_objects, extra_dtypes,
+                        piece_objects=PIECE_OBJECTS, piece_points=PIECE_POINTS)
     try:
-        part = _process_shard(dist.shard(n), catalog, labels, periods, config,
-                              progress, dist.size)
-    except InputError:
-        raise
-    except Exception:
-        if dist.size == 1:
+        counts = _process_blocks(blocks_of_rank(n, config.block_objects, dist.rank, dist.size),
+                                 catalog, labels, periods, config, writer, config.block_objects,
+                                 progress, dist.size)
+    except BaseException as exc:
+        writer.discard()
+        if dist.size == 1 or isinstance(exc, (InputError, KeyboardInterrupt)):
             raise
         # One failing rank would leave the others waiting in gather forever.
         traceback.print_exc()
         dist.abort(1)
-    parts = dist.gather(part)
+    parts = dist.gather((writer.pieces, counts))
     if not dist.is_root:
         return None
-    kept = sorted(k for p in parts for k in p[0])
-    rejects = list(catalog.rejects) + [r for p in parts for r in p[1]]
-    point_counts = Counter()
-    for p in parts:
-        point_counts.update(p[2])
-    index = np.array([k[0] for k in kept], dtype=np.int64)
-    mapped = np.array([(config.class_map or {}).get(label, label) for label in labels],
-                      dtype=object)
-    objects = {
-        "id": catalog.ids[index],
-        "label": mapped[index] if len(index) else [],
-        "period": np.array([k[1] for k in kept], np.float64),
-        "period_source": [k[2] for k in kept],
-        "period_power": np.array([k[3] for k in kept], np.float64),
-    }
-    write_dataset(config.output, objects, [k[4:] for k in kept],
-                  extra={c: catalog.extra[c][index] for c in extra_cols},
-                  inputs=_provenance(config))
-    write_rejects(rejects_path(config.output), rejects)
+    point_counts, sources, reasons = Counter(), Counter(), Counter(
+        reason_category(r[2]) for r in catalog.rejects)
+    for _, (points, kept, rejected) in parts:
+        point_counts.update(points)
+        sources.update(kept)
+        reasons.update(rejected)
+    try:
+        _join(config, [p[0] for p in parts], n, catalog.rejects, extra_dtypes, dist.rank)
+    finally:
+        remove_pieces(config.output)
     result = PrepareResult(
         output=config.output, rejects_path=rejects_path(config.output),
-        n_input=n + len(catalog.rejects), n_kept=len(kept),
-        reject_counts=dict(Counter(reason_category(r[2]) for r in rejects)),
-        point_counts=dict(point_counts),
-        period_sources=dict(Counter(k[2] for k in kept)),
-        seconds=clock.perf_counter() - start)
+        n_input=n + len(catalog.rejects), n_kept=sum(sources.values()),
+        reject_counts=dict(reasons), point_counts=dict(point_counts),
+        period_sources=dict(sources), seconds=clock.perf_counter() - start)
     log(summary(result, dist.size))
     return result
+
+
+def _join(config, pieces_by_rank, n_catalog, earlier_rejects, extra_dtypes, rank):
+    """Join every rank's pieces into the dataset and its rejects table (rank 0)."""
+    check_free_space(config.output, [p for paths in pieces_by_rank for p in paths])
+
+    def on_block(block):
+        debug.prepare_fault(rank, "join", block)
+
+    with rejects_writer(rejects_path(config.output), earlier_rejects) as rejects:
+        with streamed_dataset(config.output, _provenance(config)) as handle:
+            join_parts(handle, pieces_by_rank, n_catalog, config.block_objects, extra_dtypes,
+                       create_column, rejects.add, on_block=on_block)
 
 
 def summary(result, n_ranks=1):

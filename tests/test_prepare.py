@@ -199,7 +199,8 @@ def test_two_ranks_give_the_same_files_as_one(small_sample, tmp_path):
     serial = tmp_path / "serial.h5"
     assert run_cli(*args[2:], "--output", serial) == 0
     parallel = tmp_path / "parallel.h5"
-    proc = mpirun(2, *args, "--output", parallel)
+    # blocks of 4 objects: the ranks interleave, each writes several blocks
+    proc = mpirun(2, *args, "--output", parallel, "--block_objects", "4")
     assert proc.returncode == 0, proc.stderr
     assert "on 2 process(es)" in proc.stdout and proc.stdout.count("prepared") == 1
     a, b = dataset_contents(serial), dataset_contents(parallel)
@@ -207,3 +208,57 @@ def test_two_ranks_give_the_same_files_as_one(small_sample, tmp_path):
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
     assert (Table.read(rejects_path(serial)).as_array().tolist()
             == Table.read(rejects_path(parallel)).as_array().tolist())
+
+
+def test_parts_joined_in_catalog_order_whatever_the_blocks_and_pieces(small_sample, tmp_path,
+                                                                     monkeypatch):
+    """Blocks of 3 objects and part files of 5 objects give the file of one block."""
+    import rnngmm.prepare as prep
+    base = dict(catalog=str(small_sample / "catalog.csv"),
+                lightcurves=str(small_sample / "lightcurves"), format="asassn",
+                label_col="class", period_col="period", extra_cols=("class_prob",),
+                reader_options={"filter": "V"}, min_class_prob=0.9)
+    whole = tmp_path / "whole.h5"
+    prepare(PrepareConfig(output=str(whole), block_objects=10**6, **base), log=lambda *a: None)
+    monkeypatch.setattr(prep, "PIECE_OBJECTS", 5)
+    pieces = tmp_path / "pieces.h5"
+    result = prepare(PrepareConfig(output=str(pieces), block_objects=3, **base),
+                     log=lambda *a: None)
+    a, b = dataset_contents(whole), dataset_contents(pieces)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    with Dataset(whole) as x, Dataset(pieces) as y:
+        np.testing.assert_array_equal(x.extra("class_prob"), y.extra("class_prob"))
+    assert (Table.read(rejects_path(whole)).as_array().tolist()
+            == Table.read(rejects_path(pieces)).as_array().tolist())
+    assert result.n_kept + sum(result.reject_counts.values()) == result.n_input
+    # no part file is left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "pieces.h5", "pieces.rejects.ecsv", "whole.h5", "whole.rejects.ecsv"]
+
+
+def test_killed_prepare_leaves_no_file_that_looks_complete(small_sample, tmp_path):
+    """SIGKILL in the middle of the join: no dataset or rejects table appears,
+    only temporaries; the next run removes the stale part files."""
+    import os
+    import subprocess
+    import sys
+    from helpers import REPO_ROOT
+    out = tmp_path / "data.h5"
+    args = [sys.executable, "-m", "rnngmm.cli", "prepare", "--catalog",
+            small_sample / "catalog.csv", "--lightcurves", small_sample / "lightcurves",
+            "--format", "asassn", "--filter", "V", "--label_col", "class",
+            "--period_col", "period", "--output", out, "--block_objects", "2"]
+    env = dict(os.environ, RNNGMM_PREPARE_FAULT="0:kill:join:3")
+    killed = subprocess.run([str(a) for a in args], capture_output=True, text=True,
+                            cwd=REPO_ROOT, env=env, timeout=300)
+    assert killed.returncode == -9, killed.stderr
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left and all(".tmp" in name for name in left), left
+    assert not out.exists() and not os.path.exists(rejects_path(out))
+    done = subprocess.run([str(a) for a in args], capture_output=True, text=True,
+                          cwd=REPO_ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert not [p for p in tmp_path.iterdir() if ".part-" in p.name]
+    with Dataset(out) as dataset:
+        assert len(dataset) > 0

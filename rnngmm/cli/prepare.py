@@ -5,7 +5,7 @@ from .common import add_logging_flags, add_pass_through, add_reader_flags
 from ..io.readers import DEFAULT_TEMPLATES, READERS, check_reader_options
 from ..periods import MAX_PERIOD, MIN_PERIOD
 from ..objects import MIN_CATALOG_PERIOD, PERIOD_SOURCES
-from ..prepare import PrepareConfig, parse_class_map, prepare
+from ..prepare import BLOCK_OBJECTS, PrepareConfig, parse_class_map, prepare
 
 
 def add_parser(subparsers):
@@ -83,6 +83,10 @@ def add_parser(subparsers):
     per.add_argument("--min_catalog_period", type=float, default=MIN_CATALOG_PERIOD,
                      help="catalog periods shorter than this (days) are implausible and "
                           "searched instead (default: %(default)s)")
+    p.add_argument("--block_objects", type=int, default=BLOCK_OBJECTS,
+                   help="catalog objects per block of work; blocks go round robin to the "
+                        "MPI ranks so slow (Lomb-Scargle) objects spread over all of them "
+                        "(default: %(default)s)")
     add_logging_flags(p)
     p.set_defaults(run=run)
     return p
@@ -117,7 +121,7 @@ def config_from_args(args):
         class_prob_col=args.class_prob_col, min_class_prob=args.class_prob,
         class_map=parse_class_map(args.class_map), period_source=args.period_source,
         min_period=args.min_period, max_period=args.max_period,
-        min_catalog_period=args.min_catalog_period)
+        min_catalog_period=args.min_catalog_period, block_objects=args.block_objects)
     config.validate()
     return config
 

@@ -21,8 +21,10 @@ gzip-compressed, so a reader can stream any slice of objects without loading
 the file.
 """
 
+import contextlib
 import datetime
 import json
+import os
 import sys
 
 import h5py
@@ -30,7 +32,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError
-from .atomic import atomic_hdf5
+from .atomic import atomic_hdf5, atomic_path
 
 FORMAT = "rnngmm-dataset"
 FORMAT_VERSION = 1
@@ -54,6 +56,40 @@ def _column(group, name, values, dtype):
     # maxshape=None lets an empty column (every object rejected) keep a 1-row chunk.
     group.create_dataset(name, data=values, dtype=dtype, chunks=chunks, maxshape=(None,),
                          compression="gzip", compression_opts=4, shuffle=True)
+
+
+def create_column(group, name, n, dtype):
+    """An empty column of ``n`` values with the layout of :func:`write_dataset`
+    (same chunks and compression), for writers that fill it in pieces."""
+    chunks = (min(max(n, 1), _CHUNK_ROWS),)
+    return group.create_dataset(name, shape=(n,), dtype=dtype, chunks=chunks,
+                                maxshape=(None,), compression="gzip", compression_opts=4,
+                                shuffle=True)
+
+
+def set_dataset_attrs(handle, inputs=None):
+    """The root attributes of a dataset (format, version, provenance)."""
+    handle.attrs["format"] = FORMAT
+    handle.attrs["format_version"] = FORMAT_VERSION
+    for key, value in provenance(inputs).items():
+        handle.attrs[key] = value
+
+
+@contextlib.contextmanager
+def streamed_dataset(path, inputs=None):
+    """Yield a new dataset file open for writing, written straight to disk
+    under a temporary name and renamed to ``path`` only when complete.
+
+    Unlike :func:`write_dataset`, nothing is held in memory; HDF5 crashes on
+    a full disk, so callers check the free space first
+    (:func:`rnngmm.io.dataset_parts.check_free_space`).
+    """
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as handle:
+            set_dataset_attrs(handle, inputs)
+            yield handle
+        with open(tmp, "rb") as done:
+            os.fsync(done.fileno())
 
 
 def write_dataset(path, objects, lightcurves, *, extra=None, inputs=None):
@@ -85,10 +121,7 @@ def write_dataset(path, objects, lightcurves, *, extra=None, inputs=None):
         return np.concatenate([np.asarray(lc[k], dtype) for lc in lightcurves])
 
     with atomic_hdf5(path) as f:
-        f.attrs["format"] = FORMAT
-        f.attrs["format_version"] = FORMAT_VERSION
-        for key, value in provenance(inputs).items():
-            f.attrs[key] = value
+        set_dataset_attrs(f, inputs)
         g = f.create_group("objects")
         _column(g, "id", [str(i) for i in objects["id"]], _STR)
         _column(g, "label", [str(x) for x in objects.get("label", [""] * n)], _STR)
