@@ -122,6 +122,7 @@ def _run_trial(root, decision, config, space, dist):
     run_dir = os.path.join(config.log_dir, config.sim_type, trial_run_name(config.name, number))
     if root:
         trial.set_user_attr(studies.RUN_DIR, os.path.abspath(run_dir))
+        trial.set_user_attr(studies.WORKER, studies.worker_name())
         log.info(f"trial {number}: {params} -> {run_dir}")
     beating = studies.Heartbeat(trial, config.heartbeat_interval) if root else nullcontext()
     try:

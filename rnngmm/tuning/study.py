@@ -41,6 +41,21 @@ SURPLUS = "rnngmm_surplus"
 FAIL_REASON = "rnngmm_fail_reason"
 PRUNED_AT = "rnngmm_pruned_at_epoch"
 METRICS = "rnngmm_validation"
+WORKER = "rnngmm_worker"
+
+
+def worker_name():
+    """Who runs a trial: host, process id and, under SLURM, job and array task."""
+    import os
+    import socket
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    job = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID")
+    if job:
+        name += f" job {job}"
+        task = os.environ.get("SLURM_ARRAY_TASK_ID")
+        if task is not None:
+            name += f"_{task}"
+    return name
 
 
 def open_storage(study):
