@@ -37,6 +37,8 @@ BASE = {
     "decode_layers": None,      # None: same as num_layers
     "estnet_size": [16],        # tanh dense layers of the estimation network
     "estnet_drop_frac": 0.5,
+    "estnet_activation": "tanh",  # tanh (reference) | relu
+    "label_smoothing": 0.0,     # cross-entropy target: (1 - eps) one-hot + eps uniform
     "num_classes": 8,           # mixture components = known classes
     "lambda1": 0.1,             # weight of the mean sample energy
     "lambda2": 1e-4,            # weight of the covariance-diagonal penalty (see docstring)
@@ -56,6 +58,7 @@ CONFIGS = {
 }
 
 _MODEL_TYPES = ("gru", "lstm", "vanilla")
+_ESTNET_ACTIVATIONS = ("tanh", "relu")
 
 
 def get_config(name="fiducial", **overrides):
@@ -109,6 +112,11 @@ def validate_config(config):
     for key in ("drop_frac", "estnet_drop_frac"):
         if not 0.0 <= float(config[key]) < 1.0:
             raise ValueError(f"{key} must be in [0, 1) (got {config[key]!r})")
+    if config.get("estnet_activation", "tanh") not in _ESTNET_ACTIVATIONS:
+        raise ValueError(f"estnet_activation={config['estnet_activation']!r}: choose from "
+                         f"{_ESTNET_ACTIVATIONS}")
+    if not 0.0 <= float(config.get("label_smoothing", 0.0)) < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1) (got {config['label_smoothing']!r})")
     for key in ("lambda1", "lambda2", "jitter"):
         if float(config[key]) < 0:
             raise ValueError(f"{key} must be >= 0 (got {config[key]!r})")

@@ -64,15 +64,21 @@ def add_parser(subparsers):
     model.add_argument("--decode_layers", type=int, default=None,
                        help="decoder recurrent layers (default: --num_layers)")
     model.add_argument("--estnet_size", type=int, nargs="+", default=None,
-                       help="sizes of the estimation network's tanh dense layers")
+                       help="sizes of the estimation network's hidden dense layers")
     model.add_argument("--estnet_drop_frac", type=float, default=None,
                        help="dropout fraction in the estimation network")
     model.add_argument("--num_classes", type=int, default=None,
                        help="mixture components (default and check: the known classes)")
-    model.add_argument("--class_weight", choices=("none", "balanced"), default="none",
+    model.add_argument("--estnet_activation", choices=("tanh", "relu"), default=None,
+                       help="activation of the estimation network's hidden layers")
+    model.add_argument("--label_smoothing", type=float, default=None,
+                       help="cross-entropy label smoothing eps in [0, 1)")
+    model.add_argument("--class_weight", default="none",
                        help="cross-entropy weight per class: 'balanced' weights each class "
                             "by (training chunks) / (classes x its chunks), so rare classes "
-                            "count as much as common ones")
+                            "count as much as common ones; 'none' weights every chunk the "
+                            "same; 'sqrt' or a number p in [0, 1] takes that balanced "
+                            "weight to the power p (between the two)")
     model.add_argument("--lambda1", type=float, default=None, help="weight of the energy")
     model.add_argument("--lambda2", type=float, default=None,
                        help="weight of the covariance-diagonal penalty")

@@ -192,12 +192,14 @@ class EstimationNetwork(keras.layers.Layer):
     summing to 1.
     """
 
-    def __init__(self, estnet_size=(16,), estnet_drop_frac=0.5, num_classes=8, **kwargs):
+    def __init__(self, estnet_size=(16,), estnet_drop_frac=0.5, num_classes=8,
+                 activation="tanh", **kwargs):
         super().__init__(**kwargs)
+        self.activation = str(activation)
         self.estnet_size = [int(n) for n in estnet_size]
         self.estnet_drop_frac = float(estnet_drop_frac)
         self.num_classes = int(num_classes)
-        self.hidden_layers = [keras.layers.Dense(n, activation="tanh", name=f"estnet_{i}")
+        self.hidden_layers = [keras.layers.Dense(n, activation=self.activation, name=f"estnet_{i}")
                               for i, n in enumerate(self.estnet_size)]
         self.dropouts = [keras.layers.Dropout(self.estnet_drop_frac, name=f"estnet_drop_{i}")
                          for i in range(len(self.estnet_size))]
@@ -216,5 +218,5 @@ class EstimationNetwork(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "estnet_size": list(self.estnet_size),
-                "estnet_drop_frac": self.estnet_drop_frac,
+                "estnet_drop_frac": self.estnet_drop_frac, "activation": self.activation,
                 "num_classes": self.num_classes}

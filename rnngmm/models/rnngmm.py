@@ -80,7 +80,8 @@ class RNNGMM(keras.Model):
         self.estimation_net = EstimationNetwork(
             estnet_size=hparams["estnet_size"],
             estnet_drop_frac=hparams["estnet_drop_frac"],
-            num_classes=hparams["num_classes"], name="estimation_net")
+            num_classes=hparams["num_classes"],
+            activation=hparams["estnet_activation"], name="estimation_net")
         # Supports (mean mag ~10-18, log period) would saturate the tanh
         # estimation network and dominate the mixture's covariances; they are
         # standardised with training-set statistics stored as model weights.
@@ -247,7 +248,8 @@ class RNNGMM(keras.Model):
             recon = weighted_reconstruction_error(inputs["x"][..., 1],
                                                   outputs["reconstruction"],
                                                   inputs["weights"])
-        ce = weighted_cross_entropy(labels, outputs["gamma"], self.hparams["class_weights"])
+        ce = weighted_cross_entropy(labels, outputs["gamma"], self.hparams["class_weights"],
+                                    label_smoothing=float(self.hparams["label_smoothing"]))
         energy, penalty = gmm_loss_terms(outputs["z"], outputs["gamma"],
                                          float(self.hparams["jitter"]))
         gmm_terms = (ce + float(self.hparams["lambda1"]) * energy
@@ -369,7 +371,7 @@ def gmm_loss_terms(z, gamma, jitter):
     return ops.cast(energy, "float32"), ops.cast(penalty, "float32")
 
 
-def weighted_cross_entropy(labels, gamma, class_weights=None):
+def weighted_cross_entropy(labels, gamma, class_weights=None, label_smoothing=0.0):
     """Mean cross-entropy, each chunk weighted by its class's weight.
 
     Parameters
@@ -379,6 +381,11 @@ def weighted_cross_entropy(labels, gamma, class_weights=None):
         Class probabilities.
     class_weights : sequence of float, length K, optional
         None weights every chunk equally (the plain mean).
+    label_smoothing : float
+        ``eps`` in [0, 1): the target is ``(1 - eps)`` on the label plus
+        ``eps / K`` on every class, so the network is not pushed to certainty
+        (over-confident memberships make the mixture's rare components
+        collapse onto few chunks).
 
     Returns
     -------
@@ -386,6 +393,10 @@ def weighted_cross_entropy(labels, gamma, class_weights=None):
         ``sum(w[y] ce) / sum(w[y])`` over the batch.
     """
     per_chunk = keras.losses.sparse_categorical_crossentropy(labels, gamma)
+    if label_smoothing:
+        log_gamma = ops.log(ops.clip(ops.cast(gamma, "float32"), 1e-7, 1.0))
+        per_chunk = ((1.0 - label_smoothing) * per_chunk
+                     - label_smoothing * ops.mean(log_gamma, axis=-1))
     if class_weights is None:
         return ops.mean(per_chunk)
     weights = ops.take(ops.convert_to_tensor(list(class_weights), "float32"),

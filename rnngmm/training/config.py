@@ -40,6 +40,8 @@ class TrainConfig:
     decode_layers: int = None
     estnet_size: list = None
     estnet_drop_frac: float = None
+    estnet_activation: str = None
+    label_smoothing: float = None
     num_classes: int = None
     class_weight: str = "none"
     lambda1: float = None
@@ -126,6 +128,9 @@ class TrainConfig:
             (self.nb_epoch + (0 if self.gmm_on else self.cls_epoch) >= 1,
              "nothing to train: --nb_epoch (and --cls_epoch) are 0"),
             (self.lr > 0, f"--lr must be > 0 (got {self.lr})"),
+            (_valid_class_weight(self.class_weight),
+             f"--class_weight {self.class_weight!r}: use none, balanced, sqrt or a power "
+             "between 0 and 1"),
             (self.warmup_epochs is None or self.warmup_epochs >= 0,
              f"--warmup_epochs must be >= 0 (got {self.warmup_epochs})"),
             (self.patience >= 0, f"--patience must be >= 0 (got {self.patience})"),
@@ -170,3 +175,12 @@ class TrainConfig:
             raise InputError(f"n_max of --config {self.config} ({model['n_max']}) must be "
                              f">= --n_min ({self.n_min}); pass --n_max")
         return self
+
+
+def _valid_class_weight(setting):
+    from .data import class_weight_power
+    try:
+        class_weight_power(setting)
+    except ValueError:
+        return False
+    return True

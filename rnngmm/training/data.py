@@ -165,19 +165,24 @@ def load_training_data(dataset, collectives, *, n_min, n_max, period_fold=False,
     return TrainingData(class_names, train, validation, split, rejects)
 
 
-def balanced_class_weights(labels, num_classes):
-    """Cross-entropy weights ``n / (K n_k)`` from the training labels.
+def balanced_class_weights(labels, num_classes, power=1.0):
+    """Cross-entropy weights ``(n / (K n_k)) ** power`` from the training labels.
 
-    A class with ``n_k`` of the ``n`` chunks gets weight ``n / (K n_k)``, where
-    ``K`` counts the classes that have chunks, so every such class contributes
-    the same total weight and the chunk-weighted mean of the weights is 1. A
-    class without chunks gets weight 1.
+    With ``power`` 1 a class with ``n_k`` of the ``n`` chunks gets weight
+    ``n / (K n_k)``, where ``K`` counts the classes that have chunks, so every
+    such class contributes the same total weight and the chunk-weighted mean
+    of the weights is 1 ("balanced"). ``power`` 0 weights every chunk the
+    same; values between trade rare-class recall against the precision that
+    full balancing costs on a catalogue dominated by common classes. A class
+    without chunks gets weight 1.
 
     Parameters
     ----------
     labels : array_like of int, shape (N,)
         Class index of each training chunk.
     num_classes : int
+    power : float
+        In [0, 1].
 
     Returns
     -------
@@ -185,7 +190,27 @@ def balanced_class_weights(labels, num_classes):
     """
     counts = np.bincount(np.asarray(labels, np.int64), minlength=num_classes)
     total, present = counts.sum(), np.count_nonzero(counts)
-    return [float(total / (present * c)) if c else 1.0 for c in counts]
+    return [float((total / (present * c)) ** power) if c else 1.0 for c in counts]
+
+
+def class_weight_power(setting):
+    """The power of :func:`balanced_class_weights` that ``--class_weight`` names.
+
+    ``"none"`` is 0, ``"balanced"`` is 1, ``"sqrt"`` is 0.5 and a number in
+    [0, 1] is itself; anything else raises ``ValueError``.
+    """
+    named = {"none": 0.0, "balanced": 1.0, "sqrt": 0.5}
+    text = str(setting).strip().lower()
+    if text in named:
+        return named[text]
+    try:
+        power = float(text)
+    except ValueError:
+        power = float("nan")
+    if not 0.0 <= power <= 1.0:
+        raise ValueError(f"--class_weight {setting!r}: use none, balanced, sqrt or a "
+                         "power between 0 and 1")
+    return power
 
 
 def epoch_batches(n_chunks, batch_size, *, seed, epoch, rank=0, size=1):

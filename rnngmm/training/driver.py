@@ -18,7 +18,7 @@ from ..io.atomic import save_keras_model
 from ..io.dataset import Dataset
 from ..objects import dataset_class_map, dataset_preprocessing
 from . import rundir
-from .data import balanced_class_weights, load_training_data
+from .data import balanced_class_weights, class_weight_power, load_training_data
 from .distributed import Collectives
 from .options import chunking_from_args, model_config_from_args, train_options_from_args
 from .signals import EXIT_INTERRUPTED, StopRequest
@@ -104,33 +104,55 @@ def _report_data(data, dataset):
 
 
 def init_weights_from(model, source_run, collectives):
-    """Copy every weight of ``source_run``'s model into ``model`` (all ranks).
+    """Copy ``source_run``'s weights into ``model`` (all ranks).
 
-    Rank 0 reads the source; the weights are then broadcast, so every rank
-    starts identical. The optimizer starts fresh.
+    Every weight is copied when the two models have the same settings. When
+    only the estimation network differs (another ``--estnet_size`` or
+    activation), the autoencoder and the support scaling are copied and the
+    estimation network keeps its fresh initialisation, so new heads can be
+    trained on a finished autoencoder (``--nb_epoch 0``). Rank 0 reads the
+    source; the weights are then broadcast, so every rank starts identical.
+    The optimizer starts fresh.
 
     Raises
     ------
     InputError
-        When the source's weights do not fit this model (other model settings).
+        When the autoencoders do not fit (other model settings).
     """
     from ..runs import load_model
     problem = None
     if collectives.dist.is_root:
         source = load_model(os.path.join(source_run, "model.keras"))
-        mine = [tuple(w.shape) for w in model.weights]
-        theirs = [tuple(w.shape) for w in source.weights]
-        if mine != theirs:
-            problem = (f"--init_from {source_run}: its model has other settings "
-                       f"({len(theirs)} weight arrays vs {len(mine)}, or other shapes); "
-                       "use the same --config and model flags")
-        else:
-            model.set_weights(source.get_weights())
-            log.info(f"initialised the weights from {source_run}")
+        problem = _copy_matching_weights(source, model, source_run)
     problem = collectives.broadcast_json(problem)
     if problem:
         raise InputError(problem)
     collectives.broadcast_variables(model.variables)
+
+
+def _estimation_weight(weight):
+    return "/estimation_net/" in "/" + weight.path
+
+
+def _copy_matching_weights(source, model, source_run):
+    """Copy ``source``'s weights into ``model``; an error message, or None."""
+    mine = [tuple(w.shape) for w in model.weights]
+    theirs = [tuple(w.shape) for w in source.weights]
+    if mine == theirs:
+        model.set_weights(source.get_weights())
+        log.info(f"initialised the weights from {source_run}")
+        return None
+    keep = [w for w in model.weights if not _estimation_weight(w)]
+    given = [w for w in source.weights if not _estimation_weight(w)]
+    if [tuple(w.shape) for w in keep] != [tuple(w.shape) for w in given]:
+        return (f"--init_from {source_run}: its autoencoder has other settings "
+                f"({len(theirs)} weight arrays vs {len(mine)}, or other shapes); "
+                "use the same --config and model flags")
+    for target, value in zip(keep, given):
+        target.assign(value.numpy())
+    log.info(f"initialised the autoencoder from {source_run}; the estimation network "
+             "(other settings) starts fresh")
+    return None
 
 
 def run_training(config, on_epoch=None):
@@ -162,9 +184,10 @@ def run_training(config, on_epoch=None):
             validation_fraction=args.validation_fraction, seed=args.seed,
             num_classes=args.num_classes, excluded=catalog_cuts(dataset, args))
         model_config = model_config_from_args(args, num_classes=len(data.class_names))
-        if getattr(args, "class_weight", "none") == "balanced":
+        power = class_weight_power(args.class_weight)
+        if power > 0:
             model_config["class_weights"] = balanced_class_weights(
-                data.train.labels, len(data.class_names))
+                data.train.labels, len(data.class_names), power)
         run_dir = rundir.run_directory(args, model_config)
         config = {"train": args.to_dict(), "model": model_config,
                   "class_names": data.class_names,

@@ -53,7 +53,29 @@ def test_init_from_starts_at_the_source_weights(tiny_run_dir, small_dataset,  # 
     assert len(source) == len(warm)
     for a, b in zip(source, warm):
         np.testing.assert_allclose(a, b, atol=1e-5)
-    # a different architecture is refused with a message naming the source
+    # a different autoencoder is refused with a message naming the source
     code = run_cli(*_flags(tmp_path, "other", "--data", small_dataset, "--init_from",
                            tiny_run_dir, "--embedding", "6"))
     assert code == 2
+
+
+def test_init_from_with_another_head_keeps_the_autoencoder(tiny_run_dir,  # noqa: F811
+                                                            small_dataset, tmp_path):
+    """Only the estimation network differs: the autoencoder is copied, the new
+    head trained (``--nb_epoch 0``: no autoencoder epoch at all)."""
+    from rnngmm.runs import load_model
+    flags = list(_flags(tmp_path, "head", "--data", small_dataset, "--init_from",
+                        tiny_run_dir, "--estnet_size", "12", "12",
+                        "--estnet_activation", "relu", "--class_weight", "sqrt",
+                        "--label_smoothing", "0.1"))
+    flags.remove("--gmm_on")  # sequential: no autoencoder epoch, two head epochs
+    flags[flags.index("--nb_epoch") + 1] = "0"
+    assert run_cli(*flags, "--cls_epoch", "2") == 0
+    source = load_model(tiny_run_dir / "model.keras")
+    head = load_model(tmp_path / "test" / "head" / "model.keras")
+    for name in ("encoder", "decoder"):
+        for a, b in zip(getattr(source, name).weights, getattr(head, name).weights):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(source.support_mean.numpy(), head.support_mean.numpy())
+    assert head.estimation_net.estnet_size == [12, 12]
+    assert head.hparams["estnet_activation"] == "relu"
