@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT = "rnngmm_heartbeat"
 RUN_DIR = "rnngmm_run_dir"
 RETRY_OF = "rnngmm_retry_of"
+RETRY_PARENT = "rnngmm_retry_parent"
 ATTEMPT = "rnngmm_attempt"
 SURPLUS = "rnngmm_surplus"
 FAIL_REASON = "rnngmm_fail_reason"
@@ -134,7 +135,7 @@ def fail_trial(study, trial, reason, *, retry=False, max_retries=0):
     if retry and attempt < max_retries:
         study.enqueue_trial(dict(trial.params), user_attrs={
             RETRY_OF: int(trial.user_attrs.get(RETRY_OF, trial.number)),
-            ATTEMPT: attempt + 1})
+            RETRY_PARENT: trial.number, ATTEMPT: attempt + 1})
         log.info(f"trial {trial.number} failed ({reason}); its parameters are re-queued "
                  f"(attempt {attempt + 2} of {max_retries + 1})")
     else:
@@ -177,15 +178,17 @@ class Quota:
         return self.finished + self.running + self.waiting
 
 
-def _counts_as_failure(trial):
-    return not trial.user_attrs.get(SURPLUS)
-
-
 def quota(study, before=None):
-    """:class:`Quota` of the study (only trials numbered below ``before``, if given)."""
+    """:class:`Quota` of the study (only trials numbered below ``before``, if given).
+
+    ``failed`` counts failed trials that were neither surplus nor re-queued
+    (an interrupted or stale trial's retry stands in for it).
+    """
     from optuna.trial import TrialState
     counts = {"finished": 0, "running": 0, "waiting": 0, "failed": 0}
-    for trial in study.get_trials(deepcopy=False):
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs[RETRY_PARENT] for t in trials if RETRY_PARENT in t.user_attrs}
+    for trial in trials:
         if before is not None and trial.number >= before:
             continue
         if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
@@ -194,7 +197,8 @@ def quota(study, before=None):
             counts["running"] += 1
         elif trial.state == TrialState.WAITING:
             counts["waiting"] += 1
-        elif trial.state == TrialState.FAIL and _counts_as_failure(trial):
+        elif (trial.state == TrialState.FAIL and not trial.user_attrs.get(SURPLUS)
+              and trial.number not in retried):
             counts["failed"] += 1
     return Quota(**counts)
 

@@ -51,6 +51,8 @@ def test_stale_running_trial_is_failed_and_requeued_once(tmp_path):
     assert retry.state == TrialState.WAITING
     assert retry.user_attrs[studies.RETRY_OF] == dead.number
     assert retry.user_attrs[studies.ATTEMPT] == 1
+    assert retry.user_attrs[studies.RETRY_PARENT] == dead.number
+    assert studies.quota(study).failed == 0  # re-queued: no failure of its settings
     # a second sweep by a third task fails nothing more
     assert studies.sweep_stale(open_(tmp_path), 30, 1, now=now) == []
     # the retry runs with the same parameters, dies too: failed, not re-queued again
@@ -60,6 +62,7 @@ def test_stale_running_trial_is_failed_and_requeued_once(tmp_path):
     popped.set_user_attr(studies.HEARTBEAT, now - 100)
     assert studies.sweep_stale(study, 30, 1, now=now) == [popped.number]
     assert not study.get_trials(states=(TrialState.WAITING,))
+    assert studies.quota(study).failed == 1  # retries used up: now it is a failure
 
 
 def test_a_trial_without_heartbeat_is_judged_by_its_start(tmp_path):

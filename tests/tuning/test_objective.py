@@ -1,0 +1,95 @@
+"""Validation figures of a trial: the scoring path, per-epoch values, the loop hook."""
+
+import numpy as np
+import pytest
+
+from fixtures_runs import tiny_run_dir  # noqa: F401
+from rnngmm.dist import Dist
+from rnngmm.tuning.objective import EpochReporter, epoch_value, object_macro_f1
+
+
+def test_object_macro_f1_averages_probabilities_per_object():
+    # object 0 (class 0): chunks say 0.9/0.1 and 0.3/0.7 -> mean 0.6/0.4 -> class 0
+    # object 1 (class 1): one chunk 0.2/0.8 -> class 1; object 2 (class 1): 0.6/0.4 -> 0
+    gamma = np.array([[0.9, 0.1], [0.3, 0.7], [0.2, 0.8], [0.6, 0.4]])
+    objects = np.array([0, 0, 1, 2])
+    labels = np.array([0, 0, 1, 1])
+    # per object: truth [0, 1, 1], predicted [0, 1, 0]: F1 class0 = 2/3, class1 = 2/3
+    assert object_macro_f1(gamma, objects, labels, 2) == pytest.approx(2 / 3)
+    # per chunk the first object's second chunk would count as an error of its own
+    assert np.isnan(object_macro_f1(np.zeros((0, 2)), objects[:0], labels[:0], 2))
+
+
+def test_epoch_values_are_higher_is_better():
+    assert epoch_value({"stage": "autoencoder", "val_recon": 0.25}) == -0.25
+    assert epoch_value({"stage": "joint", "val_loss": 2.0}) == -2.0
+    assert epoch_value({"stage": "autoencoder"}) is None
+
+
+class FakeTrial:
+    number = 7
+
+    def __init__(self, prune_at):
+        self.prune_at, self.reported = prune_at, []
+
+    def report(self, value, step):
+        self.reported.append((step, value))
+
+    def should_prune(self):
+        return self.reported[-1][0] >= self.prune_at
+
+
+def test_reporter_reports_each_epoch_and_prunes():
+    trial = FakeTrial(prune_at=2)
+    reporter = EpochReporter(trial)
+    rows = [{"epoch": e, "stage": "autoencoder", "val_recon": 1.0 / (e + 1)} for e in range(3)]
+    assert [reporter(row) for row in rows] == [False, False, True]
+    assert trial.reported == [(0, -1.0), (1, -0.5), (2, pytest.approx(-1 / 3))]
+    assert reporter.pruned_at == 2
+    # other ranks have no trial: they never decide
+    assert EpochReporter(None)(rows[0]) is False
+
+
+def test_validation_objective_equals_rnngmm_score(tiny_run_dir, tmp_path):  # noqa: F811
+    """The objective is the per-object network macro-F1 that rnngmm score reports
+    for the run's validation objects (same path, not a re-implementation)."""
+    import shutil
+
+    from rnngmm.scoring.score import ScoreConfig, score_run
+    from rnngmm.tuning.objective import validation_metrics
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run_dir)
+    found = validation_metrics(run_dir, Dist())
+    scored = score_run(ScoreConfig(str(run_dir), with_baselines=False, output="tune_check"))
+    network = scored["classification"]["network"]["object"]
+    assert found["n"] == network["n"] > 0
+    for key in ("accuracy", "balanced_accuracy", "macro_f1"):
+        assert found[key] == pytest.approx(network[key]), key
+
+
+def test_epoch_callback_ends_a_run_cleanly(tmp_path):
+    """run_training(on_epoch=...) gets every epoch's row; True ends the run, which
+    still finishes (model, mixture, history of the epochs run)."""
+    from training_sim import write_sim_dataset
+
+    from rnngmm.training.config import TrainConfig
+    from rnngmm.training.driver import run_training
+    data = write_sim_dataset(tmp_path / "d.h5")
+    config = TrainConfig(data=str(data), config="tiny", n_min=20, n_max=32, batch_size=8,
+                         nb_epoch=2, cls_epoch=3, threads=1, log_dir=str(tmp_path),
+                         run_name="cut", patience=0).validate()
+    seen = []
+
+    def on_epoch(row, model, validation):
+        seen.append((row["epoch"], row["stage"], len(validation)))
+        if row["stage"] == "estimation":  # macro-F1 of the cached estimation stage
+            seen.append(epoch_value(row, model, validation))
+        return row["epoch"] == 2
+
+    assert run_training(config, on_epoch=on_epoch) == 0
+    assert [s[:2] for s in seen if isinstance(s, tuple)] == [
+        (0, "autoencoder"), (1, "autoencoder"), (2, "estimation")]
+    assert 0.0 <= seen[-1] <= 1.0
+    run_dir = tmp_path / "crts" / "cut"
+    assert (run_dir / "model.keras").is_file() and (run_dir / "gmm.h5").is_file()
+    assert len((run_dir / "training.csv").read_text().strip().splitlines()) == 1 + 3
