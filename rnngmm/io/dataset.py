@@ -224,18 +224,23 @@ class Dataset:
 
     def iter_lightcurves(self, indices, block_points=1_000_000):
         """Yield ``(index, time, mag, err)`` for ``indices`` (in that order),
-        reading contiguous blocks of about ``block_points`` points at a time."""
+        reading contiguous ranges of about ``block_points`` points at a time
+        (a range spans the objects between those asked for, so it is cut by
+        its span, not by the points of the objects asked for)."""
         indices = np.asarray(indices, dtype=np.int64)
+        starts = self.offsets[indices] if len(indices) else np.zeros(0, np.int64)
+        ends = starts + self.lengths[indices] if len(indices) else starts
         start = 0
         while start < len(indices):
             stop = start + 1
-            total = self.lengths[indices[start]]
-            while stop < len(indices) and total < block_points:
-                total += self.lengths[indices[stop]]
+            lo, hi = int(starts[start]), int(ends[start])
+            while stop < len(indices):
+                new_lo, new_hi = min(lo, int(starts[stop])), max(hi, int(ends[stop]))
+                if new_hi - new_lo > block_points:
+                    break
+                lo, hi = new_lo, new_hi
                 stop += 1
             block = indices[start:stop]
-            lo = int(self.offsets[block].min())
-            hi = int((self.offsets[block] + self.lengths[block]).max())
             t, m, e = self._time[lo:hi], self._mag[lo:hi], self._err[lo:hi]
             for i in block:
                 a = int(self.offsets[i]) - lo

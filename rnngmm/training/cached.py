@@ -4,7 +4,7 @@ In the "estimation" stage the autoencoder is frozen, so every chunk's
 mixture input ``z`` (code, reconstruction features, supports) and its
 reconstruction error never change. They are computed ONCE, on the one
 scoring path (:func:`rnngmm.inference.predict_chunks`), each rank for its
-contiguous share and then gathered, and the estimation network and mixture
+own chunks, and the estimation network and mixture
 terms train on these arrays: the same loss, batches and dropout seeds as the
 uncached stage, without re-running the recurrent encoder and decoder at
 every step. ``rnngmm train --no-cache_estimation`` keeps the old way.
@@ -47,12 +47,13 @@ class CachedChunks:
         return {"z": self.z, "recon_error": self.recon_error}
 
 
-def cache_chunks(model, part, collectives, batch_size=512):
-    """:class:`CachedChunks` of a :class:`~rnngmm.training.data.LabelledChunks`,
-    identical on every rank (each computes its contiguous share)."""
-    mine = part.take(collectives.dist.shard(len(part)))
-    outputs = predict_chunks(model, mine.chunks, batch_size=batch_size)
-    z = collectives.allgather(outputs["z"].astype(np.float32))
-    recon = collectives.allgather(outputs["recon_error"].astype(np.float32))
-    return CachedChunks(z.reshape(len(part), model.z_size), recon.reshape(len(part)),
-                        part.object_index, part.labels)
+def cache_chunks(model, part, collectives=None, batch_size=512):
+    """:class:`CachedChunks` of a :class:`~rnngmm.training.data.LabelledChunks`.
+
+    Each rank caches its own chunks (the ones it trains on); nothing is
+    gathered. ``collectives`` is accepted for the callers' symmetry.
+    """
+    outputs = predict_chunks(model, part.chunks, batch_size=batch_size)
+    z = np.asarray(outputs["z"], np.float32).reshape(len(part), model.z_size)
+    recon = np.asarray(outputs["recon_error"], np.float32).reshape(len(part))
+    return CachedChunks(z, recon, part.object_index, part.labels)

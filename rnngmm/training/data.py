@@ -3,8 +3,15 @@
 Preparing and chunking one object lives in :mod:`rnngmm.objects` (shared with
 scoring and flagging); the dataset's objects are already cleaned, so they are
 only chunked here; this module decides WHICH objects and chunks each rank sees and in
-what order. The order of every epoch is a pure function of ``(seed, epoch)``,
-so a resumed run replays exactly the batches an uninterrupted run would.
+what order.
+
+Each rank reads and chunks only its own objects: the training and validation
+objects, in dataset order, are cut into blocks of ``SHARD_BLOCK_OBJECTS``
+that go round robin to the ranks (:func:`rank_objects`), so no rank holds
+more than about its ``1/size`` share of the chunks. The batches of an epoch
+are drawn from the rank's own chunks (:func:`epoch_batches`): a pure
+function of ``(seed, epoch, rank, size)``, so a resumed run replays exactly
+the batches an uninterrupted run would, for the same number of ranks.
 """
 
 import json
@@ -46,11 +53,18 @@ class TrainingData:
     class_names : list of str
         Known classes; a chunk's label is an index into this list.
     train, validation : LabelledChunks
+        THIS rank's chunks (all of them in a one-rank run).
     split : dict of ndarray
         Dataset indices: ``train``, ``validation`` (objects that gave chunks),
-        ``novel``, ``rejected`` (gave no chunk), ``unlabelled``.
+        ``novel``, ``rejected`` (gave no chunk), ``unlabelled``; the same on
+        every rank.
     rejects : list of (int, str)
         ``(dataset index, reason)`` of every known-class object without chunks.
+    train_counts, validation_counts : list of int, optional
+        Chunks of every rank, in rank order (default: this rank's only).
+    train_labels : ndarray of int32, optional
+        Labels of every rank's training chunks (default: this rank's), for
+        class weights.
     """
 
     class_names: list
@@ -58,6 +72,17 @@ class TrainingData:
     validation: LabelledChunks
     split: dict
     rejects: list
+    train_counts: list = None
+    validation_counts: list = None
+    train_labels: np.ndarray = None
+
+    def __post_init__(self):
+        if self.train_counts is None:
+            self.train_counts = [len(self.train)]
+        if self.validation_counts is None:
+            self.validation_counts = [len(self.validation)]
+        if self.train_labels is None:
+            self.train_labels = np.asarray(self.train.labels)
 
 
 def resolve_classes(labels, novel_classes, num_classes=None):
@@ -90,23 +115,42 @@ def _decode_rejects(payload):
     return [(int(i), r) for i, r in json.loads(payload.decode("utf-8"))]
 
 
-def chunk_in_parallel(dataset, indices, collectives, chunking):
-    """Chunk ``indices`` of ``dataset``, each rank a block, gathered everywhere.
+#: Objects per block when the training objects are dealt to the ranks.
+SHARD_BLOCK_OBJECTS = 64
+
+
+def rank_objects(indices, rank, size, block_objects=None):
+    """The objects of ``indices`` that ``rank`` of ``size`` reads and chunks.
+
+    The sorted ``indices`` are cut into blocks of ``block_objects`` (default:
+    ``SHARD_BLOCK_OBJECTS``, fewer when that would leave a rank fewer than 4
+    blocks); block ``b`` belongs to rank ``b % size``. The rank's objects are
+    returned in the order they have in ``indices``. Every object belongs to
+    exactly one rank, and the assignment depends only on ``indices``,
+    ``rank`` and ``size``.
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    if block_objects is None:
+        block_objects = max(1, min(SHARD_BLOCK_OBJECTS, len(indices) // (4 * size)))
+    ordered = np.sort(indices)
+    owner = (np.arange(len(ordered)) // block_objects) % size
+    return indices[np.isin(indices, ordered[owner == rank])]
+
+
+def chunk_shard(dataset, indices, collectives, chunking):
+    """Chunk this rank's share (:func:`rank_objects`) of ``indices`` of ``dataset``.
 
     ``chunking`` is a :class:`rnngmm.objects.Chunking`. Returns a
-    :class:`rnngmm.objects.ChunkSet` identical on every rank (in the
-    order of ``indices``), whatever the number of ranks.
+    :class:`rnngmm.objects.ChunkSet` of this rank's chunks; its ``rejects``
+    (objects without chunks) are gathered from every rank. The union over
+    the ranks is the one-rank result, whatever the number of ranks.
     """
     dist = collectives.dist
-    mine = np.asarray(indices)[dist.shard(len(indices))]
+    mine = rank_objects(indices, dist.rank, dist.size)
     part = chunk_objects(dataset_records(dataset, mine), chunking)
-    chunks = Chunks(collectives.allgather(part.chunks.x),
-                    collectives.allgather(part.chunks.weights),
-                    collectives.allgather(part.chunks.supports))
-    object_index = collectives.allgather(part.object_index).astype(np.int64)
     rejects = collectives.allgather_object_list(part.rejects, _encode_rejects,
                                                 _decode_rejects)
-    return type(part)(chunks, object_index, rejects)
+    return type(part)(part.chunks, part.object_index.astype(np.int64), rejects)
 
 
 def load_training_data(dataset, collectives, *, n_min, n_max, period_fold=False,
@@ -146,14 +190,15 @@ def load_training_data(dataset, collectives, *, n_min, n_max, period_fold=False,
     if len(train_idx) == 0:
         raise InputError("no training objects after the split")
     wanted = np.concatenate([train_idx, val_idx])
-    chunk_set = chunk_in_parallel(dataset, wanted, collectives,
-                                  Chunking(n_min, n_max, period_fold))
+    chunk_set = chunk_shard(dataset, wanted, collectives, Chunking(n_min, n_max, period_fold))
     code = {name: i for i, name in enumerate(class_names)}
     chunk_labels = np.array([code[labels[i]] for i in chunk_set.object_index], np.int32)
     everything = LabelledChunks(chunk_set.chunks, chunk_set.object_index, chunk_labels)
     in_train = np.isin(chunk_set.object_index, train_idx)
     train, validation = everything.take(in_train), everything.take(~in_train)
-    if len(train) == 0:
+    counts = collectives.allgather(np.array([[len(train), len(validation)]], np.int64))
+    train_counts = [int(c) for c in counts[:, 0]]
+    if sum(train_counts) == 0:
         raise InputError(f"no training object gave a chunk (n_min={n_min}); "
                          f"reasons: {dict(Counter(r for _, r in chunk_set.rejects))}")
     rejects = sorted(chunk_set.rejects + [(i, r) for i, r in excluded if labels[i] != ""])
@@ -162,7 +207,10 @@ def load_training_data(dataset, collectives, *, n_min, n_max, period_fold=False,
              "validation": np.setdiff1d(val_idx, rejected),
              "novel": novel_idx, "rejected": rejected,
              "unlabelled": np.flatnonzero(labels == "")}
-    return TrainingData(class_names, train, validation, split, rejects)
+    return TrainingData(class_names, train, validation, split, rejects,
+                        train_counts=train_counts,
+                        validation_counts=[int(c) for c in counts[:, 1]],
+                        train_labels=collectives.allgather(train.labels))
 
 
 def balanced_class_weights(labels, num_classes, power=1.0):
@@ -213,27 +261,43 @@ def class_weight_power(setting):
     return power
 
 
-def epoch_batches(n_chunks, batch_size, *, seed, epoch, rank=0, size=1):
-    """This rank's batches of epoch ``epoch``: an int array (steps, batch).
+def epoch_batches(counts, batch_size, *, seed, epoch, rank=0):
+    """This rank's batches of epoch ``epoch``: an int array (steps, batch) of
+    indices into the rank's own training chunks.
 
-    The permutation depends only on ``(seed, epoch)``; rank ``r`` takes the
-    r-th equal block of it, and every rank gets the same number of equally
-    sized batches (the remainder is dropped, a different one each epoch), so
-    the per-step gradient allreduce calls match on all ranks.
+    The shuffle: rank ``r`` of ``size = len(counts)`` ranks permutes its own
+    ``counts[r]`` chunks with ``numpy.random.default_rng([seed, epoch, r,
+    size])`` (``[seed, epoch]`` in a one-rank run). Every rank takes the same
+    number of equally sized batches, ``min(counts) // batch`` with ``batch =
+    min(batch_size, min(counts))``, so the per-step gradient allreduce calls
+    match on all ranks; a rank's remaining chunks sit the epoch out (a
+    different random remainder each epoch). The result is deterministic for
+    a given number of ranks; runs on different numbers of ranks see the same
+    chunks per epoch in other batches.
+
+    Parameters
+    ----------
+    counts : int or sequence of int
+        Training chunks of every rank, in rank order (an int: one rank).
+    batch_size : int
+    seed, epoch, rank : int
 
     Raises
     ------
     InputError
-        If there are fewer chunks than ranks.
+        If a rank has no training chunk.
     """
-    per_rank = n_chunks // size
-    if per_rank == 0:
-        raise InputError(f"{n_chunks} training chunks cannot be shared by {size} ranks")
-    order = np.random.default_rng([seed, epoch]).permutation(n_chunks)
-    mine = order[rank * per_rank:(rank + 1) * per_rank]
-    batch = min(batch_size, per_rank)
-    steps = per_rank // batch
-    return mine[:steps * batch].reshape(steps, batch)
+    counts = [int(counts)] if np.ndim(counts) == 0 else [int(c) for c in counts]
+    size = len(counts)
+    fewest = min(counts)
+    if fewest == 0:
+        raise InputError(f"{sum(counts)} training chunks cannot be shared by {size} ranks "
+                         f"(chunks per rank: {counts}); use fewer ranks")
+    key = [seed, epoch] if size == 1 else [seed, epoch, rank, size]
+    order = np.random.default_rng(key).permutation(counts[rank])
+    batch = min(batch_size, fewest)
+    steps = fewest // batch
+    return order[:steps * batch].reshape(steps, batch)
 
 
 def as_inputs(part):

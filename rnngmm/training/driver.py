@@ -96,7 +96,8 @@ def _report_data(data, dataset):
     log.info(f"dataset {dataset.path}: {len(dataset)} objects; classes {data.class_names}")
     for name in ("train", "validation", "novel", "unlabelled", "rejected"):
         log.info(f"  {name:11s} {len(data.split[name]):7d} objects")
-    log.info(f"  chunks: {len(data.train)} train, {len(data.validation)} validation")
+    log.info(f"  chunks: {sum(data.train_counts)} train, {sum(data.validation_counts)} "
+             f"validation (per rank: {data.train_counts} train)")
     if data.rejects:
         log.info(f"  {len(data.rejects)} objects gave no chunk (see rejects.ecsv):")
         for line in rundir.summarise_rejects(data.rejects)[:10]:
@@ -187,7 +188,7 @@ def run_training(config, on_epoch=None):
         power = class_weight_power(args.class_weight)
         if power > 0:
             model_config["class_weights"] = balanced_class_weights(
-                data.train.labels, len(data.class_names), power)
+                data.train_labels, len(data.class_names), power)
         run_dir = rundir.run_directory(args, model_config)
         config = {"train": args.to_dict(), "model": model_config,
                   "class_names": data.class_names,
@@ -235,7 +236,8 @@ def run_training(config, on_epoch=None):
     # batch from throwing the weights to NaN.
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.lr, clipnorm=5.0),
                   jit_compile=False)
-    model.set_support_scaling(data.train.chunks.supports)  # rank 0's values are broadcast
+    # every rank's training chunks (each rank holds only its own)
+    model.set_support_scaling(collectives.allgather(data.train.chunks.supports))
     prepare_model(model, collectives, options)
     if args.init_from and not args.resume:  # a resumed run's checkpoint wins
         init_weights_from(model, args.init_from, collectives)

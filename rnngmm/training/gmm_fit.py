@@ -1,6 +1,6 @@
 """The Gaussian mixture of the WHOLE training set, after training.
 
-Each rank runs the trained model over its share of the training chunks; the
+Each rank runs the trained model over its own training chunks; the
 mixture's sufficient statistics are summed over ranks, so the result does not
 depend on the batch size or the number of ranks (up to float round-off).
 Training energies are per object (mean over its chunks), like scoring's.
@@ -21,7 +21,7 @@ def fit_training_gmm(model, train, collectives, *, batch_size=512, jitter=1e-6):
     ----------
     model : keras.Model
     train : rnngmm.training.data.LabelledChunks
-        All training chunks (identical on every rank).
+        This rank's training chunks (each rank holds its own share).
     collectives : rnngmm.training.distributed.Collectives
     batch_size : int
     jitter : float
@@ -32,7 +32,7 @@ def fit_training_gmm(model, train, collectives, *, batch_size=512, jitter=1e-6):
     GMMNovelty
         Identical on every rank.
     """
-    mine = train.take(collectives.dist.shard(len(train)))
+    mine = train
     outputs = predict_chunks(model, mine.chunks, batch_size=batch_size)
     z = outputs["z"].astype(np.float64)
     gamma = outputs["gamma"].astype(np.float64)

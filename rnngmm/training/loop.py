@@ -2,7 +2,8 @@
 
 Determinism (what makes stop-and-resume equal an uninterrupted run):
 
-- the batches of epoch ``e`` on rank ``r`` depend only on ``(seed, e, r)``
+- each rank trains on its own chunks; the batches of epoch ``e`` on rank
+  ``r`` of ``size`` depend only on ``(seed, e, r, size)``
   (:func:`rnngmm.training.data.epoch_batches`);
 - every dropout seed generator is re-seeded before each step from
   ``(seed, epoch, step, rank, layer)``, so no RNG state has to survive;
@@ -190,8 +191,9 @@ def _log(options, collectives, message):
 
 
 def _evaluate(model, part, collectives, batch_size):
-    """Validation metrics averaged over ranks (weighted by chunks), or {}."""
-    mine = part.take(collectives.dist.shard(len(part)))
+    """Validation metrics of every rank's own validation chunks, averaged over
+    ranks (weighted by chunks), or {}."""
+    mine = part
     values = np.zeros(len(METRICS) + 1)
     if len(mine):
         logs = model.evaluate(eval_dataset(mine, batch_size), verbose=0, return_dict=True)
@@ -321,10 +323,10 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None,
     total = sum(n for _, n in options.stages)
     size = dist.size
     base_lr = options.lr * (size if options.scale_lr else 1)
-    steps_per_epoch = len(epoch_batches(len(data.train), options.batch_size, seed=0,
-                                        epoch=0, rank=0, size=size))
+    steps_per_epoch = len(epoch_batches(data.train_counts, options.batch_size, seed=0,
+                                        epoch=0, rank=dist.rank))
     warmup_steps = int(round(options.warmup_epochs * steps_per_epoch))
-    monitor = "val_loss" if len(data.validation) else "loss"
+    monitor = "val_loss" if sum(data.validation_counts) else "loss"
     cached = {}
 
     def stage_data(stage):
@@ -339,7 +341,7 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None,
             cached["validation"] = cache_chunks(model, data.validation, collectives,
                                                 options.eval_batch_size)
             _log(options, collectives, f"estimation stage: frozen-autoencoder outputs of "
-                 f"{len(data.train) + len(data.validation)} chunks cached in "
+                 f"{sum(data.train_counts) + sum(data.validation_counts)} chunks cached in "
                  f"{time.perf_counter() - started:.1f} s")
         return cached["train"], cached["validation"]
 
@@ -350,8 +352,8 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None,
             state.update(stage=stage, best=None, best_epoch=None, wait=0, stage_elapsed_s=0.0)
         if model.stage != stage:
             model.stage = stage
-        batches = epoch_batches(len(data.train), options.batch_size, seed=options.seed,
-                                epoch=epoch, rank=dist.rank, size=size)
+        batches = epoch_batches(data.train_counts, options.batch_size, seed=options.seed,
+                                epoch=epoch, rank=dist.rank)
         control = StepControl(base_lr=base_lr, warmup_steps=warmup_steps,
                               seed=options.seed, epoch=epoch, start_step=start_step,
                               rank=dist.rank, stop=stop, collectives=collectives)

@@ -6,7 +6,8 @@ import pytest
 from rnngmm.dist import Dist
 from rnngmm.errors import InputError
 from rnngmm.io.dataset import Dataset
-from rnngmm.training.data import balanced_class_weights, epoch_batches, load_training_data, resolve_classes
+from rnngmm.training.data import (balanced_class_weights, epoch_batches, load_training_data,
+                                  rank_objects, resolve_classes)
 from rnngmm.training.distributed import Collectives
 from training_sim import write_sim_dataset
 
@@ -23,24 +24,82 @@ def _load(path, **kw):
         return load_training_data(dataset, Collectives(Dist()), **options), dataset.ids
 
 
-def test_epoch_batches_shard_disjointly_with_equal_steps():
-    ranks = [epoch_batches(103, 10, seed=1, epoch=4, rank=r, size=3) for r in range(3)]
+def test_epoch_batches_take_equal_steps_from_each_ranks_own_chunks():
+    counts = [40, 34, 37]
+    ranks = [epoch_batches(counts, 10, seed=1, epoch=4, rank=r) for r in range(3)]
     assert {b.shape for b in ranks} == {(3, 10)}
-    flat = np.concatenate([b.ravel() for b in ranks])
-    assert len(np.unique(flat)) == len(flat)
+    for rank, batches in enumerate(ranks):
+        flat = batches.ravel()
+        assert len(np.unique(flat)) == len(flat) and flat.max() < counts[rank]
+    # each rank shuffles with its own key: not the same order
+    assert not np.array_equal(ranks[0], ranks[2])
 
 
-def test_epoch_batches_depend_only_on_seed_and_epoch():
+def test_epoch_batches_depend_only_on_seed_epoch_rank_and_size():
     a = epoch_batches(50, 8, seed=1, epoch=2)
     assert np.array_equal(a, epoch_batches(50, 8, seed=1, epoch=2))
     assert not np.array_equal(a, epoch_batches(50, 8, seed=1, epoch=3))
     assert not np.array_equal(a, epoch_batches(50, 8, seed=2, epoch=2))
+    # one rank: the key is (seed, epoch), as before shards existed
+    assert np.array_equal(a.ravel(), np.random.default_rng([1, 2]).permutation(50)[:48])
+    two = epoch_batches([50, 60], 8, seed=1, epoch=2, rank=1)
+    assert np.array_equal(two, epoch_batches([50, 60], 8, seed=1, epoch=2, rank=1))
+    assert np.array_equal(two.ravel(),
+                          np.random.default_rng([1, 2, 1, 2]).permutation(60)[:48])
 
 
-def test_epoch_batches_small_shard_and_too_few_chunks():
-    assert epoch_batches(7, 100, seed=0, epoch=0, rank=1, size=2).shape == (1, 3)
-    with pytest.raises(InputError, match="cannot be shared"):
-        epoch_batches(1, 4, seed=0, epoch=0, rank=0, size=2)
+def test_epoch_batches_small_shard_and_a_rank_without_chunks():
+    assert epoch_batches([7, 3], 100, seed=0, epoch=0, rank=0).shape == (1, 3)
+    with pytest.raises(InputError, match="cannot be shared by 2 ranks"):
+        epoch_batches([4, 0], 4, seed=0, epoch=0, rank=0)
+
+
+def test_rank_objects_deal_blocks_round_robin():
+    indices = np.array([9, 3, 7, 1, 5, 11, 13])
+    mine = [rank_objects(indices, r, 2, block_objects=2) for r in range(2)]
+    # sorted: 1 3 | 5 7 | 9 11 | 13 -> rank 0: 1 3 9 11, rank 1: 5 7 13 (in input order)
+    assert mine[0].tolist() == [9, 3, 1, 11] and mine[1].tolist() == [7, 5, 13]
+    assert rank_objects(indices, 0, 1).tolist() == indices.tolist()
+    # default blocks: at least 4 per rank when there are enough objects
+    assert len(rank_objects(np.arange(40), 1, 2)) == 20
+
+
+class _FakeCollectives:
+    """Rank ``rank`` of ``size`` whose gathers return what every rank would send
+    (each rank's contribution is computed by running the same code for it)."""
+
+    def __init__(self, rank, size, gathered):
+        from rnngmm.dist import Dist
+        self.dist = Dist(rank=rank, size=size)
+        self.gathered = gathered
+
+    def allgather(self, array):
+        return self.gathered.pop(0)
+
+    def allgather_object_list(self, items, encode, decode):
+        return self.gathered.pop(0)
+
+
+def test_two_ranks_hold_disjoint_shards_whose_union_is_the_one_rank_data(sim_path):
+    """Rank 0 and rank 1 chunk different objects; together they hold exactly
+    the one-rank chunks (and both see the same split and rejects)."""
+    from rnngmm.objects import Chunking
+    from rnngmm.training.data import chunk_shard
+    one, _ = _load(sim_path)
+    with Dataset(sim_path) as dataset:
+        wanted = np.concatenate([one.split["train"], one.split["validation"],
+                                 [i for i, _ in one.rejects]])
+        parts = [chunk_shard(dataset, wanted, _FakeCollectives(r, 2, [[]]),
+                             Chunking(20, 32, False)) for r in range(2)]
+    objects = [set(p.object_index) for p in parts]
+    assert objects[0] and objects[1] and not objects[0] & objects[1]
+    union_index = np.concatenate([p.object_index for p in parts])
+    union_x = np.concatenate([p.chunks.x for p in parts])
+    single = np.concatenate([one.train.object_index, one.validation.object_index])
+    single_x = np.concatenate([one.train.chunks.x, one.validation.chunks.x])
+    a, b = np.argsort(union_index, kind="stable"), np.argsort(single, kind="stable")
+    np.testing.assert_array_equal(union_index[a], single[b])
+    np.testing.assert_array_equal(union_x[a], single_x[b])
 
 
 def test_split_is_by_object_and_rejects_are_reported(sim_path):
