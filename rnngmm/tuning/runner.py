@@ -129,6 +129,7 @@ def _run_trial(root, decision, config, space, dist):
         with beating:
             _clear_session()
             code = int(run_training(train_config, on_epoch=reporter) or 0)
+            dist.barrier()  # rank 0 writes model.keras and gmm.h5 after the others return
             metrics = validation_metrics(run_dir, dist) if code == 0 else None
     except Exception as exc:
         if root:
