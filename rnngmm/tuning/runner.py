@@ -11,8 +11,9 @@ ranks), all ranks compute the validation objective on their shards, and rank
 
 import logging
 import os
+import signal
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 from ..errors import InputError
 from . import study as studies
@@ -23,6 +24,28 @@ log = logging.getLogger(__name__)
 
 #: Exit codes: 0 study done; 1 too many failed trials; 75 interrupted by a signal.
 EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 75
+
+
+class Interrupted(BaseException):
+    """SIGTERM/SIGUSR1 outside a trial's training loop (which stops by itself)."""
+
+
+@contextmanager
+def _interruptible():
+    """While tuning, a stop signal raises :class:`Interrupted`, so that a task
+    preempted while it loads data, scores or waits marks its trial failed and
+    re-queues it instead of dying with the trial RUNNING. The training loop
+    installs its own handler (checkpoint, exit code 75) while it runs."""
+    from ..training.signals import STOP_SIGNALS
+
+    def handler(signum, frame):
+        raise Interrupted(signal.Signals(signum).name)
+    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def trial_run_name(study_name, number):
@@ -138,6 +161,10 @@ def _run_trial(root, decision, config, space, dist):
             raise  # the ranks may be out of step: end the task
         log.exception(f"trial {number} failed")
         return None
+    except Interrupted as exc:
+        if root:
+            root.fail(f"interrupted by {exc} outside the training loop", retry=True)
+        return EXIT_INTERRUPTED
     except BaseException:
         if root:
             root.fail("process stopped")
@@ -177,6 +204,16 @@ def run_tuning(config, dist=None):
     dist = dist or init_mpi()
     space = load_space(config.space)
     root = _Root(config, space) if dist.is_root else None
+    try:
+        with _interruptible():
+            return _trial_loop(root, config, space, dist)
+    except Interrupted as exc:
+        log.warning(f"stopped by {exc} between trials (exit code {EXIT_INTERRUPTED})")
+        return EXIT_INTERRUPTED
+
+
+def _trial_loop(root, config, space, dist):
+    """Decide, run, repeat (every rank); returns the exit code."""
     ran = 0
     while True:
         decision = dist.bcast(root.decide() if root else None)

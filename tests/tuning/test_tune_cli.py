@@ -132,3 +132,29 @@ def test_report_of_a_study_with_too_few_trials(tmp_path):
     summary = json.loads((tmp_path / "r.json").read_text())
     assert summary["best"] is None and summary["states"] == {"FAIL": 1}
     assert len(paths) == 3
+
+
+def test_signal_outside_the_training_loop_requeues_the_trial(tmp_path, data, monkeypatch):
+    """SIGTERM while a trial loads its data (before the loop's own handler is
+    installed): the trial is failed and re-queued at once, exit code 75, and
+    nothing is left RUNNING."""
+    import os
+    import signal
+    import time
+
+    from rnngmm.training import driver
+
+    def preempted_while_loading(config, on_epoch=None):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        raise AssertionError("the signal should have stopped the trial")
+
+    monkeypatch.setattr(driver, "run_training", preempted_while_loading)
+    space = write_space(tmp_path / "space.json", data)
+    before = signal.getsignal(signal.SIGTERM)
+    assert tune(tmp_path, space, "--trials", 2) == 75
+    assert signal.getsignal(signal.SIGTERM) is before  # handlers restored
+    trials = trials_of(tmp_path)
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
+    assert "SIGTERM outside the training loop" in trials[0].user_attrs["rnngmm_fail_reason"]
+    assert trials[1].user_attrs["rnngmm_retry_of"] == 0
