@@ -11,7 +11,10 @@ Per epoch, :class:`EpochReporter` (the ``on_epoch`` callback of
 Optuna, step = global epoch, higher = better like the objective: minus the
 validation reconstruction loss in the autoencoder stage; the per-object
 validation macro-F1 in the estimation and joint stages (class probabilities of
-the epoch's validation chunks averaged per object, as scoring does).
+the epoch's validation chunks averaged per object, as scoring does). Rank 0
+decides alone, so under several ranks this per-epoch figure is that of rank
+0's share of the validation objects (each rank holds whole objects); the
+final objective always covers every validation object.
 """
 
 import logging
