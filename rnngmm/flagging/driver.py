@@ -1,11 +1,13 @@
 """Sharded, resumable flagging of a catalog on one or many MPI ranks.
 
 Every rank builds the same shard plan, processes its round-robin share of
-the shards not yet completed (streaming objects through
-:func:`~rnngmm.flagging.stream.stream_results`), and writes each finished
+the shards not yet completed (a reader thread reads and prepares the next
+batches of objects while the current one is scored, see
+:mod:`rnngmm.flagging.stream`), and writes each finished
 shard atomically under ``<out>.parts/``. When all ranks are done, rank 0
-reads the shards in catalog order and writes the output atomically; the
-parts directory is then removed.
+reads the shards in catalog order and writes the output atomically, one
+shard's rows at a time (:mod:`rnngmm.flagging.assemble`); the parts
+directory is then removed.
 
 Failure handling: any exception on any rank in a multi-rank job calls
 ``MPI_Abort`` so every rank stops at once; a rank killed outright is noticed
@@ -27,10 +29,11 @@ from ..errors import InputError
 from ..io.dataset import provenance
 from ..object_table import percentile_label
 from . import shards as sh
-from .output import build_table, write_table
+from .assemble import read_results, row_status, write_output
 from ..progress import Progress
-from .results import RowResults, read_shard, write_shard
-from .stream import stream_results
+from .results import RowResults, write_shard
+from .prefetch import Prefetch
+from .stream import batches_of, prepare_batch, score_prepared
 
 #: Seconds between polls of a pending barrier.
 POLL_SECONDS = 0.05
@@ -69,6 +72,14 @@ class FlagJob:
         Also write each object's mean latent code (``code_0 ...``).
     code_size : int
         Code length (for rows of a shard where nothing was scored).
+    prefetch_batches : int
+        Batches a reader thread prepares ahead of scoring (0: no thread).
+    keep_table : bool
+        Return the whole output table from :func:`run_flagging` (tests, the
+        Python API); ``rnngmm flag`` does not, so rank 0 never holds it.
+    summary : object, optional
+        Given every block of the output (``summary.add(table)``), e.g.
+        :class:`rnngmm.flagging.job.FlagSummary`.
     """
 
     source: object
@@ -87,6 +98,9 @@ class FlagJob:
     progress_interval: float = 10.0
     with_code: bool = False
     code_size: int = 0
+    prefetch_batches: int = 2
+    keep_table: bool = True
+    summary: object = None
 
 
 def wait_for_all(dist, on_idle=None):
@@ -170,31 +184,62 @@ class _RootProgress:
             self.progress.update(done, force=True)
 
 
+def _prepared_batches(job, shards):
+    """``(shard, PreparedBatch)`` of this rank's shards in order, and
+    ``(shard, None)`` after each shard's last batch (runs in the reader thread)."""
+    for shard in shards:
+        records = job.source.iter_records(shard.rows)
+        for items in batches_of(records, job.batch_objects):
+            yield shard, prepare_batch(items, job.scorer.n_classes, job.preprocessing,
+                                       job.chunking)
+        yield shard, None
+
+
+def _scored_shards(job, shards):
+    """``(shard, rows, results)`` of each shard of ``shards``, in order, and
+    ``(None, rows, None)`` after each batch (for progress). Objects are read
+    and prepared ``job.prefetch_batches`` batches ahead in a reader thread
+    (0: in turn, in this thread)."""
+    n_classes = job.scorer.n_classes
+
+    def finished(batches):
+        parts, rows = [], []
+        for shard, batch in batches:
+            if batch is not None:
+                parts.append(score_prepared(batch, job.scorer, job.chunking))
+                rows.append(batch.rows)
+                yield None, batch.rows, None
+                continue
+            yield (shard, np.concatenate(rows) if rows else np.zeros(0, np.int64),
+                   RowResults.concatenate(parts, n_classes))
+            parts, rows = [], []
+
+    if job.prefetch_batches < 1:
+        yield from finished(_prepared_batches(job, shards))
+        return
+    with Prefetch(lambda: _prepared_batches(job, shards), depth=job.prefetch_batches) as batches:
+        yield from finished(batches)
+
+
 def process_shards(job, shards, directory, dist, root_progress=None):
     """Score this rank's ``shards`` and write each one's file."""
-    n_classes = job.scorer.n_classes
     debug.flag_fault(dist.rank, 0)
-    for written, shard in enumerate(shards, start=1):
-        parts = []
-        results_rows = []
-        records = job.source.iter_records(shard.rows)
-        for rows, results in stream_results(records, job.scorer, job.preprocessing,
-                                            job.chunking, batch_objects=job.batch_objects):
-            parts.append(results)
-            results_rows.append(rows)
+    written = 0
+    for shard, rows, results in _scored_shards(job, shards):
+        if shard is None:  # one batch scored
             if root_progress is not None:
                 root_progress.in_flight += len(rows)
                 root_progress.tick()
-        results = RowResults.concatenate(parts, n_classes)
+            continue
         if job.with_code and results.code is None:  # no row of the shard was scored
             results.code = np.full((len(results), job.code_size), np.nan)
         elif not job.with_code:
             results.code = None
-        rows = np.concatenate(results_rows) if results_rows else np.zeros(0, np.int64)
         if not np.array_equal(rows, shard.rows):
             raise RuntimeError(f"shard {shard.index}: the source returned rows out of order")
         write_shard(sh.shard_path(directory, shard), results, shard=shard.index,
                     start=shard.start, stop=shard.stop)
+        written += 1
         if root_progress is not None:
             root_progress.shard_written(shard)
             root_progress.tick()
@@ -202,16 +247,10 @@ def process_shards(job, shards, directory, dist, root_progress=None):
 
 
 def collect_results(plan, directory, n_classes):
-    """All shards' results in catalog order (rank 0, after every rank finished)."""
-    parts = []
-    for shard in plan:
-        results = read_shard(sh.shard_path(directory, shard), shard=shard.index,
-                             start=shard.start, stop=shard.stop, n_classes=n_classes)
-        if results is None:
-            raise RuntimeError(f"shard {shard.index} (rows {shard.start}:{shard.stop}) "
-                               f"is missing or damaged in {directory!r}")
-        parts.append(results)
-    return RowResults.concatenate(parts, n_classes)
+    """All shards' results in catalog order, in memory (tests; the output is
+    written streaming, see :mod:`rnngmm.flagging.assemble`)."""
+    return RowResults.concatenate([read_results(shard, directory, n_classes)
+                                   for shard in plan], n_classes)
 
 
 def output_metadata(job, thresholds, results):
@@ -232,26 +271,22 @@ def output_metadata(job, thresholds, results):
 
 
 def assemble_output(job, plan, directory):
-    """Read every shard and write the output file atomically (rank 0).
+    """Write the output file atomically from the shards, one shard at a time (rank 0).
 
     Returns
     -------
-    astropy.table.Table
-        The table that was written.
+    astropy.table.Table or None
+        The table that was written when ``job.keep_table``, else None.
     """
-    results = collect_results(plan, directory, job.scorer.n_classes)
+    results = row_status(plan, directory, job.scorer.n_classes)
     thresholds = job.novelty.thresholds_for(job.percentiles)
-    table = build_table(id_name=job.source.id_name, ids=job.source.ids,
-                        columns=job.source.columns, results=results,
-                        class_names=job.class_names, novelty=job.novelty,
-                        percentiles=job.percentiles, with_code=job.with_code,
-                        meta=output_metadata(job, thresholds, results))
-    write_table(table, job.out)
-    return table
+    return write_output(job, plan, directory, output_metadata(job, thresholds, results),
+                        len(results))
 
 
 def run_flagging(job, dist):
-    """Run a flagging job on this rank; rank 0 returns the written table.
+    """Run a flagging job on this rank; rank 0 returns the written table
+    (None unless ``job.keep_table``).
 
     Parameters
     ----------
@@ -261,7 +296,7 @@ def run_flagging(job, dist):
     Returns
     -------
     astropy.table.Table or None
-        The output table on rank 0, None on other ranks.
+        The output table on rank 0 with ``job.keep_table``, else None.
     """
     plan = sh.plan_shards(job.source.n_rows, job.shard_objects)
     directory = sh.parts_dir(job.out)

@@ -188,28 +188,57 @@ def novel_mask(labels, class_names, class_map=None):
     return (labels != "") & ~np.isin(mapped, list(class_names))
 
 
+class FlagSummary:
+    """Counts of a flag table, added block by block (rows, statuses, flags, novel)."""
+
+    def __init__(self, percentiles, class_names, label_col=None, class_map=None):
+        self.percentiles, self.class_names = tuple(percentiles), list(class_names)
+        self.label_col, self.class_map = label_col, class_map
+        self.rows = self.ok = 0
+        self.reasons = Counter()
+        self.novel = None
+        self.flagged = {p: 0 for p in self.percentiles}
+        self.flagged_novel = {p: 0 for p in self.percentiles}
+
+    def add(self, table):
+        """Count the rows of ``table`` (a block of the flag table)."""
+        status = np.asarray(table["status"]).astype(str)
+        ok = status == "ok"
+        self.rows += len(table)
+        self.ok += int(ok.sum())
+        self.reasons.update(s.split(" (")[0] for s in status[~ok])
+        novel = None
+        if self.label_col and self.label_col in table.colnames:
+            novel = ok & novel_mask(table[self.label_col], self.class_names, self.class_map)
+            self.novel = (self.novel or 0) + int(novel.sum())
+        for p in self.percentiles:
+            flagged = np.asarray(table[anomaly_column(p)], bool)
+            self.flagged[p] += int(flagged.sum())
+            if novel is not None:
+                self.flagged_novel[p] += int((flagged & novel).sum())
+        return self
+
+    def lines(self):
+        """Human-readable summary lines."""
+        lines = [f"rnngmm flag: {self.rows} rows, {self.ok} scored"]
+        for reason, count in self.reasons.most_common():
+            lines.append(f"  not scored: {count:6d}  {reason}")
+        if self.novel is not None:
+            mapped = " (labels merged with the training class map)" if self.class_map else ""
+            lines.append(f"  scored objects whose class ({self.label_col}) the run never saw"
+                         f"{mapped}: {self.novel}")
+        for p in self.percentiles:
+            text = f"  anomaly_{p:g}: {self.flagged[p]} flagged"
+            if self.novel is not None:
+                found = self.flagged_novel[p]
+                text += f", of which {found} truly novel ({found}/{self.novel} novel found)"
+            lines.append(text)
+        return lines
+
+
 def summary_lines(table, percentiles, class_names, label_col=None, class_map=None):
     """Human-readable summary of a flag table (rows, statuses, flags, novel)."""
-    status = np.asarray(table["status"]).astype(str)
-    ok = status == "ok"
-    lines = [f"rnngmm flag: {len(table)} rows, {int(ok.sum())} scored"]
-    reasons = Counter(s.split(" (")[0] for s in status[~ok])
-    for reason, count in reasons.most_common():
-        lines.append(f"  not scored: {count:6d}  {reason}")
-    novel = None
-    if label_col and label_col in table.colnames:
-        novel = ok & novel_mask(table[label_col], class_names, class_map)
-        mapped = " (labels merged with the training class map)" if class_map else ""
-        lines.append(f"  scored objects whose class ({label_col}) the run never saw"
-                     f"{mapped}: {int(novel.sum())}")
-    for p in percentiles:
-        flagged = np.asarray(table[anomaly_column(p)], bool)
-        text = f"  anomaly_{p:g}: {int(flagged.sum())} flagged"
-        if novel is not None:
-            text += (f", of which {int((flagged & novel).sum())} truly novel "
-                     f"({int((flagged & novel).sum())}/{int(novel.sum())} novel found)")
-        lines.append(text)
-    return lines
+    return FlagSummary(percentiles, class_names, label_col, class_map).add(table).lines()
 
 
 def _limit_threads(dist):
@@ -232,8 +261,9 @@ def flag_catalog(config, dist):
 
     Returns
     -------
-    astropy.table.Table or None
-        The written table on rank 0, None on the other ranks.
+    FlagSummary or None
+        Counts of the written table on rank 0 (which never holds the whole
+        table), None on the other ranks.
     """
     from ..runs import load_run
     from .driver import FlagJob, run_flagging
@@ -257,16 +287,20 @@ def flag_catalog(config, dist):
                   with_code=config.with_code,
                   code_size=int(run.model.hparams.get("embedding", 0)),
                   meta={"run_dir": os.path.abspath(config.run_dir), "n_ranks": dist.size,
-                        "class_map": run.class_map or {}})
-    table = run_flagging(job, dist)
-    if dist.is_root:
-        for line in summary_lines(table, job.percentiles, class_names, config.label_col,
-                                  run.class_map):
-            log.info(line)
-        peaks = ", ".join(f"{p:.0f}" for p in table.meta["peak_rss_mb_per_rank"])
-        log.info(f"rnngmm flag: peak memory per rank while scoring (MiB): {peaks}")
-        log.info(f"rnngmm flag: wrote {config.output}")
-    return table
+                        "class_map": run.class_map or {}},
+                  keep_table=False,
+                  summary=FlagSummary(tuple(float(p) for p in config.percentiles),
+                                      class_names, config.label_col,
+                                      run.class_map))
+    run_flagging(job, dist)
+    if not dist.is_root:
+        return None
+    for line in job.summary.lines():
+        log.info(line)
+    peaks = ", ".join(f"{p:.0f}" for p in job.meta["peak_rss_mb_per_rank"])
+    log.info(f"rnngmm flag: peak memory per rank while scoring (MiB): {peaks}")
+    log.info(f"rnngmm flag: wrote {config.output}")
+    return job.summary
 
 
 def run_flag_job(config):

@@ -7,6 +7,7 @@ goes in the table metadata (ECSV/HDF5 header, FITS header cards, CSV ``#``
 comment lines).
 """
 
+import contextlib
 import json
 import os
 import warnings
@@ -22,6 +23,8 @@ FORMATS = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv", ".fits": "fits",
            ".h5": "hdf5", ".hdf5": "hdf5", ".parquet": "parquet"}
 #: Dataset path inside an HDF5 output.
 HDF5_TABLE_PATH = "flags"
+#: FITS files are made of blocks of this many bytes.
+FITS_BLOCK = 2880
 
 
 def output_format(path):
@@ -101,15 +104,8 @@ def _csv_comments(meta):
             for key, value in meta.items()]
 
 
-def write_table(table, path):
-    """Write ``table`` atomically in the format named by ``path``'s suffix.
-
-    Raises
-    ------
-    InputError
-        For an unknown suffix or an unwritable output directory.
-    """
-    fmt = output_format(path)
+def _prepared(table, fmt):
+    """A copy of ``table`` (sharing its data) with the metadata ``fmt`` can hold."""
     table = table.copy(copy_data=False)
     if fmt in ("fits", "ascii.csv"):  # formats that drop column descriptions
         descriptions = {name: table[name].description for name in table.colnames
@@ -119,31 +115,173 @@ def write_table(table, path):
         table.meta["column_descriptions"] = descriptions
         if fmt == "ascii.csv":
             table.meta["column_units"] = units
-    with atomic_path(path) as tmp:
-        if fmt == "fits":
-            table.meta = _fits_meta(table.meta)
-            with warnings.catch_warnings():
-                # Keys longer than 8 characters become HIERARCH cards: expected.
-                warnings.filterwarnings("ignore", message=".*HIERARCH.*")
-                warnings.filterwarnings("ignore", message=".*greater than 8 characters.*")
-                table.write(tmp, format="fits", overwrite=True)
-        elif fmt == "hdf5":
-            table.write(tmp, format="hdf5", path=HDF5_TABLE_PATH, serialize_meta=True,
-                        overwrite=True)
-        elif fmt == "ascii.csv":
-            table.meta = {"comments": _csv_comments(table.meta)}
-            table.write(tmp, format="ascii.csv", overwrite=True, comment="# ")
-        elif fmt == "parquet":
-            _write_parquet(table, tmp)
+    if fmt == "fits":
+        table.meta = _fits_meta(table.meta)
+    elif fmt == "ascii.csv":
+        table.meta = {"comments": _csv_comments(table.meta)}
+    return table
+
+
+def text_widths(table):
+    """Characters of the longest value of each text column of ``table``."""
+    return {name: max(1, table[name].dtype.itemsize // 4) for name in table.colnames
+            if table[name].dtype.kind == "U"}
+
+
+class TableWriter:
+    """Write the flag table block by block, atomically, in the format of ``path``.
+
+    Blocks are astropy tables with the same columns and metadata, in output
+    order. ECSV and CSV are appended as text, Parquet as row groups, FITS as
+    rows of one binary table whose header (row count ``n_rows``, text column
+    widths ``widths``) is known before the first block; only HDF5 output
+    collects the blocks and writes them at the end. The file appears at
+    ``path`` only when complete (:func:`rnngmm.io.atomic.atomic_path`).
+
+    Parameters
+    ----------
+    path : str
+    n_rows : int
+        Rows the blocks will hold in all (FITS header; checked at the end).
+    widths : dict of str to int, optional
+        Width of each text column over ALL blocks (FITS; default: the first
+        block's), e.g. the maximum of :func:`text_widths` over the blocks.
+
+    Raises
+    ------
+    InputError
+        For an unknown suffix, an unwritable directory or a full disk.
+    """
+
+    def __init__(self, path, n_rows, widths=None):
+        self.path = os.fspath(path)
+        self.format = output_format(self.path)
+        self.n_rows = int(n_rows)
+        self.widths = widths
+        self.rows = 0
+        self._atomic = None
+        self._handle = None
+        self._sink = None
+        self._blocks = []
+
+    def __enter__(self):
+        self._atomic = atomic_path(self.path)
+        tmp = self._atomic.__enter__()
+        self._tmp = tmp
+        if self.format in ("ascii.ecsv", "ascii.csv"):
+            from ..io.table_stream import TextTableStream
+            self._handle = open(tmp, "w", encoding="utf-8", newline="")
+            options = {"comment": "# "} if self.format == "ascii.csv" else {}
+            self._sink = TextTableStream(self._handle, self.format, **options)
+        elif self.format in ("fits", "parquet"):
+            self._handle = open(tmp, "wb")
+        return self
+
+    def write(self, block):
+        """Append the rows of ``block`` (an astropy table)."""
+        table = _prepared(block, self.format)
+        if self.format in ("ascii.ecsv", "ascii.csv"):
+            self._sink.write(table)
+        elif self.format == "fits":
+            self._write_fits(table)
+        elif self.format == "parquet":
+            self._write_parquet(table)
         else:
-            table.write(tmp, format=fmt, overwrite=True)
+            self._blocks.append(table)
+        self.rows += len(block)
+
+    def _write_fits(self, table):
+        import io
+        from astropy.io import fits
+        widths = self.widths or text_widths(table)
+        self.widths = widths
+        for name, width in widths.items():
+            table[name] = table[name].astype(f"U{width}")
+        with warnings.catch_warnings():
+            # Keys longer than 8 characters become HIERARCH cards: expected.
+            warnings.filterwarnings("ignore", message=".*HIERARCH.*")
+            warnings.filterwarnings("ignore", message=".*greater than 8 characters.*")
+            hdu = fits.table_to_hdu(table, character_as_bytes=True)
+            buffer = io.BytesIO()
+            fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buffer)
+        raw = buffer.getvalue()
+        header = hdu.header.copy()
+        primary = len(fits.PrimaryHDU().header.tostring())
+        start = primary + len(header.tostring())
+        data = raw[start:start + header["NAXIS1"] * len(table)]
+        header["NAXIS2"] = self.n_rows
+        if self.rows == 0:
+            self._fits_header = header
+            self._handle.write(raw[:primary])
+            self._handle.write(header.tostring().encode("ascii"))
+        elif header.tostring() != self._fits_header.tostring():
+            raise ValueError("a block of the flag table has other columns or metadata "
+                             "than the first block")
+        self._handle.write(data)
+
+    def _write_parquet(self, table):
+        import pyarrow.parquet as pq
+        arrow = _arrow_table(table)
+        if self._sink is None:
+            self._sink = pq.ParquetWriter(self._handle, arrow.schema)
+        self._sink.write_table(arrow.cast(self._sink.schema))
+
+    def _finish(self):
+        if self.format == "fits":
+            if self.rows == 0:
+                raise ValueError("a FITS flag table needs at least one block")
+            size = self._fits_header["NAXIS1"] * self.rows
+            self._handle.write(b"\0" * (-size % FITS_BLOCK))
+        elif self.format == "parquet":
+            self._sink.close()
+        elif self.format == "hdf5":
+            from astropy.table import vstack
+            table = vstack(self._blocks, metadata_conflicts="silent") if len(self._blocks) > 1 \
+                else self._blocks[0]
+            table.meta = self._blocks[0].meta
+            table.write(self._tmp, format="hdf5", path=HDF5_TABLE_PATH, serialize_meta=True,
+                        overwrite=True)
+        if self.rows != self.n_rows:
+            raise ValueError(f"{self.path}: {self.rows} rows written, {self.n_rows} expected")
+
+    def _close(self, quiet):
+        if self._handle is None or self._handle.closed:
+            return
+        if quiet:  # already failing (e.g. a full disk): keep the first error
+            with contextlib.suppress(OSError):
+                self._handle.close()
+        else:
+            self._handle.close()
+
+    def __exit__(self, kind, exc, traceback):
+        if kind is None:
+            try:
+                self._finish()
+                self._close(quiet=False)
+            except BaseException as error:
+                self._close(quiet=True)
+                self._atomic.__exit__(type(error), error, error.__traceback__)
+                raise
+        self._close(quiet=kind is not None)
+        return self._atomic.__exit__(kind, exc, traceback)
 
 
-def _write_parquet(table, path):
-    """Parquet through pyarrow: units and descriptions as field metadata, the
-    table's metadata as JSON under the schema key ``rnngmm``."""
+def write_table(table, path):
+    """Write ``table`` atomically in the format named by ``path``'s suffix.
+
+    Raises
+    ------
+    InputError
+        For an unknown suffix or an unwritable output directory.
+    """
+    with TableWriter(path, len(table)) as writer:
+        writer.write(table)
+
+
+def _arrow_table(table):
+    """A pyarrow table of ``table``: units and descriptions as field metadata,
+    the table's metadata as JSON under the schema key ``rnngmm``."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
     fields, arrays = [], []
     for name in table.colnames:
         column = table[name]
@@ -157,7 +295,7 @@ def _write_parquet(table, path):
         fields.append(pa.field(name, array.type, metadata=info or None))
         arrays.append(array)
     schema = pa.schema(fields, metadata={"rnngmm": json.dumps(table.meta, default=str)})
-    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path)
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _read_parquet(path):

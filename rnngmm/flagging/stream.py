@@ -1,9 +1,12 @@
 """Bounded streaming of objects: read -> prepare/chunk -> batch -> score.
 
-A rank never holds more than ``batch_objects`` objects' light curves (and
-their chunks) at once, whatever the size of its share of the catalog: objects
-are pulled lazily from the source's iterator, ``batch_objects`` at a time,
-scored, reduced to one result row each, and dropped before the next pull.
+A rank holds a bounded number of batches of ``batch_objects`` objects'
+light curves (and their chunks), whatever the size of its share of the
+catalog: objects are pulled lazily from the source's iterator,
+``batch_objects`` at a time, prepared (:func:`prepare_batch`), scored
+(:func:`score_prepared`), reduced to one result row each, and dropped. With
+``prefetch`` a reader thread prepares the next batches while the current one
+is scored (at most ``prefetch + 2`` batches in memory).
 
 Each object goes through :mod:`rnngmm.objects` (clean once, the period rule,
 chunking) with the run's own preprocessing settings, and through the one
@@ -11,6 +14,7 @@ scoring path of :mod:`rnngmm.inference`, exactly as in training and scoring.
 """
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,6 +23,7 @@ from ..inference import aggregate_objects
 from ..objects import object_chunks, prepare_object
 from ..object_table import OK
 from ..preprocess import Chunks
+from .prefetch import Prefetch
 from .results import RowResults
 
 
@@ -59,8 +64,28 @@ def prepare_record(record, preprocessing, chunking):
     return period, source, object_chunks(time, mag, err, period, chunking)
 
 
-def score_batch(items, scorer, preprocessing, chunking):
-    """Results of one batch of ``(row, record_or_reason)`` items.
+@dataclass
+class PreparedBatch:
+    """A batch of objects read, cleaned and chunked, not yet scored.
+
+    Attributes
+    ----------
+    rows : ndarray of int
+        Catalog rows of the batch, in stream order.
+    results : RowResults
+        Status (reasons of the rows that failed), period and period source.
+    parts, owners : list
+        Chunks of each usable object and the object's position in the batch.
+    """
+
+    rows: np.ndarray
+    results: RowResults
+    parts: list
+    owners: list
+
+
+def prepare_batch(items, n_classes, preprocessing, chunking):
+    """Read, clean and chunk a batch of ``(row, record_or_reason)`` items.
 
     ``record_or_reason`` is an :class:`~rnngmm.flagging.sources.ObjectRecord`,
     or a string giving why the source could not read the row. Every failure
@@ -68,10 +93,9 @@ def score_batch(items, scorer, preprocessing, chunking):
 
     Returns
     -------
-    RowResults
-        One row per item, in the items' order.
+    PreparedBatch
     """
-    results = RowResults.empty(len(items), scorer.n_classes)
+    results = RowResults.empty(len(items), n_classes)
     parts, owners = [], []
     for position, (_, record) in enumerate(items):
         if isinstance(record, str):
@@ -86,20 +110,47 @@ def score_batch(items, scorer, preprocessing, chunking):
         results.period_source[position] = source
         parts.append(chunks)
         owners.append(np.full(len(chunks), position, np.int64))
-    if parts:
-        chunks = Chunks.concatenate(parts, chunking.n_max)
-        scores = aggregate_objects(scorer.score(chunks), np.concatenate(owners))
+    rows = np.array([row for row, _ in items], dtype=np.int64)
+    return PreparedBatch(rows, results, parts, owners)
+
+
+def score_prepared(batch, scorer, chunking):
+    """Score a :class:`PreparedBatch`; returns its :class:`RowResults` (one row
+    per item, in the items' order)."""
+    results = batch.results
+    if batch.parts:
+        chunks = Chunks.concatenate(batch.parts, chunking.n_max)
+        scores = aggregate_objects(scorer.score(chunks), np.concatenate(batch.owners))
         positions = scores.objects
         results.prob[positions] = scores.prob
         results.energy[positions] = scores.energy
         results.n_chunks[positions] = scores.n_chunks
         results.status[positions] = OK
-        results.code = np.full((len(items), scores.code.shape[1]), np.nan)
+        results.code = np.full((len(results), scores.code.shape[1]), np.nan)
         results.code[positions] = scores.code
     return results
 
 
-def stream_results(records, scorer, preprocessing, chunking, *, batch_objects):
+def score_batch(items, scorer, preprocessing, chunking):
+    """Results of one batch of ``(row, record_or_reason)`` items (see
+    :func:`prepare_batch`), in the items' order."""
+    return score_prepared(prepare_batch(items, scorer.n_classes, preprocessing, chunking),
+                          scorer, chunking)
+
+
+def batches_of(records, batch_objects):
+    """Lists of at most ``batch_objects`` items pulled lazily from ``records``."""
+    if batch_objects < 1:
+        raise ValueError(f"batch_objects must be >= 1, got {batch_objects}")
+    records = iter(records)
+    while True:
+        items = list(itertools.islice(records, batch_objects))
+        if not items:
+            return
+        yield items
+
+
+def stream_results(records, scorer, preprocessing, chunking, *, batch_objects, prefetch=0):
     """Score a stream of objects, holding at most ``batch_objects`` at a time.
 
     Parameters
@@ -114,6 +165,11 @@ def stream_results(records, scorer, preprocessing, chunking, *, batch_objects):
         The run's settings.
     batch_objects : int
         Objects in flight.
+    prefetch : int
+        With 0, read and score in turn. With ``k`` > 0, a reader thread
+        prepares up to ``k`` batches ahead while the current one is scored
+        (:class:`rnngmm.flagging.prefetch.Prefetch`): at most ``k + 2``
+        batches are held.
 
     Yields
     ------
@@ -121,14 +177,13 @@ def stream_results(records, scorer, preprocessing, chunking, *, batch_objects):
         Catalog rows of the batch, in stream order.
     results : RowResults
     """
-    if batch_objects < 1:
-        raise ValueError(f"batch_objects must be >= 1, got {batch_objects}")
-    records = iter(records)
-    while True:
-        items = list(itertools.islice(records, batch_objects))
-        if not items:
-            return
-        rows = np.array([row for row, _ in items], dtype=np.int64)
-        results = score_batch(items, scorer, preprocessing, chunking)
-        del items
-        yield rows, results
+    def prepared():
+        for items in batches_of(records, batch_objects):
+            yield prepare_batch(items, scorer.n_classes, preprocessing, chunking)
+    if prefetch < 1:
+        for batch in prepared():
+            yield batch.rows, score_prepared(batch, scorer, chunking)
+        return
+    with Prefetch(prepared, depth=prefetch) as batches:
+        for batch in batches:
+            yield batch.rows, score_prepared(batch, scorer, chunking)

@@ -104,19 +104,21 @@ def test_batches_and_shards_do_not_change_results(tmp_path, catalog, flagged):
                                       err_msg=name)
 
 
+def counted(records, state):
+    """``records``, counting in ``state`` the most items pulled and not yet
+    ``state["emitted"]``."""
+    for item in records:
+        state["pulled"] += 1
+        state["max_in_flight"] = max(state["max_in_flight"],
+                                     state["pulled"] - state["emitted"])
+        yield item
+
+
 def test_reader_holds_at_most_batch_objects(tmp_path, catalog):
     source = CatalogSource(catalog[0], catalog[1], "crts", period_col="period")
     state = {"pulled": 0, "max_in_flight": 0, "emitted": 0}
-
-    def counted(records):
-        for item in records:
-            state["pulled"] += 1
-            state["max_in_flight"] = max(state["max_in_flight"],
-                                         state["pulled"] - state["emitted"])
-            yield item
-
     scorer = FakeScorer()
-    stream = stream_results(counted(source.iter_records(range(source.n_rows))), scorer,
+    stream = stream_results(counted(source.iter_records(range(source.n_rows)), state), scorer,
                             PREPROCESSING, CHUNKING, batch_objects=5)
     for rows, results in stream:
         assert len(rows) == len(results) <= 5
