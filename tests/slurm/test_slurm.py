@@ -196,6 +196,25 @@ def dataset(workdir):
     return workdir / "data.h5"
 
 
+def test_prepare_script_on_two_tasks_equals_one_process(cluster, workdir, dataset):
+    """slurm/prepare.slurm on 2 tasks (blocks of 4 objects dealt to the ranks)
+    writes the dataset that one process wrote, array for array."""
+    import h5py
+    import numpy as np
+    result = sbatch(cluster, workdir, SLURM_DIR / "prepare.slurm",
+                    "--catalog", "sim/catalog.csv", "--lightcurves", "sim/lightcurves",
+                    "--format", "asassn", "--label_col", "class", "--period_col", "period",
+                    "--output", "data2.h5", "--block_objects", 4, options=CPU_OVERRIDES)
+    out = job_output(workdir, f"rnngmm-prepare-{result.job_id}.out")
+    assert result.returncode == 0, out
+    assert "2 task(s)" in out and "on 2 process(es)" in out, out
+    with h5py.File(dataset, "r") as one, h5py.File(workdir / "data2.h5", "r") as two:
+        for name in ("objects/id", "objects/label", "objects/period", "objects/offset",
+                     "objects/length", "lightcurves/time", "lightcurves/mag"):
+            np.testing.assert_array_equal(one[name][()], two[name][()], err_msg=name)
+    assert not list(workdir.glob(".data2.h5.part-*")), "part files left behind"
+
+
 # --------------------------------------------------------------------------- train -> score -> flag
 @pytest.fixture(scope="session")
 def chain(cluster, workdir, dataset):
