@@ -93,3 +93,28 @@ def test_epoch_callback_ends_a_run_cleanly(tmp_path):
     run_dir = tmp_path / "crts" / "cut"
     assert (run_dir / "model.keras").is_file() and (run_dir / "gmm.h5").is_file()
     assert len((run_dir / "training.csv").read_text().strip().splitlines()) == 1 + 3
+
+
+def test_reporting_every_epoch_does_not_change_training(tmp_path):
+    """The pruning callback's forward passes (validation macro-F1 every epoch)
+    leave training untouched: the same losses, epoch by epoch."""
+    import csv
+
+    from training_sim import write_sim_dataset
+
+    from rnngmm.training.config import TrainConfig
+    from rnngmm.training.driver import run_training
+    data = write_sim_dataset(tmp_path / "d.h5")
+    histories = []
+    for name, hook in (("plain", None),
+                       ("reported", lambda row, model, part: bool(
+                           epoch_value(row, model, part) is None and False))):
+        config = TrainConfig(data=str(data), config="tiny", n_min=20, n_max=32,
+                             batch_size=8, nb_epoch=2, cls_epoch=3, threads=1, seed=3,
+                             log_dir=str(tmp_path), run_name=name, patience=0).validate()
+        assert run_training(config, on_epoch=hook) == 0
+        with open(tmp_path / "crts" / name / "training.csv") as handle:
+            histories.append([{k: v for k, v in row.items() if k != "lr"}
+                              for row in csv.DictReader(handle)])
+    assert len(histories[0]) == 5
+    assert histories[0] == histories[1]
