@@ -212,7 +212,8 @@ def test_two_ranks_give_the_same_files_as_one(small_sample, tmp_path):
 
 def test_parts_joined_in_catalog_order_whatever_the_blocks_and_pieces(small_sample, tmp_path,
                                                                      monkeypatch):
-    """Blocks of 3 objects and part files of 5 objects give the file of one block."""
+    """Blocks of 3 objects, part files of 5 objects and a join that reads a block
+    or two of light curves at a time give the file of one block."""
     import rnngmm.prepare as prep
     base = dict(catalog=str(small_sample / "catalog.csv"),
                 lightcurves=str(small_sample / "lightcurves"), format="asassn",
@@ -221,6 +222,8 @@ def test_parts_joined_in_catalog_order_whatever_the_blocks_and_pieces(small_samp
     whole = tmp_path / "whole.h5"
     prepare(PrepareConfig(output=str(whole), block_objects=10**6, **base), log=lambda *a: None)
     monkeypatch.setattr(prep, "PIECE_OBJECTS", 5)
+    import rnngmm.io.dataset_parts as parts
+    monkeypatch.setattr(parts, "JOIN_POINTS", 150)  # light curves read a block or two at a time
     pieces = tmp_path / "pieces.h5"
     result = prepare(PrepareConfig(output=str(pieces), block_objects=3, **base),
                      log=lambda *a: None)

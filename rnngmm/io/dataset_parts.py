@@ -11,8 +11,9 @@ that looks like a finished dataset.
 
 :func:`join_parts` (rank 0, after every rank finished) reads the pieces back
 block by block in catalog order and appends them to the final dataset, so
-memory holds one piece per rank and one HDF5 chunk per column, whatever the
-size of the catalog. Piece layout::
+memory holds the object table of one piece per rank, ``JOIN_POINTS`` light-curve
+points in all, and one HDF5 chunk per column, whatever the size of the
+catalog. Piece layout::
 
     /            attrs: format, rank, size, block_objects
     /objects/index          (n,) int64   catalog index of each kept object
@@ -37,6 +38,8 @@ from .atomic import atomic_hdf5
 
 PART_FORMAT = "rnngmm-prepare-part"
 STR = h5py.string_dtype("utf-8")
+#: Light-curve points the join reads ahead, over all ranks' pieces together.
+JOIN_POINTS = 4_000_000
 #: Object columns of a piece (and of the dataset) besides offset and extras.
 TEXT_COLUMNS = ("id", "label", "period_source")
 FLOAT_COLUMNS = ("period", "period_power")
@@ -192,13 +195,20 @@ class PartWriter:
 
 
 class _PieceReader:
-    """One rank's pieces, read one at a time, handed out block by block."""
+    """One rank's pieces, read one at a time, handed out block by block.
 
-    def __init__(self, paths, block_objects):
+    A piece's object table is read whole (a few thousand rows); its light
+    curves are read in windows of whole blocks of at most ``window_points``
+    points (at least one block), so the join holds ``window_points`` per rank.
+    """
+
+    def __init__(self, paths, block_objects, window_points=1_000_000):
         self.paths = list(paths)
         self.block_objects = block_objects
+        self.window_points = window_points
         self.next_piece = 0
         self.piece = None
+        self.window = (0, 0, None)
 
     def _load(self):
         path = self.paths[self.next_piece]
@@ -207,14 +217,13 @@ class _PieceReader:
             with h5py.File(path, "r") as f:
                 if f.attrs.get("format") != PART_FORMAT:
                     raise InputError(f"part file {path!r} is not a prepare part")
-                o, lc, r = f["objects"], f["lightcurves"], f["rejects"]
+                o, r = f["objects"], f["rejects"]
                 piece = {name: o[name][()] for name in ("index", "period", "period_power",
                                                         "length")}
                 for name in TEXT_COLUMNS:
                     piece[name] = o[name].asstr()[()].astype(object)
                 piece["extra"] = {name: (d.asstr()[()].astype(object) if d.dtype.kind == "O"
                                          else d[()]) for name, d in o["extra"].items()}
-                piece.update(time=lc["time"][()], mag=lc["mag"][()], err=lc["err"][()])
                 piece["rejects"] = (r["index"][()], r["row"][()],
                                     r["id"].asstr()[()].astype(object),
                                     r["reason"].asstr()[()].astype(object))
@@ -223,7 +232,23 @@ class _PieceReader:
         piece["offset"] = np.concatenate([[0], np.cumsum(piece["length"])]).astype(np.int64)
         piece["block"] = piece["index"] // self.block_objects
         piece["reject_block"] = piece["rejects"][0] // self.block_objects
+        piece["path"] = path
         self.piece = piece
+        self.window = (0, 0, None)
+
+    def _points(self, a, b):
+        """Light-curve arrays of the piece's points ``a:b``, read by windows."""
+        lo, hi, arrays = self.window
+        if not lo <= a <= b <= hi:
+            p = self.piece
+            ends = p["offset"][np.searchsorted(p["block"], p["block"], side="right")]
+            fits = ends[(ends >= b) & (ends <= a + max(self.window_points, b - a))]
+            hi = int(fits.max()) if len(fits) else b
+            with h5py.File(p["path"], "r") as f:
+                arrays = tuple(f["lightcurves"][name][a:hi] for name in ("time", "mag", "err"))
+            lo = a
+            self.window = (lo, hi, arrays)
+        return tuple(values[a - lo:b - lo] for values in arrays)
 
     def block(self, block):
         """``(objects dict, lightcurve arrays, rejects tuple)`` of ``block``."""
@@ -239,8 +264,7 @@ class _PieceReader:
         objects = {name: p[name][lo:hi] for name in
                    ("index", "period", "period_power", "length") + TEXT_COLUMNS}
         objects["extra"] = {name: values[lo:hi] for name, values in p["extra"].items()}
-        a, b = p["offset"][lo], p["offset"][hi]
-        points = (p["time"][a:b], p["mag"][a:b], p["err"][a:b])
+        points = self._points(int(p["offset"][lo]), int(p["offset"][hi]))
         rejects = tuple(values[rlo:rhi] for values in p["rejects"])
         return objects, points, rejects
 
@@ -345,8 +369,9 @@ def join_parts(handle, pieces_by_rank, n_catalog, block_objects, extra_dtypes,
     lg = handle.create_group("lightcurves")
     points = {name: _Appender(column(lg, name, n_points, dtype)) for name, dtype in
               (("time", np.float64), ("mag", np.float32), ("err", np.float32))}
-    readers = [_PieceReader(paths, block_objects) for paths in pieces_by_rank]
-    size = len(readers)
+    size = len(pieces_by_rank)
+    window = max(JOIN_POINTS // size, 1)
+    readers = [_PieceReader(paths, block_objects, window) for paths in pieces_by_rank]
     written = offset = 0
     for block in range(-(-n_catalog // block_objects)):
         if on_block is not None:
