@@ -1,10 +1,12 @@
 """``slurm/tune_array.slurm`` on the real one-node SLURM cluster of ``test_slurm``.
 
 Two array tasks share one Optuna journal file: together they finish exactly
-the requested number of trials (none lost, none run twice), and when one task
-is killed outright (SIGKILL, no chance to clean up) its RUNNING trial is found
-stale by the other task, failed, and its parameters re-run, so the study still
-ends with the requested number of finished trials and nothing left RUNNING.
+the requested number of trials (none lost, none run twice). When one task's
+process is killed outright (SIGKILL, no chance to clean up) its RUNNING trial
+is found stale by the other task, failed, and its parameters re-run; when the
+task is cancelled with scancel it fails and re-queues its trial itself. Either
+way the study ends with the requested number of finished trials and nothing
+left RUNNING.
 """
 
 import json
@@ -90,10 +92,17 @@ def test_two_tasks_finish_exactly_the_requested_trials(cluster, workdir, dataset
     assert len(ran) == 2 and sum(ran) == n_trials, out
 
 
+@pytest.mark.parametrize("kill", ["SIGKILL", "scancel"])
 def test_killing_one_task_leaves_a_study_the_other_finishes(cluster, workdir,  # noqa: F811
-                                                           dataset):  # noqa: F811
-    space = write_space(workdir, dataset, "space_b")
-    journal = workdir / "tune_b.journal"
+                                                           dataset, kill):  # noqa: F811
+    """``SIGKILL``: the task's rnngmm process dies outright (out of memory, node
+    failure), its trial stays RUNNING until the other task finds it stale.
+    ``scancel``: SLURM's SIGTERM reaches the task, which fails and re-queues its
+    trial itself. Either way the parameters are re-run and the study completes."""
+    import os
+    import signal
+    space = write_space(workdir, dataset, f"space_{kill}")
+    journal = workdir / f"tune_{kill}.journal"
     n_trials = 3
     array = sbatch(cluster, workdir, SLURM_DIR / "tune_array.slurm",
                    "--space", space, "--study", journal, "--trials", n_trials,
@@ -106,21 +115,27 @@ def test_killing_one_task_leaves_a_study_the_other_finishes(cluster, workdir,  #
         assert time.monotonic() < deadline, job_output(workdir, f"rnngmm-tune-{victim}.out")
         if journal.exists():
             for trial in load(journal).get_trials(states=(TrialState.RUNNING,)):
-                if trial.user_attrs.get("rnngmm_worker", "").endswith(f"job {victim}"):
-                    doomed = trial.number
+                worker = trial.user_attrs.get("rnngmm_worker", "")
+                if worker.endswith(f"job {victim}"):
+                    doomed, pid = trial.number, int(worker.split()[0].rsplit(":", 1)[1])
         time.sleep(0.5)
-    # Killed outright: no signal handler runs, the trial stays RUNNING.
-    cluster.run(["scancel", "--signal=KILL", "--full", victim])
-    killed_state, _ = wait_job(cluster, victim)
+    if kill == "SIGKILL":
+        os.kill(pid, signal.SIGKILL)  # no handler runs: the trial stays RUNNING
+    else:
+        cluster.run(["scancel", victim])
     survivor_state = wait_job(cluster, f"{array.job_id}_1")
     out = job_output(workdir, f"rnngmm-tune-{array.job_id}_*.out")
-    assert killed_state != "COMPLETED", out
     assert survivor_state == ("COMPLETED", "0:0"), out
     trials = check_study(load(journal), n_trials, workdir)
     dead = trials[doomed]
     assert dead.state == TrialState.FAIL, out
-    assert "stale" in dead.user_attrs["rnngmm_fail_reason"], dead.user_attrs
+    reason = dead.user_attrs["rnngmm_fail_reason"]
+    if kill == "SIGKILL":
+        assert "stale" in reason, (reason, out)
+        assert wait_job(cluster, victim)[0] != "COMPLETED", out
+    else:
+        assert "interrupted" in reason or "stale" in reason, (reason, out)
+        cluster.run(["scancel", victim], check=False)  # it may have requeued itself
     retries = [t for t in trials if t.user_attrs.get("rnngmm_retry_of") == doomed]
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE, out
     assert retries[0].params == dead.params
-    assert retries[0].user_attrs["rnngmm_worker"].endswith(f"job {array.job_id}_1")
