@@ -18,6 +18,13 @@ A variant is a JSON object of model settings (``estnet_size``,
 ``estnet_drop_frac``, ``estnet_activation``, ``label_smoothing``,
 ``lambda1``, ``lambda2``) plus ``class_weight`` (as ``rnngmm train``) and
 optionally ``epochs``, ``patience``, ``lr``, ``batch_size``, ``seed``.
+
+``"plain": true`` instead trains a plain Keras MLP of the same shape with
+the weighted cross-entropy only (no mixture terms), and ``"features": true``
+appends the object's hand-made light-curve features
+(:mod:`rnngmm.scoring.features`, standardised, NaN as 0) to ``z``: an
+experiment on how much the features would add to the head, not a package
+path.
 """
 
 import argparse
@@ -136,6 +143,68 @@ def train_head(run_dir, class_names, parts, variant):
             "best_val_loss": result.state.get("best")}
 
 
+def _object_features(run_dir):
+    """Standardised feature rows of the run's dataset (NaN -> 0), by dataset index."""
+    from rnngmm.io.dataset import Dataset
+    from rnngmm.scoring.features import dataset_features
+    from rnngmm.training.config import TrainConfig
+    with Dataset(TrainConfig.from_run(run_dir).data) as dataset:
+        features = dataset_features(dataset)
+    features = np.where(np.isfinite(features), features, np.nan)
+    mean, std = np.nanmean(features, axis=0), np.nanstd(features, axis=0)
+    return np.nan_to_num((features - mean) / np.where(std > 0, std, 1.0))
+
+
+def train_plain_head(run_dir, class_names, parts, variant):
+    """A plain MLP on z (optionally + features); validation figures per object."""
+    import keras
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    from rnngmm.inference import mean_by_object
+    from rnngmm.training.data import balanced_class_weights, class_weight_power
+
+    inputs = {}
+    extra = _object_features(run_dir) if variant.get("features") else None
+    for name, part in parts.items():
+        x = part.z
+        if extra is not None:
+            x = np.hstack([x, extra[part.object_index]])
+        inputs[name] = x.astype("float32")
+    mean, std = inputs["train"].mean(axis=0), inputs["train"].std(axis=0) + 1e-6
+    inputs = {k: (v - mean) / std for k, v in inputs.items()}
+    power = class_weight_power(variant.get("class_weight", "sqrt"))
+    weights = np.asarray(balanced_class_weights(parts["train"].labels, len(class_names), power))
+    keras.utils.set_random_seed(int(variant.get("seed", 0)))
+    layers = [keras.Input((inputs["train"].shape[1],))]
+    for units in variant.get("estnet_size", [64, 64]):
+        layers += [keras.layers.Dense(units, activation=variant.get("estnet_activation", "relu")),
+                   keras.layers.Dropout(variant.get("estnet_drop_frac", 0.2))]
+    layers.append(keras.layers.Dense(len(class_names), activation="softmax"))
+    model = keras.Sequential(layers)
+    model.compile(optimizer=keras.optimizers.Adam(variant.get("lr", 1e-3)),
+                  loss="sparse_categorical_crossentropy")
+    stop = keras.callbacks.EarlyStopping(patience=int(variant.get("patience", 30)),
+                                         restore_best_weights=False)
+    started = time.perf_counter()
+    history = model.fit(inputs["train"], parts["train"].labels,
+                        sample_weight=weights[parts["train"].labels],
+                        validation_data=(inputs["validation"], parts["validation"].labels),
+                        epochs=int(variant.get("epochs", 300)), batch_size=256,
+                        callbacks=[stop], verbose=0)
+    seconds = time.perf_counter() - started
+    gamma = model.predict(inputs["validation"], verbose=0, batch_size=4096)
+    objects, mean_gamma, _ = mean_by_object(gamma, parts["validation"].object_index)
+    first = {o: l for o, l in zip(parts["validation"].object_index[::-1],
+                                  parts["validation"].labels[::-1])}
+    labels = np.array([first[o] for o in objects])
+    predicted = mean_gamma.argmax(axis=1)
+    per_class = f1_score(labels, predicted, labels=range(len(class_names)), average=None)
+    return {"val_macro_f1": float(f1_score(labels, predicted, average="macro")),
+            "val_balanced_accuracy": float(balanced_accuracy_score(labels, predicted)),
+            "val_f1": dict(zip(class_names, map(float, per_class))),
+            "epochs": len(history.history["loss"]), "seconds": round(seconds, 1)}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run_dir", required=True)
@@ -153,7 +222,8 @@ def main(argv=None):
         key = json.dumps(variant, sort_keys=True)
         if key in done:
             continue
-        figures = train_head(args.run_dir, class_names, parts, variant)
+        trainer = train_plain_head if variant.get("plain") else train_head
+        figures = trainer(args.run_dir, class_names, parts, variant)
         results.append({"variant": variant, **figures})
         print(f"{variant.get('name', key)}: macro-F1 {figures['val_macro_f1']:.3f}  "
               f"bal.acc {figures['val_balanced_accuracy']:.3f}  "

@@ -6,6 +6,15 @@ the distribution of training energies, from which thresholds are taken.
 The maths is that of :mod:`rnngmm.models.gmm` (one implementation), run on
 numpy float64 arrays; every result is a numpy array.
 
+Two novelty scores (``novelty_score``), both HIGHER = more anomalous:
+
+- ``"energy"``: the reference (DAGMM) sample energy against one pooled
+  threshold per percentile;
+- ``"class_energy"``: the energy calibrated within the object's predicted
+  class (:mod:`rnngmm.calibration`), so a star of a rare known class is not
+  flagged for being rare: at the ``p``-th percentile every class's training
+  objects are flagged at the rate ``1 - p / 100``.
+
 Sign conventions (as in scikit-learn):
 
 - ``energy``: HIGHER = more anomalous;
@@ -26,6 +35,8 @@ from .models import gmm
 
 FORMAT = "rnngmm-gmm"
 FORMAT_VERSION = 1
+#: The novelty scores a run can flag with (the first is the default of new runs).
+NOVELTY_SCORES = ("class_energy", "energy")
 #: Samples per energy evaluation, bounding memory at about B*K*D doubles.
 _ENERGY_BATCH = 16384
 
@@ -44,6 +55,9 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         Added to the covariance diagonals before factorising (as in training).
     percentiles : sequence of float
         Percentiles of the training energies stored in ``thresholds_``.
+    novelty_score : {"energy", "class_energy"}
+        The score :meth:`novelty_scores` returns and flags are set on;
+        "class_energy" needs each training object's predicted class.
 
     Attributes
     ----------
@@ -57,11 +71,16 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         Training energies (per object when ``fit`` got ``groups``).
     thresholds_ : dict of float -> float
         Energy at each of ``percentiles`` of ``train_energy_``.
+    train_class_ : ndarray of int (n,) or None
+        Predicted class of each training object (argmax of its mean gamma).
+    calibration_ : rnngmm.calibration.ClassCalibration or None
+        Per-class energy distributions (when ``train_class_`` is known).
     """
 
-    def __init__(self, jitter=1e-6, percentiles=(80, 95, 99)):
+    def __init__(self, jitter=1e-6, percentiles=(80, 95, 99), novelty_score="energy"):
         self.jitter = jitter
         self.percentiles = percentiles
+        self.novelty_score = novelty_score
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, gamma=None, groups=None):
@@ -93,12 +112,13 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         energy = self.energy(z)
         if groups is not None:
             energy = mean_by_object(energy, groups)[1]
-        self.set_train_energy(energy)
+            gamma = mean_by_object(gamma, groups)[1]
+        self.set_train_energy(energy, np.argmax(gamma, axis=1))
         return self
 
     @classmethod
     def from_parameters(cls, phi, mu, cov, train_energy=None, jitter=1e-6,
-                        percentiles=(80, 95, 99)):
+                        percentiles=(80, 95, 99), train_class=None, novelty_score="energy"):
         """A fitted detector from known parameters and training energies.
 
         Parameters
@@ -110,17 +130,20 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
             Energies of the training set (HIGHER = more anomalous); without
             them the detector computes energies but has no thresholds until
             :meth:`set_train_energy`.
-        jitter, percentiles
+        jitter, percentiles, novelty_score
             As in the constructor.
+        train_class : array_like of int (n,), optional
+            Predicted class of each training object (needed by "class_energy").
 
         Returns
         -------
         GMMNovelty
         """
-        detector = cls(jitter=float(jitter), percentiles=tuple(float(p) for p in percentiles))
+        detector = cls(jitter=float(jitter), percentiles=tuple(float(p) for p in percentiles),
+                       novelty_score=str(novelty_score))
         detector._set_parameters(phi, mu, cov)
         if train_energy is not None:
-            detector.set_train_energy(train_energy)
+            detector.set_train_energy(train_energy, train_class)
         return detector
 
     def _set_parameters(self, phi, mu, cov):
@@ -129,13 +152,25 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         _check_shapes(phi, mu, cov)
         self.phi_, self.mu_, self.cov_ = phi, mu, cov
 
-    def set_train_energy(self, train_energy):
-        """Set the training energies (per object) behind the thresholds."""
+    def set_train_energy(self, train_energy, train_class=None):
+        """Set the training energies (per object) behind the thresholds, and
+        each training object's predicted class (for the class-fair score)."""
+        from .calibration import ClassCalibration
+        if self.novelty_score not in NOVELTY_SCORES:
+            raise ValueError(f"novelty_score {self.novelty_score!r}: choose from "
+                             f"{NOVELTY_SCORES}")
         train_energy = np.asarray(train_energy, dtype=np.float64).ravel()
         if len(train_energy) == 0 or not np.all(np.isfinite(train_energy)):
             raise ValueError("training energies must be non-empty and finite")
+        if train_class is None and self.novelty_score == "class_energy":
+            raise ValueError("novelty_score 'class_energy' needs the training objects' "
+                             "predicted classes")
         self.train_energy_ = train_energy
         self.thresholds_ = {float(p): self.threshold(p) for p in self.percentiles}
+        self.train_class_ = self.calibration_ = None
+        if train_class is not None:
+            self.train_class_ = np.asarray(train_class, np.int64).ravel()
+            self.calibration_ = ClassCalibration().fit(train_energy, self.train_class_)
 
     def _check_fitted(self, attribute="train_energy_"):
         if not hasattr(self, attribute):
@@ -213,6 +248,38 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         below = np.searchsorted(ordered, np.asarray(energy, dtype=np.float64), side="left")
         return 100.0 * below / len(ordered)
 
+    def novelty_scores(self, energy, predicted_class):
+        """The run's novelty score of objects: HIGHER = more anomalous.
+
+        "energy": the energy itself. "class_energy": the energy calibrated
+        within ``predicted_class`` (0-1 inside the class's training range,
+        above 1 beyond it; :class:`rnngmm.calibration.ClassCalibration`).
+        NaN energies give NaN.
+        """
+        self._check_fitted()
+        energy = np.asarray(energy, np.float64)
+        if self.novelty_score == "energy":
+            return energy
+        return self.calibration_.transform(energy, predicted_class)
+
+    def score_thresholds(self, percentiles):
+        """``{percentile: threshold}`` on :meth:`novelty_scores` (flag = score above)."""
+        if self.novelty_score == "energy":
+            return self.thresholds_for(percentiles)
+        return self.calibration_.thresholds(percentiles)
+
+    def score_percentile(self, scores):
+        """Percent (0-100) of the training objects with a lower score: of the
+        object's predicted class for "class_energy", of all for "energy"."""
+        if self.novelty_score == "energy":
+            return self.energy_percentile(scores)
+        return self.calibration_.percentile(scores)
+
+    def expected_flag_rates(self, percentiles):
+        """``{percentile: fraction}`` of training objects flagged at each
+        threshold (per predicted class too, for "class_energy")."""
+        return {float(p): 1.0 - float(p) / 100.0 for p in percentiles}
+
     # --------------------------------------------------------------------- I/O
     def save(self, path):
         """Write the fitted detector to an HDF5 file (atomically).
@@ -228,6 +295,9 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
             handle.attrs["format"] = FORMAT
             handle.attrs["format_version"] = FORMAT_VERSION
             handle.attrs["jitter"] = self.jitter
+            handle.attrs["novelty_score"] = self.novelty_score
+            if self.train_class_ is not None:
+                handle.create_dataset("train_class", data=self.train_class_)
             handle.create_dataset("phi", data=self.phi_)
             handle.create_dataset("mu", data=self.mu_)
             handle.create_dataset("cov", data=self.cov_)
@@ -259,6 +329,9 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
                 arrays = {k: handle[k][()] for k in
                           ("phi", "mu", "cov", "train_energy", "percentiles")}
                 jitter = float(handle.attrs.get("jitter", 1e-6))
+                # files written before the class-fair score: energy, no classes
+                score = str(handle.attrs.get("novelty_score", "energy"))
+                train_class = handle["train_class"][()] if "train_class" in handle else None
         except InputError:
             raise
         except (OSError, KeyError, ValueError, TypeError) as exc:
@@ -269,7 +342,8 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         try:
             return cls.from_parameters(arrays["phi"], arrays["mu"], arrays["cov"],
                                        arrays["train_energy"], jitter=jitter,
-                                       percentiles=arrays["percentiles"])
+                                       percentiles=arrays["percentiles"],
+                                       train_class=train_class, novelty_score=score)
         except ValueError as exc:
             raise InputError(f"{path}: inconsistent GMM file ({exc})") from None
 

@@ -10,8 +10,11 @@ Columns, in order (each command puts its own identifying columns first)::
     prob_<class>       mean probability of every class of the run
     n_chunks           chunks the object was scored on (0 if not ok)
     energy             mean GMM sample energy of the chunks (HIGHER = more anomalous)
-    energy_percentile  percent of the run's training objects with lower energy (0-100)
-    anomaly_<p>        energy above the run's p-th percentile threshold
+    energy_percentile  percent of the run's training objects with lower energy (0-100);
+                       with the class-fair score (``class_energy``, the default) of
+                       the training objects predicted as the same class
+    anomaly_<p>        energy_percentile above p (the run's novelty score above its
+                       p-th percentile threshold)
 
 Rows that were not scored have NaN numbers, empty strings and False flags.
 """
@@ -88,10 +91,14 @@ def result_columns(*, status, period, period_source, prob, n_chunks, energy, cla
     names = np.asarray([str(c) for c in class_names] or [""], dtype=object)
     class_probability = np.full(len(status), np.nan)
     class_probability[ok] = prob[ok, best[ok]]
+    # The run's novelty score (the energy, or the energy calibrated within the
+    # predicted class) decides the percentile and the flags.
+    score = np.full(len(status), np.nan)
     energy_percentile = np.full(len(status), np.nan)
     scored = ok & np.isfinite(energy)
     if scored.any():
-        energy_percentile[scored] = novelty.energy_percentile(energy[scored])
+        score[scored] = novelty.novelty_scores(energy[scored], best[scored])
+        energy_percentile[scored] = novelty.score_percentile(score[scored])
     columns = {"status": status,
                "period": np.asarray(period, np.float64),
                "period_source": text_column(period_source),
@@ -102,8 +109,8 @@ def result_columns(*, status, period, period_source, prob, n_chunks, energy, cla
     columns["n_chunks"] = np.asarray(n_chunks, np.int64)
     columns["energy"] = energy
     columns["energy_percentile"] = energy_percentile
-    for percentile, threshold in novelty.thresholds_for(percentiles).items():
-        columns[anomaly_column(percentile)] = scored & (energy > threshold)
+    for percentile, threshold in novelty.score_thresholds(percentiles).items():
+        columns[anomaly_column(percentile)] = scored & (score > threshold)
     return columns
 
 
@@ -121,7 +128,9 @@ COLUMN_INFO = {
                        "scored on"),
     "energy": (None, "mean GMM sample energy of the chunks, -log density in the "
                      "network's z space; HIGHER = more anomalous"),
-    "energy_percentile": ("%", "percent of the run's training objects with lower energy"),
+    "energy_percentile": ("%", "percent of the run's training objects with lower energy "
+                               "(with the class-fair novelty score, the default: of those "
+                               "predicted as the same class)"),
     "id": (None, "object id"),
     "label": (None, "class label given in the input"),
     "role": (None, "validation | known | novel | unlabelled | excluded"),
@@ -137,7 +146,8 @@ def column_info(name):
     if name.startswith("anomaly_"):
         label = name[len("anomaly_"):].replace("p", ".")
         return None, (f"energy above the {label}th percentile of the run's training "
-                      "objects' energies")
+                      "objects' energies (of the predicted class with the class-fair "
+                      "novelty score)")
     if name.startswith("code_"):
         return None, f"latent code, component {name[5:]} (mean over chunks)"
     if name.startswith("score_"):

@@ -97,7 +97,27 @@ class FakeScorer:
                            energy=energy)
 
 
-class FakeNovelty:
+class PooledScore:
+    """The novelty-score side of a stand-in mixture that flags on the raw
+    energy (``novelty_score="energy"``): its ``thresholds_for`` and
+    ``energy_percentile`` decide."""
+
+    novelty_score = "energy"
+
+    def novelty_scores(self, energy, predicted_class):
+        return np.asarray(energy, np.float64)
+
+    def score_thresholds(self, percentiles):
+        return self.thresholds_for(percentiles)
+
+    def score_percentile(self, scores):
+        return self.energy_percentile(scores)
+
+    def expected_flag_rates(self, percentiles):
+        return {float(p): 1.0 - float(p) / 100.0 for p in percentiles}
+
+
+class FakeNovelty(PooledScore):
     """Stand-in mixture: thresholds at energy p/20 and a linear percentile scale."""
 
     def thresholds_for(self, percentiles):

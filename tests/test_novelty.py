@@ -60,7 +60,8 @@ def test_follows_the_scikit_learn_estimator_contract(training_set):
     z, gamma = training_set
     detector = GMMNovelty(jitter=1e-5, percentiles=(90, 99))
     assert is_outlier_detector(detector)
-    assert detector.get_params() == {"jitter": 1e-5, "percentiles": (90, 99)}
+    assert detector.get_params() == {"jitter": 1e-5, "percentiles": (90, 99),
+                                     "novelty_score": "energy"}
     copy = clone(detector).set_params(jitter=1e-4)
     assert copy.jitter == 1e-4 and not hasattr(copy, "phi_")
     assert detector.fit(z, gamma) is detector
@@ -81,6 +82,46 @@ def test_save_load_round_trip(training_set, tmp_path):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(detector, name))
     assert loaded.thresholds_ == detector.thresholds_
     np.testing.assert_array_equal(loaded.energy(z), detector.energy(z))
+
+
+def test_class_energy_flags_a_rare_class_at_the_nominal_rate(tmp_path):
+    """A rare, broad component is not flagged for its small weight."""
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1], [1800, 200])
+    z = np.where(labels[:, None] == 0, rng.normal(0, 1, (2000, 2)),
+                 rng.normal(8, 3, (2000, 2)))
+    gamma = np.eye(2)[labels] * 0.98 + 0.01
+    pooled = GMMNovelty().fit(z, gamma)
+    fair = GMMNovelty(novelty_score="class_energy").fit(z, gamma)
+    energy = fair.energy(z)
+    rare_pooled = np.mean(energy[labels == 1] > pooled.thresholds_[95.0])
+    scores = fair.novelty_scores(energy, labels)
+    cut = fair.score_thresholds([95])[95.0]
+    assert rare_pooled > 0.2  # the reference energy charges the rare class
+    for k in (0, 1):
+        assert np.mean(scores[labels == k] > cut) == pytest.approx(0.05, abs=0.01)
+    assert fair.expected_flag_rates([95]) == {95.0: pytest.approx(0.05)}
+    np.testing.assert_array_equal(fair.train_class_, labels)
+    # the choice and the classes survive a save/load round trip
+    fair.save(tmp_path / "gmm.h5")
+    loaded = GMMNovelty.load(tmp_path / "gmm.h5")
+    assert loaded.novelty_score == "class_energy"
+    np.testing.assert_array_equal(loaded.novelty_scores(energy, labels), scores)
+    with pytest.raises(ValueError, match="predicted classes"):
+        GMMNovelty.from_parameters(fair.phi_, fair.mu_, fair.cov_, fair.train_energy_,
+                                   novelty_score="class_energy")
+
+
+def test_files_without_a_novelty_score_load_as_energy(training_set, tmp_path):
+    z, gamma = training_set
+    GMMNovelty().fit(z, gamma).save(tmp_path / "old.h5")
+    with h5py.File(tmp_path / "old.h5", "a") as handle:  # as written before the choice
+        del handle.attrs["novelty_score"]
+        del handle["train_class"]
+    loaded = GMMNovelty.load(tmp_path / "old.h5")
+    assert loaded.novelty_score == "energy" and loaded.train_class_ is None
+    energy = loaded.energy(z)
+    np.testing.assert_array_equal(loaded.novelty_scores(energy, np.zeros(len(z), int)), energy)
 
 
 def test_from_parameters_matches_fit(training_set):

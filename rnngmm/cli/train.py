@@ -79,6 +79,14 @@ def add_parser(subparsers):
                             "count as much as common ones; 'none' weights every chunk the "
                             "same; 'sqrt' or a number p in [0, 1] takes that balanced "
                             "weight to the power p (between the two)")
+    model.add_argument("--novelty_score", choices=("class_energy", "energy"),
+                       default="class_energy",
+                       help="score the run's anomaly flags are set on (recorded in the run; "
+                            "score and flag use it): 'class_energy' calibrates the sample "
+                            "energy within each object's predicted class, so every known "
+                            "class is flagged at the nominal rate (1 - p/100 of its training "
+                            "objects); 'energy' is the reference sample energy with one "
+                            "pooled threshold (default: %(default)s)")
     model.add_argument("--lambda1", type=float, default=None, help="weight of the energy")
     model.add_argument("--lambda2", type=float, default=None,
                        help="weight of the covariance-diagonal penalty")

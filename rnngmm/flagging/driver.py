@@ -253,6 +253,19 @@ def collect_results(plan, directory, n_classes):
                                    for shard in plan], n_classes)
 
 
+def novelty_metadata(novelty, percentiles):
+    """The run's novelty score and the flag rate expected of known objects."""
+    score = novelty.novelty_score
+    return {"novelty_score": score,
+            "novelty_score_description": (
+                "sample energy calibrated within the predicted class: every known class "
+                "is flagged at the expected rate" if score == "class_energy" else
+                "sample energy with one threshold for all classes (rare classes are "
+                "flagged more often)"),
+            "expected_flag_rate": {percentile_label(p): round(rate, 6) for p, rate in
+                                   novelty.expected_flag_rates(percentiles).items()}}
+
+
 def output_metadata(job, thresholds, results):
     """Provenance and summary stored in the output's metadata."""
     base = provenance(job.source.inputs)
@@ -266,6 +279,7 @@ def output_metadata(job, thresholds, results):
             "n_rows": int(len(results)), "n_ok": int(np.count_nonzero(results.ok))}
     for percentile, threshold in thresholds.items():
         meta[f"threshold_{percentile_label(percentile)}"] = float(threshold)
+    meta.update(novelty_metadata(job.novelty, job.percentiles))
     meta.update(job.meta)
     return meta
 
@@ -279,7 +293,7 @@ def assemble_output(job, plan, directory):
         The table that was written when ``job.keep_table``, else None.
     """
     results = row_status(plan, directory, job.scorer.n_classes)
-    thresholds = job.novelty.thresholds_for(job.percentiles)
+    thresholds = job.novelty.score_thresholds(job.percentiles)
     return write_output(job, plan, directory, output_metadata(job, thresholds, results),
                         len(results))
 

@@ -18,7 +18,12 @@ from ..io.atomic import atomic_path
 
 #: Human names of the methods in the reports.
 METHOD_TITLES = {
-    "network": "RNN-GMM network (gamma / energy)",
+    "network": "RNN-GMM network (gamma / novelty score)",
+    "network_energy": "RNN-GMM sample energy (reference, one pooled threshold)",
+    "network_class_energy": "RNN-GMM energy calibrated within the predicted class",
+    "network_class_component_energy": "RNN-GMM best-component energy, per predicted class",
+    "network_class_mahalanobis": "RNN-GMM class Mahalanobis, per predicted class",
+    "network_class_reconstruction": "RNN-GMM reconstruction error, per predicted class",
     "rf_code": "Random forest on network code + supports",
     "rf_features": "Random forest on light-curve features",
     "iforest_features": "Isolation forest on light-curve features",

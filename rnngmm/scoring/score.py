@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.table import Table
 
+from ..calibration import ClassCalibration
 from ..dist import Dist
 from ..errors import InputError
 from ..inference import ChunkScores, aggregate_objects, mean_by_object, score_chunks
@@ -399,14 +400,22 @@ def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, per
         "chunk": metrics.classification_metrics(
             chunk_true[chunk_known], np.argmax(evaluated.scores.gamma[chunk_known], axis=1), class_names),
         "object": metrics.classification_metrics(y_object[known], predicted[known], class_names)}}
-    thresholds = run.novelty.thresholds_for(percentiles)
-    novelty_methods = {"network": metrics.novelty_metrics(
-        object_energy[known], object_energy[novel], thresholds)}
-    curves = {"network": _with_ranking(metrics.curves(object_energy[known], object_energy[novel]),
-                                       novelty_methods["network"])}
-    # per known class: a known star should not be flagged for its class
-    flag_rates = {"network": novelty_scores.flag_rates_by_class(
-        object_energy[known], thresholds, labels[known], class_names)}
+    # "network" is the run's own novelty score (class-fair by default); the
+    # reference energy is reported beside it when the run flags on another.
+    object_score = np.full(len(ids), np.nan)
+    object_score[ok] = run.novelty.novelty_scores(object_energy[ok], predicted[ok])
+    thresholds = run.novelty.score_thresholds(percentiles)
+    own = {"network": (object_score, thresholds)}
+    if run.novelty.novelty_score != "energy":
+        own["network_energy"] = (object_energy, run.novelty.thresholds_for(percentiles))
+    novelty_methods, curves, flag_rates = {}, {}, {}
+    for method, (values, cuts) in own.items():
+        novelty_methods[method] = metrics.novelty_metrics(values[known], values[novel], cuts)
+        curves[method] = _with_ranking(metrics.curves(values[known], values[novel]),
+                                       novelty_methods[method])
+        # per known class: a known star should not be flagged for its class
+        flag_rates[method] = novelty_scores.flag_rates_by_class(
+            values[known], cuts, labels[known], class_names)
     extra_columns = {}
 
     if baseline_inputs is not None:
@@ -468,6 +477,7 @@ def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, per
 
     novelty = {"novel_classes": sorted(set(labels[roles == ROLE_NOVEL].tolist())),
                "thresholds_from": "training-object energies saved in gmm.h5",
+               "novelty_score": run.novelty.novelty_score,
                "percentiles": [float(p) for p in percentiles],
                "methods": novelty_methods,
                "known_flag_rate_by_class": flag_rates}
@@ -505,8 +515,9 @@ def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, per
     energy_sets = {"training": run.novelty.train_energy_,
                    known_name: object_energy[known],
                    "novel": object_energy[novel]}
+    energy_thresholds = run.novelty.thresholds_for(percentiles)  # pooled, in energy units
     paths = plots.plot_energy_histograms(
-        energy_sets, thresholds, os.path.join(out_dir, "energy_histogram"),
+        energy_sets, energy_thresholds, os.path.join(out_dir, "energy_histogram"),
         title="Object energies (mean over chunks)")
     files["energy_histogram"] = figures["Energy histogram"] = paths[0]
     if novel.any() and known.any():
@@ -518,7 +529,7 @@ def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, per
         {"training": {"energy": run.novelty.train_energy_},
          "known": {"id": ids[known], "energy": object_energy[known]},
          "novel": {"id": ids[novel], "energy": object_energy[novel]}},
-        attrs={"thresholds": {percentile_label(p): t for p, t in thresholds.items()},
+        attrs={"thresholds": {percentile_label(p): t for p, t in energy_thresholds.items()},
                "aggregation": "mean of chunk energies per object"})
 
     table = object_table(ids, labels, roles, evaluated, object_prob, object_energy, periods,
@@ -581,19 +592,37 @@ def alternative_novelty_scores(run, evaluated, training, y_train_object, train_o
         if len(inference.scores):
             means = aggregate_objects(inference.scores, inference.chunk_position)
             prob[means.objects], code[means.objects] = means.prob, means.code
-        return novelty_scores.object_scores(
+        scores = novelty_scores.object_scores(
             chunk_z=inference.scores.z, chunk_recon=inference.scores.recon_error,
             chunk_position=inference.chunk_position, n_objects=n, object_prob=prob,
-            object_code=code, novelty=run.novelty, mahalanobis=mahalanobis), code
+            object_code=code, novelty=run.novelty, mahalanobis=mahalanobis)
+        if run.novelty.novelty_score != "class_energy":  # else it is "network" itself
+            energy = np.full(n, np.nan)
+            if len(inference.scores):
+                energy[means.objects] = means.energy
+            scores["energy"] = energy
+        predicted = np.argmax(np.nan_to_num(prob, nan=-1.0), axis=1)
+        return scores, code, predicted
 
-    _, train_code = per_object(training, None)
+    _, train_code, _ = per_object(training, None)
     mahalanobis = novelty_scores.ClassMahalanobis().fit(train_code[train_ok],
                                                         y_train_object[train_ok])
-    train_scores, _ = per_object(training, mahalanobis)
-    scores, _ = per_object(evaluated, mahalanobis)
+    train_scores, _, train_predicted = per_object(training, mahalanobis)
+    scores, _, predicted = per_object(evaluated, mahalanobis)
     thresholds = {name: metrics.percentile_thresholds(train_scores[name][train_ok],
                                                       percentiles)
                   for name in scores}
+    # Class-fair variants: each score calibrated within the predicted class.
+    for name in novelty_scores.CLASS_CALIBRATED:
+        if name not in scores:
+            continue
+        usable = train_ok & np.isfinite(train_scores[name])
+        calibration = ClassCalibration().fit(train_scores[name][usable],
+                                             train_predicted[usable])
+        scores[f"class_{name}"] = calibration.transform(scores[name], predicted)
+        thresholds[f"class_{name}"] = calibration.thresholds(percentiles)
+    scores.pop("energy", None)
+    thresholds.pop("energy", None)
     return scores, thresholds
 
 

@@ -13,6 +13,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import InputError
+from ..novelty import NOVELTY_SCORES
 
 
 @dataclass
@@ -66,6 +67,7 @@ class TrainConfig:
     augment_min_points: int = None
     augment_probability: float = 0.5
     score_n_min: int = None
+    novelty_score: str = "class_energy"
     # run directory
     sim_type: str = "crts"
     log_dir: str = "keras_logs"
@@ -128,6 +130,8 @@ class TrainConfig:
             (self.nb_epoch + (0 if self.gmm_on else self.cls_epoch) >= 1,
              "nothing to train: --nb_epoch (and --cls_epoch) are 0"),
             (self.lr > 0, f"--lr must be > 0 (got {self.lr})"),
+            (self.novelty_score in NOVELTY_SCORES,
+             f"--novelty_score {self.novelty_score!r}: choose from {NOVELTY_SCORES}"),
             (_valid_class_weight(self.class_weight),
              f"--class_weight {self.class_weight!r}: use none, balanced, sqrt or a power "
              "between 0 and 1"),

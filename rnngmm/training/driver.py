@@ -254,7 +254,8 @@ def run_training(config, on_epoch=None):
         return EXIT_INTERRUPTED
 
     novelty = fit_training_gmm(model, data.train, collectives,
-                               jitter=float(model_config["jitter"]))
+                               jitter=float(model_config["jitter"]),
+                               novelty_score=args.novelty_score)
     debug.dump_weights(model, dist.rank)
     if dist.is_root:
         novelty.save(os.path.join(run_dir, "gmm.h5"))

@@ -14,7 +14,8 @@ from ..models import gmm
 from ..novelty import GMMNovelty
 
 
-def fit_training_gmm(model, train, collectives, *, batch_size=512, jitter=1e-6):
+def fit_training_gmm(model, train, collectives, *, batch_size=512, jitter=1e-6,
+                     novelty_score="energy"):
     """Fit :class:`rnngmm.novelty.GMMNovelty` over every training chunk.
 
     Parameters
@@ -26,6 +27,8 @@ def fit_training_gmm(model, train, collectives, *, batch_size=512, jitter=1e-6):
     batch_size : int
     jitter : float
         Covariance jitter, as in the model.
+    novelty_score : str
+        The run's novelty score (:data:`rnngmm.novelty.NOVELTY_SCORES`).
 
     Returns
     -------
@@ -46,10 +49,15 @@ def fit_training_gmm(model, train, collectives, *, batch_size=512, jitter=1e-6):
     stats = [collectives.allreduce_sum(s) for s in stats]
     phi, mu, cov = (np.asarray(ops.convert_to_numpy(a), np.float64)
                     for a in gmm.gmm_parameters_from_statistics(*stats))
-    mixture = GMMNovelty.from_parameters(phi, mu + shift, cov, jitter=jitter)
+    mixture = GMMNovelty.from_parameters(phi, mu + shift, cov, jitter=jitter,
+                                         novelty_score=novelty_score)
     energy = mixture.energy(z) if len(z) else np.zeros(0)
-    # Thresholds are percentiles of per-object means, as every score is.
+    # Thresholds are percentiles of per-object means, as every score is; the
+    # class-fair score calibrates them within each object's predicted class.
     all_energy = collectives.allgather(energy)
+    all_gamma = collectives.allgather(gamma.reshape(len(z), -1))
     all_objects = collectives.allgather(mine.object_index.astype(np.int64))
-    mixture.set_train_energy(mean_by_object(all_energy, all_objects)[1])
+    object_gamma = mean_by_object(all_gamma, all_objects)[1]
+    mixture.set_train_energy(mean_by_object(all_energy, all_objects)[1],
+                             np.argmax(object_gamma, axis=1))
     return mixture

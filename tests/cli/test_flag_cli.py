@@ -47,11 +47,21 @@ def test_one_row_per_catalog_row_with_reasons(reference, new_catalog, tiny_run_d
 def test_thresholds_are_the_runs(reference, tiny_run_dir):  # noqa: F811
     from rnngmm.novelty import GMMNovelty
     novelty = GMMNovelty.load(tiny_run_dir / "gmm.h5")
+    assert novelty.novelty_score == "class_energy"  # the default of new runs
+    assert reference.meta["novelty_score"] == "class_energy"
+    assert reference.meta["expected_flag_rate"] == {"80": 0.2, "95": 0.05, "99": 0.01}
+    names = list(reference.meta["class_names"])
+    scored = np.asarray(reference["status"] == "ok")
+    predicted = np.array([names.index(c) if c else 0 for c in reference["predicted_class"]])
+    energy = np.asarray(reference["energy"], float)
+    scores = np.full(len(energy), np.nan)
+    scores[scored] = novelty.novelty_scores(energy[scored], predicted[scored])
     for p in (80, 95, 99):
-        assert reference.meta[f"threshold_{p}"] == pytest.approx(novelty.threshold(p))
-        scored = reference["status"] == "ok"
-        expected = np.asarray(reference["energy"]) > novelty.threshold(p)
-        assert list(reference[f"anomaly_{p}"]) == list(scored & expected)
+        threshold = novelty.score_thresholds([p])[float(p)]
+        assert reference.meta[f"threshold_{p}"] == pytest.approx(threshold)
+        assert list(reference[f"anomaly_{p}"]) == list(scored & (scores > threshold))
+    np.testing.assert_allclose(np.asarray(reference["energy_percentile"], float)[scored],
+                               novelty.score_percentile(scores[scored]))
 
 
 @pytest.mark.parametrize("suffix", [".fits", ".csv", ".h5"])

@@ -7,12 +7,13 @@ import pytest
 from astropy.table import Table
 
 from rnngmm.errors import InputError
+from flagging_helpers import PooledScore
 from rnngmm.flagging.output import build_table, read_table, write_table
 from rnngmm.flagging.results import RowResults
 from rnngmm.object_table import anomaly_column, percentile_label
 
 
-class StoredNovelty:
+class StoredNovelty(PooledScore):
     """Stand-in mixture with fixed thresholds and percentiles."""
 
     def thresholds_for(self, percentiles):

@@ -202,6 +202,44 @@ def test_weighted_cross_entropy_weights_each_chunk_by_its_class():
     assert weighted != pytest.approx(plain)
 
 
+def test_label_smoothing_mixes_in_the_uniform_target():
+    gamma = np.array([[0.7, 0.3], [0.2, 0.8]], np.float32)
+    labels = np.array([0, 1])
+    eps = 0.2
+    expected = np.mean([(1 - eps) * -np.log(0.7) + eps * -np.mean(np.log([0.7, 0.3])),
+                        (1 - eps) * -np.log(0.8) + eps * -np.mean(np.log([0.2, 0.8]))])
+    smoothed = float(weighted_cross_entropy(labels, gamma, label_smoothing=eps))
+    np.testing.assert_allclose(smoothed, expected, rtol=1e-5)
+    assert smoothed > float(weighted_cross_entropy(labels, gamma))
+
+
+def test_class_weight_powers_go_from_none_to_balanced():
+    from rnngmm.training.data import balanced_class_weights, class_weight_power
+    labels = np.array([0] * 90 + [1] * 10)
+    balanced = balanced_class_weights(labels, 2, class_weight_power("balanced"))
+    sqrt = balanced_class_weights(labels, 2, class_weight_power("sqrt"))
+    none = balanced_class_weights(labels, 2, class_weight_power("none"))
+    np.testing.assert_allclose(balanced, [100 / 180, 100 / 20])
+    np.testing.assert_allclose(sqrt, np.sqrt(balanced))
+    np.testing.assert_allclose(none, [1.0, 1.0])
+    assert class_weight_power("0.25") == 0.25
+    for bad in ("heavy", "1.5", "-0.1"):
+        with pytest.raises(ValueError, match="--class_weight"):
+            class_weight_power(bad)
+
+
+def test_relu_estimation_network_is_saved_with_its_activation(tmp_path):
+    model = RNNGMM(**get_config("tiny", estnet_size=[6, 5], estnet_activation="relu"))
+    model.build()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    assert loaded.estimation_net.activation == "relu"
+    assert [layer.units for layer in loaded.estimation_net.hidden_layers] == [6, 5]
+    with pytest.raises(ValueError, match="estnet_activation"):
+        get_config("tiny", estnet_activation="sigmoid")
+
+
 def test_gmm_loss_terms_survive_a_collapsed_code():
     # Eight code dimensions that all follow one direction (a collapsed code)
     # beside unit-spread ones: float32 round-off makes this batch covariance

@@ -31,9 +31,9 @@ def test_classification_text_has_a_summary_row_and_per_class_rows():
     lines = report.classification_text(CLASSIFICATION, ["EW", "RRab"]).splitlines()
     assert lines[0] == "Classification accuracy (known classes, validation objects)"
     assert lines[2].split() == ["method", "level", "n", "accuracy", "bal.acc", "macro-F1"]
-    assert lines[3].startswith("RNN-GMM network (gamma / energy)")
+    assert lines[3].startswith("RNN-GMM network (gamma / novelty score)")
     assert lines[3].split()[-5:] == ["object", "4", "0.7500", "0.5000", "n/a"]
-    assert lines[5] == "RNN-GMM network (gamma / energy) - object level"
+    assert lines[5] == "RNN-GMM network (gamma / novelty score) - object level"
     assert lines[6].split() == ["class", "precision", "recall", "f1", "support"]
     assert lines[7].split() == ["EW", "1.0000", "0.5000", "0.6667", "2"]
     assert lines[8].split() == ["RRab", "0.5000", "1.0000", "0.6667", "2"]
@@ -48,7 +48,7 @@ def test_classification_text_keeps_an_unknown_method_name():
 def test_novelty_text_lists_classes_ranking_and_each_percentile():
     lines = report.novelty_text(NOVELTY).splitlines()
     assert lines[1] == "novel classes: RCB, YSO"
-    assert lines[4] == "RNN-GMM network (gamma / energy)"
+    assert lines[4] == "RNN-GMM network (gamma / novelty score)"
     assert lines[5] == ("  known objects 10, novel objects 4, ROC-AUC 0.9000, "
                         "average precision 0.8000")
     assert lines[6].split() == ["pct", "threshold", "precision", "recall", "F1", "FPR", "known"]
@@ -94,10 +94,10 @@ def test_summary_markdown_links_numbers_figures_and_files():
     lines = text.splitlines()
     assert lines[0] == "# rnngmm scoring summary"
     for line in ["- run: `runs/r1`", "- dataset: `data/d.h5`", "- objects evaluated: 12",
-                 "| RNN-GMM network (gamma / energy) | object | 0.750 | 0.500 | n/a |",
+                 "| RNN-GMM network (gamma / novelty score) | object | 0.750 | 0.500 | n/a |",
                  "| method | ROC-AUC | AP | P/R/F1 @80 | P/R/F1 @95 |",
                  "|---|---|---|---|---|",
-                 "| RNN-GMM network (gamma / energy) | 0.900 | 0.800 | 0.00/0.00/0.00 | "
+                 "| RNN-GMM network (gamma / novelty score) | 0.900 | 0.800 | 0.00/0.00/0.00 | "
                  "0.50/0.25/0.33 |",
                  "### Energy histogram", "![Energy histogram](energy_histogram.png)",
                  "- [novelty report](novel_detection_scores.txt)"]:

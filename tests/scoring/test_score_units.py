@@ -119,17 +119,22 @@ def test_score_config_needs_a_finished_run_directory(run_dir, tmp_path):
 
 # ---------------------------------------------------------------- result columns
 class StandInNovelty:
-    """What result_columns reads of a run's mixture: thresholds and percentiles."""
+    """What result_columns reads of a run's mixture: its novelty score of
+    (energy, predicted class), thresholds and percentiles."""
 
     def __init__(self):
-        self.asked = []
+        self.asked, self.classes = [], []
 
-    def thresholds_for(self, percentiles):
+    def novelty_scores(self, energy, predicted_class):
+        self.classes.append(np.array(predicted_class))
+        return np.asarray(energy, np.float64)
+
+    def score_thresholds(self, percentiles):
         return {float(p): {80.0: 5.0, 95.0: 8.0, 99.5: 9.0}[float(p)] for p in percentiles}
 
-    def energy_percentile(self, energy):
-        self.asked.append(np.array(energy))
-        return 10.0 * np.asarray(energy)
+    def score_percentile(self, scores):
+        self.asked.append(np.array(scores))
+        return 10.0 * np.asarray(scores)
 
 
 def _columns(novelty=None):
@@ -163,6 +168,8 @@ def test_energy_percentiles_come_from_the_run_for_scored_rows_only():
     np.testing.assert_array_equal(columns["energy_percentile"], [50.0, 85.0, np.nan, 95.0])
     assert len(novelty.asked) == 1
     np.testing.assert_array_equal(novelty.asked[0], [5.0, 8.5, 9.5])
+    # the class-fair score is calibrated within each scored row's predicted class
+    np.testing.assert_array_equal(novelty.classes[0], [1, 0, 0])
 
 
 def test_anomaly_flags_are_strictly_above_each_threshold_and_false_when_not_scored():
