@@ -9,7 +9,7 @@ def test_fiducial_is_base_and_a_copy():
     config = get_config("fiducial")
     assert config == BASE
     config["estnet_size"].append(99)
-    assert BASE["estnet_size"] == [16]
+    assert BASE["estnet_size"] == [64, 64]
 
 
 def test_reference_defaults():
@@ -20,6 +20,14 @@ def test_reference_defaults():
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_named_configs_have_every_key(name):
     assert set(get_config(name)) == set(BASE)
+
+
+def test_reference_head_is_a_named_configuration():
+    reference = get_config("reference")
+    assert (reference["estnet_size"], reference["estnet_drop_frac"],
+            reference["estnet_activation"]) == ([16], 0.5, "tanh")
+    assert {k: v for k, v in reference.items() if not k.startswith("estnet")} == \
+        {k: v for k, v in BASE.items() if not k.startswith("estnet")}
 
 
 def test_small_and_tiny():
