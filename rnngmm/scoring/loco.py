@@ -150,6 +150,8 @@ def run_one_class(label, *, train_config, results_dir, percentiles=(80, 95, 99),
     run_dir, code = train_held_out(label, train_config)
     if code != 0:
         return code
+    # Rank 0 writes model.keras and gmm.h5 last: no rank may load the run before.
+    dist.barrier()
     scored = score_run(ScoreConfig(run_dir, percentiles=tuple(percentiles),
                                    batch_size=batch_size, with_baselines=with_baselines), dist)
     if dist.is_root:

@@ -221,15 +221,26 @@ def budget_left(options, state, stage, epoch_seconds):
 
     An epoch is started only when one more epoch of the last one's length
     still fits, so a run ends (checkpoint, mixture, files) within its budget.
+
+    A capped stage (the autoencoder of a sequential run) hands over to the
+    next stage when its cap OR the run's budget would be overrun, and the
+    stages after it keep the share of the budget the caps leave them,
+    counted from where they start: an autoencoder epoch longer than its cap
+    (a tiny budget, a loaded machine) then still leaves the estimation stage
+    its minutes instead of ending the run with an untrained head.
     """
     if options.time_budget_s is None:
         return None
-    if state.get("elapsed_s", 0.0) + epoch_seconds > options.time_budget_s:
-        return "run"
+    elapsed = state.get("elapsed_s", 0.0)
+    stage_elapsed = state.get("stage_elapsed_s", 0.0)
     cap = options.stage_budget_s.get(stage)
-    if cap is not None and state.get("stage_elapsed_s", 0.0) + epoch_seconds > cap:
-        return "stage"
-    return None
+    if cap is not None:
+        overrun = (stage_elapsed + epoch_seconds > cap
+                   or elapsed + epoch_seconds > options.time_budget_s)
+        return "stage" if overrun else None
+    reserved = options.time_budget_s - sum(options.stage_budget_s.values())
+    limit = max(options.time_budget_s, elapsed - stage_elapsed + reserved)
+    return "run" if elapsed + epoch_seconds > limit else None
 
 
 def prepare_model(model, collectives, options):

@@ -21,6 +21,17 @@ def test_budget_left_caps_the_run_and_the_stage():
                        "estimation", 20.0) == "run"
     assert budget_left(TrainOptions(stages=[("joint", 5)]), {"elapsed_s": 1e9},
                        "joint", 1e9) is None
+    # one autoencoder epoch longer than the whole budget hands over to the
+    # estimation stage, which keeps its 40 s share from where it starts
+    assert budget_left(options, {"elapsed_s": 90.0, "stage_elapsed_s": 90.0},
+                       "autoencoder", 90.0) == "stage"
+    assert budget_left(options, {"elapsed_s": 95.0, "stage_elapsed_s": 5.0},
+                       "estimation", 1.0) is None
+    assert budget_left(options, {"elapsed_s": 129.5, "stage_elapsed_s": 39.5},
+                       "estimation", 1.0) == "run"
+    joint = TrainOptions(stages=[("joint", 5)], time_budget_s=100.0)
+    assert budget_left(joint, {"elapsed_s": 85.0, "stage_elapsed_s": 85.0},
+                       "joint", 20.0) == "run"
 
 
 def _flags(log_dir, name, *extra):
