@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time as clock
 import traceback
 from collections import Counter
@@ -339,11 +340,16 @@ def prepare(config, dist=None, log=None):
                                  progress, dist.size)
     except BaseException as exc:
         writer.discard()
-        if dist.size == 1 or isinstance(exc, (InputError, KeyboardInterrupt)):
+        if dist.size == 1:
             raise
-        # One failing rank would leave the others waiting in gather forever.
-        traceback.print_exc()
-        dist.abort(1)
+        # One failing rank (even a bad flag found there, or a full disk while
+        # writing its part) would leave the others waiting in gather forever.
+        if isinstance(exc, InputError):
+            print(f"rnngmm prepare: error on rank {dist.rank} of {dist.size}: {exc}; "
+                  "aborting the job", file=sys.stderr, flush=True)
+        else:
+            traceback.print_exc()
+        dist.abort(2 if isinstance(exc, InputError) else 1)
     parts = dist.gather((writer.pieces, counts))
     if not dist.is_root:
         return None

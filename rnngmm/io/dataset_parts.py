@@ -6,7 +6,7 @@ Each rank appends what it made of its blocks to a :class:`PartWriter`, which
 writes a *piece* file every few thousand objects: a small HDF5 file built in
 memory and written with plain file I/O (:func:`rnngmm.io.atomic.atomic_hdf5`),
 so a full disk is a clean ``ENOSPC``. Pieces are temporaries next to the
-output (``.<name>.part-<rank>-<piece>.tmp.h5``): a killed run leaves nothing
+output (``.<name>.part-<rank>-<piece>.tmp``): a killed run leaves nothing
 that looks like a finished dataset.
 
 :func:`join_parts` (rank 0, after every rank finished) reads the pieces back
@@ -53,12 +53,12 @@ def piece_prefix(output):
 
 def piece_path(output, rank, number):
     """Path of piece ``number`` of ``rank``."""
-    return f"{piece_prefix(output)}{rank}-{number:06d}.tmp.h5"
+    return f"{piece_prefix(output)}{rank}-{number:06d}.tmp"
 
 
 def remove_pieces(output, rank=None):
     """Delete the pieces of ``output`` (of one ``rank``, or of every rank)."""
-    pattern = f"{piece_prefix(output)}{'*' if rank is None else rank}-*.tmp.h5"
+    pattern = f"{piece_prefix(output)}{'*' if rank is None else rank}-*.tmp"
     for path in glob.glob(pattern):
         with contextlib.suppress(OSError):
             os.remove(path)
