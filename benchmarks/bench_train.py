@@ -16,35 +16,51 @@ import time
 import numpy as np
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def training_parser(description):
+    """The flags shared by the training benchmarks (model, batch, steps, threads)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--config", default="fiducial")
     parser.add_argument("--n_max", type=int, default=200)
     parser.add_argument("--batch_size", type=int, default=128, help="per rank")
     parser.add_argument("--steps", type=int, default=10, help="timed steps")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps (tracing)")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads per rank")
-    args = parser.parse_args()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return parser
 
-    import keras
+
+def start_ranks(args):
+    """TensorFlow threads and horovod: ``(dist, collectives)``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
-    from rnngmm.configs import get_config
     from rnngmm.dist import init_horovod
-    from rnngmm.models.registry import build_model
     from rnngmm.training.distributed import Collectives
-    from rnngmm.training.loop import TrainOptions, prepare_model
-
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     dist = init_horovod()
-    collectives = Collectives(dist)
-    config = get_config(args.config, n_max=args.n_max, num_classes=8)
+    return dist, Collectives(dist)
+
+
+def training_model(args, collectives, num_classes):
+    """The compiled model of ``--config``, prepared (broadcast) for training."""
+    import keras
+
+    from rnngmm.configs import get_config
+    from rnngmm.models.registry import build_model
+    from rnngmm.training.loop import TrainOptions, prepare_model
+    config = get_config(args.config, n_max=args.n_max, num_classes=num_classes)
     model = build_model("rnngmm", **config)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
     prepare_model(model, collectives, TrainOptions(stages=[("joint", 1)]))
+    return model, config
+
+
+def main():
+    args = training_parser(__doc__.splitlines()[0]).parse_args()
+    dist, collectives = start_ranks(args)
+    import tensorflow as tf
+    model, config = training_model(args, collectives, 8)
 
     rng = np.random.default_rng(dist.rank)
     b, t = args.batch_size, args.n_max
