@@ -78,6 +78,22 @@ def test_dataset_and_rejects_account_for_every_catalog_row(tmp_path):
     assert result.point_counts["duplicate epoch"] == 5
 
 
+def test_first_block_without_a_kept_object(tmp_path):
+    """Blocks of 2 objects: the first block holds only rejects (short, empty
+    files after the catalog is reordered), and the join still writes every kept object
+    (found by the fuzz test: an unread window was indexed)."""
+    catalog, lc = crts_like(tmp_path)
+    rows = catalog.read_text().splitlines()
+    # header, then short + empty first: block 0 has no kept object
+    catalog.write_text("\n".join([rows[0], rows[3], rows[4], rows[1], rows[2]]) + "\n")
+    out = tmp_path / "d.h5"
+    result = prepare(config(catalog, lc, out, block_objects=2), log=lambda *a: None)
+    with Dataset(out) as d:
+        assert list(d.ids) == ["good", "unsorted"]
+        assert len(d.lightcurve(0)[0]) == 60
+    assert result.n_kept == 2 and result.n_input == 4
+
+
 def test_filters_class_map_and_period_source(tmp_path):
     catalog, lc = crts_like(tmp_path)
     out = tmp_path / "d.h5"

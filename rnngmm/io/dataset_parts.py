@@ -239,7 +239,9 @@ class _PieceReader:
     def _points(self, a, b):
         """Light-curve arrays of the piece's points ``a:b``, read by windows."""
         lo, hi, arrays = self.window
-        if not lo <= a <= b <= hi:
+        # arrays is None before the first read: a first block whose objects
+        # were all rejected asks for points 0:0 of an unread window.
+        if arrays is None or not lo <= a <= b <= hi:
             p = self.piece
             ends = p["offset"][np.searchsorted(p["block"], p["block"], side="right")]
             fits = ends[(ends >= b) & (ends <= a + max(self.window_points, b - a))]
