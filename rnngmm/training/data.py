@@ -45,6 +45,26 @@ class LabelledChunks:
 
 
 @dataclass
+class StageChunks:
+    """Chunks the autoencoder stage trains on in place of the labelled ones
+    (``rnngmm adapt``: the new catalog's light curves, with the training ones).
+
+    Attributes
+    ----------
+    train, validation : LabelledChunks
+        THIS rank's chunks; their labels are placeholders (the stage's loss is
+        the reconstruction error alone).
+    train_counts, validation_counts : list of int
+        Chunks of every rank, in rank order.
+    """
+
+    train: LabelledChunks
+    validation: LabelledChunks
+    train_counts: list
+    validation_counts: list
+
+
+@dataclass
 class TrainingData:
     """Everything the training loop needs from the dataset.
 
@@ -65,6 +85,9 @@ class TrainingData:
     train_labels : ndarray of int32, optional
         Labels of every rank's training chunks (default: this rank's), for
         class weights.
+    autoencoder : StageChunks, optional
+        What the "autoencoder" stage trains on instead of ``train`` and
+        ``validation`` (None: the same chunks as every stage).
     """
 
     class_names: list
@@ -75,6 +98,7 @@ class TrainingData:
     train_counts: list = None
     validation_counts: list = None
     train_labels: np.ndarray = None
+    autoencoder: StageChunks = None
 
     def __post_init__(self):
         if self.train_counts is None:
@@ -83,6 +107,12 @@ class TrainingData:
             self.validation_counts = [len(self.validation)]
         if self.train_labels is None:
             self.train_labels = np.asarray(self.train.labels)
+
+    def stage_chunks(self, stage):
+        """``(train, validation, train_counts, validation_counts)`` of ``stage``."""
+        source = self.autoencoder if stage == "autoencoder" and self.autoencoder else self
+        return (source.train, source.validation, source.train_counts,
+                source.validation_counts)
 
 
 def resolve_classes(labels, novel_classes, num_classes=None):

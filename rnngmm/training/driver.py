@@ -156,7 +156,7 @@ def _copy_matching_weights(source, model, source_run):
     return None
 
 
-def run_training(config, on_epoch=None):
+def run_training(config, on_epoch=None, adaptation=None):
     """Train as ``config`` says; return the exit code (0, or 75 when interrupted).
 
     Parameters
@@ -166,6 +166,11 @@ def run_training(config, on_epoch=None):
     on_epoch : callable, optional
         Per-epoch callback of :func:`rnngmm.training.loop.train` (e.g. the
         pruning of ``rnngmm tune``); a run it ends finishes like a budgeted one.
+    adaptation : optional
+        ``rnngmm adapt``'s data source
+        (:class:`rnngmm.training.adapt.CatalogAdaptation`): its
+        ``attach(data, collectives, chunking)`` gives the autoencoder stage
+        its chunks (``data.autoencoder``) and returns entries for config.json.
     """
     args = config
     dist = init_horovod()
@@ -190,9 +195,11 @@ def run_training(config, on_epoch=None):
             model_config["class_weights"] = balanced_class_weights(
                 data.train_labels, len(data.class_names), power)
         run_dir = rundir.run_directory(args, model_config)
+        chunking = chunking_from_args(args, model_config)
+        adapted = adaptation.attach(data, collectives, chunking) if adaptation else {}
         config = {"train": args.to_dict(), "model": model_config,
                   "class_names": data.class_names,
-                  "chunking": chunking_from_args(args, model_config),
+                  "chunking": chunking,
                   # how new objects must be cleaned and given periods (flag, API)
                   "preprocessing": dataset_preprocessing(dataset.attrs).to_dict(),
                   "class_map": dataset_class_map(dataset.attrs),
@@ -201,7 +208,7 @@ def run_training(config, on_epoch=None):
                   "dataset": {"path": os.path.abspath(dataset.path),
                               "attrs": {k: str(v) for k, v in dataset.attrs.items()}},
                   "versions": rundir.library_versions(), "world_size": dist.size,
-                  "rnngmm_version": __version__}
+                  "rnngmm_version": __version__, **adapted}
         if args.resume:
             # A job requeued before its first run wrote anything (preempted
             # during start-up) must still run: --resume then starts afresh.

@@ -334,16 +334,16 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None,
     total = sum(n for _, n in options.stages)
     size = dist.size
     base_lr = options.lr * (size if options.scale_lr else 1)
-    steps_per_epoch = len(epoch_batches(data.train_counts, options.batch_size, seed=0,
-                                        epoch=0, rank=dist.rank))
+    # warm-up counted in steps of the first stage's epochs
+    steps_per_epoch = len(epoch_batches(data.stage_chunks(options.stages[0][0])[2],
+                                        options.batch_size, seed=0, epoch=0, rank=dist.rank))
     warmup_steps = int(round(options.warmup_epochs * steps_per_epoch))
-    monitor = "val_loss" if sum(data.validation_counts) else "loss"
     cached = {}
 
     def stage_data(stage):
         """Training and validation parts of ``stage`` (cached ones computed once)."""
         if stage != "estimation" or not options.cache_estimation:
-            return data.train, data.validation
+            return data.stage_chunks(stage)[:2]
         if not cached:
             from .cached import cache_chunks
             started = time.perf_counter()
@@ -363,7 +363,9 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None,
             state.update(stage=stage, best=None, best_epoch=None, wait=0, stage_elapsed_s=0.0)
         if model.stage != stage:
             model.stage = stage
-        batches = epoch_batches(data.train_counts, options.batch_size, seed=options.seed,
+        _, _, train_counts, validation_counts = data.stage_chunks(stage)
+        monitor = "val_loss" if sum(validation_counts) else "loss"
+        batches = epoch_batches(train_counts, options.batch_size, seed=options.seed,
                                 epoch=epoch, rank=dist.rank)
         control = StepControl(base_lr=base_lr, warmup_steps=warmup_steps,
                               seed=options.seed, epoch=epoch, start_step=start_step,
