@@ -73,12 +73,13 @@ def add_parser(subparsers):
                        help="activation of the estimation network's hidden layers")
     model.add_argument("--label_smoothing", type=float, default=None,
                        help="cross-entropy label smoothing eps in [0, 1)")
-    model.add_argument("--class_weight", default="none",
+    model.add_argument("--class_weight", default="sqrt",
                        help="cross-entropy weight per class: 'balanced' weights each class "
                             "by (training chunks) / (classes x its chunks), so rare classes "
                             "count as much as common ones; 'none' weights every chunk the "
                             "same; 'sqrt' or a number p in [0, 1] takes that balanced "
-                            "weight to the power p (between the two)")
+                            "weight to the power p (between the two; sqrt measured best "
+                            "on CRTS, BENCHMARKS.md)")
     model.add_argument("--novelty_score", choices=("class_energy", "energy"),
                        default="class_energy",
                        help="score the run's anomaly flags are set on (recorded in the run; "
@@ -135,6 +136,16 @@ def add_parser(subparsers):
                           "curves are in distribution); default: no augmentation")
     fit.add_argument("--augment_probability", type=float, default=0.5,
                      help="chance that a chunk is cut by --augment_min_points")
+    fit.add_argument("--reobserve_from", default=None, metavar="CATALOG.h5",
+                     help="sequential training: in the estimation stage, also train on "
+                          "synthetic copies of the training objects, decoded by the frozen "
+                          "autoencoder at the sampling times of random objects of this "
+                          "prepared dataset (a new survey's catalog), with noise from their "
+                          "errors and the labels of their sources; validation, the mixture "
+                          "and its thresholds stay on real objects (default: off)")
+    fit.add_argument("--reobserve_fraction", type=float, default=1.0,
+                     help="synthetic copies per training object with --reobserve_from "
+                          "(1.5: one each, a second for half of them)")
     fit.add_argument("--init_from", default=None, metavar="RUN_DIR",
                      help="start from the weights of another run (same model "
                           "settings), e.g. a joint fine-tune of a sequential run")

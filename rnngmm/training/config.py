@@ -44,7 +44,7 @@ class TrainConfig:
     estnet_activation: str = None
     label_smoothing: float = None
     num_classes: int = None
-    class_weight: str = "none"
+    class_weight: str = "sqrt"  # best of none/sqrt/balanced on CRTS validation
     lambda1: float = None
     lambda2: float = None
     jitter: float = None
@@ -68,6 +68,8 @@ class TrainConfig:
     augment_probability: float = 0.5
     score_n_min: int = None
     novelty_score: str = "class_energy"
+    reobserve_from: str = None
+    reobserve_fraction: float = 1.0
     # run directory
     sim_type: str = "crts"
     log_dir: str = "keras_logs"
@@ -156,6 +158,16 @@ class TrainConfig:
              f"--score_n_min must be >= 1 (got {self.score_n_min})"),
             (0 < self.ae_budget_fraction <= 1,
              f"--ae_budget_fraction must be in (0, 1] (got {self.ae_budget_fraction})"),
+            (self.reobserve_from is None or os.path.isfile(self.reobserve_from),
+             f"--reobserve_from {self.reobserve_from!r} does not exist; make it with "
+             "'rnngmm prepare'"),
+            (self.reobserve_from is None or not self.gmm_on,
+             "--reobserve_from adds synthetic objects to the estimation stage of "
+             "sequential training: drop --gmm_on"),
+            (self.reobserve_from is None or self.cls_epoch >= 1,
+             "--reobserve_from needs an estimation stage: --cls_epoch >= 1"),
+            (self.reobserve_fraction > 0,
+             f"--reobserve_fraction must be > 0 (got {self.reobserve_fraction})"),
             (self.init_from is None or os.path.isfile(os.path.join(self.init_from,
                                                                    "model.keras")),
              f"--init_from {self.init_from!r} is not a finished run directory "
