@@ -43,6 +43,13 @@ class LabelledChunks:
         return LabelledChunks(Chunks(c.x[indices], c.weights[indices], c.supports[indices]),
                               self.object_index[indices], self.labels[indices])
 
+    def concatenate(self, other):
+        """These chunks followed by ``other``'s."""
+        return LabelledChunks(Chunks.concatenate([self.chunks, other.chunks],
+                                                 self.chunks.x.shape[1]),
+                              np.concatenate([self.object_index, other.object_index]),
+                              np.concatenate([self.labels, other.labels]))
+
 
 @dataclass
 class StageChunks:
@@ -88,6 +95,15 @@ class TrainingData:
     autoencoder : StageChunks, optional
         What the "autoencoder" stage trains on instead of ``train`` and
         ``validation`` (None: the same chunks as every stage).
+    estimation_extra : callable, optional
+        ``estimation_extra(model, train, collectives) -> LabelledChunks``:
+        chunks ADDED to this rank's training chunks in the "estimation"
+        stage, made once with the frozen autoencoder by
+        :meth:`add_estimation_chunks` (``train --reobserve_from``,
+        :class:`rnngmm.training.reobserve.Reobservation`); the validation
+        chunks stay as they are.
+    estimation : StageChunks, optional
+        What the "estimation" stage trains on, once made.
     """
 
     class_names: list
@@ -99,6 +115,8 @@ class TrainingData:
     validation_counts: list = None
     train_labels: np.ndarray = None
     autoencoder: StageChunks = None
+    estimation_extra: object = None
+    estimation: StageChunks = None
 
     def __post_init__(self):
         if self.train_counts is None:
@@ -110,9 +128,24 @@ class TrainingData:
 
     def stage_chunks(self, stage):
         """``(train, validation, train_counts, validation_counts)`` of ``stage``."""
-        source = self.autoencoder if stage == "autoencoder" and self.autoencoder else self
+        source = self
+        if stage == "autoencoder" and self.autoencoder:
+            source = self.autoencoder
+        elif stage == "estimation" and self.estimation:
+            source = self.estimation
         return (source.train, source.validation, source.train_counts,
                 source.validation_counts)
+
+    def add_estimation_chunks(self, model, collectives):
+        """Make :attr:`estimation` from :attr:`estimation_extra` (once; every rank
+        calls it at the start of the estimation stage)."""
+        if self.estimation_extra is None or self.estimation is not None:
+            return
+        extra = self.estimation_extra(model, self.train, collectives)
+        train = self.train.concatenate(extra)
+        counts = collectives.allgather(np.array([len(train)], np.int64))
+        self.estimation = StageChunks(train, self.validation, [int(c) for c in counts],
+                                      list(self.validation_counts))
 
 
 def resolve_classes(labels, novel_classes, num_classes=None):

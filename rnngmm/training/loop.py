@@ -347,12 +347,14 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None,
         if not cached:
             from .cached import cache_chunks
             started = time.perf_counter()
-            cached["train"] = cache_chunks(model, data.train, collectives,
+            train_part, validation_part, train_counts, validation_counts = \
+                data.stage_chunks(stage)
+            cached["train"] = cache_chunks(model, train_part, collectives,
                                            options.eval_batch_size)
-            cached["validation"] = cache_chunks(model, data.validation, collectives,
+            cached["validation"] = cache_chunks(model, validation_part, collectives,
                                                 options.eval_batch_size)
             _log(options, collectives, f"estimation stage: frozen-autoencoder outputs of "
-                 f"{sum(data.train_counts) + sum(data.validation_counts)} chunks cached in "
+                 f"{sum(train_counts) + sum(validation_counts)} chunks cached in "
                  f"{time.perf_counter() - started:.1f} s")
         return cached["train"], cached["validation"]
 
@@ -363,6 +365,8 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None,
             state.update(stage=stage, best=None, best_epoch=None, wait=0, stage_elapsed_s=0.0)
         if model.stage != stage:
             model.stage = stage
+        if stage == "estimation":  # re-observed chunks need the trained autoencoder
+            data.add_estimation_chunks(model, collectives)
         _, _, train_counts, validation_counts = data.stage_chunks(stage)
         monitor = "val_loss" if sum(validation_counts) else "loss"
         batches = epoch_batches(train_counts, options.batch_size, seed=options.seed,
