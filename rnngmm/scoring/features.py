@@ -43,6 +43,7 @@ import numpy as np
 
 from ..errors import BadLightCurve
 from ..io.atomic import atomic_path
+from ..io.dataset import update_digest
 from ..preprocess import clean
 
 #: Bump when the feature list or its preprocessing changes (invalidates caches).
@@ -52,8 +53,6 @@ FEATURE_SET_VERSION = 2
 #: periodogram aborts on tiny inputs).
 MIN_POINTS = 5
 CACHE_FORMAT = "rnngmm-features"
-#: Points per block when hashing a dataset's photometry for the cache key.
-_HASH_BLOCK = 1 << 20
 
 #: Periodogram grid, the same for every object: 1000 days (LPV) to 30 cycles/day
 #: (HADS/DSCT), step 1 / (LS_SAMPLES_PER_PEAK * LS_BASELINE) for light curves
@@ -353,15 +352,8 @@ def cache_key(dataset):
                 light_curve=getattr(light_curve, "__version__", "?"),
                 periodogram=_periodogram_backend())
     digest.update(json.dumps(meta, sort_keys=True).encode())
-    for array in (dataset.ids.astype("U"), dataset.lengths, dataset.periods, dataset.offsets):
-        digest.update(np.ascontiguousarray(array).tobytes())
     # the photometry itself, streamed in blocks (far cheaper than extraction)
-    with h5py.File(dataset.path, "r") as f:
-        for column in ("time", "mag", "err"):
-            values = f[f"lightcurves/{column}"]
-            for start in range(0, len(values), _HASH_BLOCK):
-                digest.update(np.ascontiguousarray(values[start:start + _HASH_BLOCK]).tobytes())
-    return digest.hexdigest()
+    return update_digest(digest, dataset).hexdigest()
 
 
 def cache_path(dataset_path):
