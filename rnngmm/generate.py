@@ -5,7 +5,8 @@ N is split evenly between them, and a class's objects are used in a random
 order, each once before any is used again), a sampling pattern (epochs and
 errors) is taken from a random object of the catalog dataset, the object's
 code is decoded at those epochs (:mod:`rnngmm.reobserve`), and noise from the
-pattern's errors is added. The result is written in the format of
+pattern's errors is added. Patterns come from catalog objects with at least
+the run's scoring ``n_min`` points (``--min_points`` to go lower). The result is written in the format of
 ``rnngmm prepare`` (:func:`rnngmm.io.dataset.write_dataset`), so ``train``,
 ``score`` and ``flag`` read it as they read any dataset:
 
@@ -25,6 +26,7 @@ sources from ``[seed, 0]``), so the file does not depend on the number of
 ranks.
 """
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass
@@ -62,6 +64,10 @@ class GenerateConfig:
     seed : int
     batch_size : int
         Chunks per forward pass.
+    min_points : int, optional
+        Fewest points of a sampling pattern (default: the run's scoring
+        ``n_min``; lower values make objects the run itself does not score,
+        e.g. for a head or a forest trained with a lower ``--n_min``).
     """
 
     run_dir: str
@@ -72,6 +78,7 @@ class GenerateConfig:
     classes: list = None
     seed: int = 0
     batch_size: int = 512
+    min_points: int = None
 
     def validate(self):
         """Raise InputError naming the first unusable setting."""
@@ -85,6 +92,8 @@ class GenerateConfig:
             raise InputError(f"--n must be >= 1 (got {self.n})")
         if self.batch_size < 1:
             raise InputError(f"--batch_size must be >= 1 (got {self.batch_size})")
+        if self.min_points is not None and self.min_points < 2:
+            raise InputError(f"--min_points must be >= 2 (got {self.min_points})")
         inputs = [p for p in (self.times_from, self.data) if p]
         if any(os.path.abspath(self.output) == os.path.abspath(p) for p in inputs):
             raise InputError(f"--output {self.output!r} would overwrite an input")
@@ -171,7 +180,8 @@ def _source_chunks(dataset, indices, chunking):
     return out
 
 
-def synthesise(run, dataset, catalog, sources, serials, eligible, seed, batch_size=512):
+def synthesise(run, dataset, catalog, sources, serials, eligible, seed, batch_size=512,
+               pattern_chunking=None):
     """Synthetic light curves of the synthetic objects ``serials``.
 
     Parameters
@@ -187,6 +197,8 @@ def synthesise(run, dataset, catalog, sources, serials, eligible, seed, batch_si
         Catalog objects that may lend their pattern.
     seed : int
     batch_size : int
+    pattern_chunking : rnngmm.objects.Chunking, optional
+        How patterns are cut (default: the run's scoring chunking).
 
     Returns
     -------
@@ -211,8 +223,8 @@ def synthesise(run, dataset, catalog, sources, serials, eligible, seed, batch_si
     patterns = read_patterns(catalog, [r["pattern"] for r in records])
     curves = reobserve_chunks(run.model, Chunks.concatenate(picked, train_chunking.n_max),
                               [dataset.periods[r["source"]] for r in records],
-                              [patterns[r["pattern"]] for r in records], rngs, run.chunking,
-                              batch_size=batch_size)
+                              [patterns[r["pattern"]] for r in records], rngs,
+                              pattern_chunking or run.chunking, batch_size=batch_size)
     for record, curve in zip(records, curves):
         record["curve"] = curve
     return records
@@ -247,26 +259,33 @@ def run_generate(config, dist=None):
         members = training_sources(dataset, run.split, classes)
         labels, sources = balanced_plan(members, config.n,
                                         np.random.default_rng([config.seed, 0]))
-        eligible = eligible_patterns(catalog.lengths, run.chunking.n_min,
+        chunking = run.chunking
+        if config.min_points is not None:
+            chunking = dataclasses.replace(chunking, n_min=int(config.min_points))
+        eligible = eligible_patterns(catalog.lengths, chunking.n_min,
                                      catalog=f"--times_from {config.times_from}")
         mine = dist.shard(config.n)
         records = synthesise(run, dataset, catalog, sources, mine, eligible, config.seed,
-                             config.batch_size)
+                             config.batch_size, chunking)
         parts = dist.gather(records)
         if not dist.is_root:
             return None
         records = [r for part in parts for r in part]
-        summary = _write(config, run, dataset, catalog, records, labels, data_path)
+        summary = _write(config, run, dataset, catalog, records, labels, data_path, chunking)
     log.info(f"wrote {summary['n']} synthetic objects to {config.output} "
              f"({summary['patterns']} sampling patterns of {config.times_from}); per class: "
              + ", ".join(f"{c} {k}" for c, k in summary["per_class"].items()))
+    if chunking.n_min < run.chunking.n_min:
+        log.warning(f"--min_points {chunking.n_min} is below the run's n_min "
+                    f"{run.chunking.n_min}: the run does not score synthetic objects with "
+                    "fewer points")
     if summary["longer_than_baseline"]:
         log.warning(f"{summary['longer_than_baseline']} synthetic objects have a period "
                     "longer than their pattern's time span (a survey would not find it)")
     return summary
 
 
-def _write(config, run, dataset, catalog, records, labels, data_path):
+def _write(config, run, dataset, catalog, records, labels, data_path, chunking):
     records = sorted(records, key=lambda r: r["serial"])
     ids = [synthetic_id(r["serial"], dataset.ids[r["source"]], catalog.ids[r["pattern"]])
            for r in records]
@@ -283,7 +302,7 @@ def _write(config, run, dataset, catalog, records, labels, data_path):
                  "source": os.path.abspath(data_path),
                  "times_from": os.path.abspath(config.times_from), "seed": config.seed,
                  "n": len(records), "classes": list(per_class), "per_class": per_class,
-                 "chunking": run.chunking.to_dict()}
+                 "pattern_chunking": chunking.to_dict()}
     # The synthetic objects stand for objects of the catalog: its preprocessing.
     inputs = {**dataset_preprocessing(catalog.attrs).to_dict(), "generated": generated}
     write_dataset(config.output, objects, [r["curve"] for r in records], extra=extra,

@@ -37,6 +37,9 @@ def add_parser(subparsers):
                    help="the synthetic dataset to write")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of every random choice (default: %(default)s)")
+    p.add_argument("--min_points", type=int, default=None,
+                   help="fewest points of a sampling pattern (default: the run's n_min for "
+                        "scoring; lower values give objects the run itself does not score)")
     p.add_argument("--batch_size", type=int, default=512,
                    help="chunks per forward pass (default: %(default)s)")
     add_logging_flags(p)
@@ -50,7 +53,8 @@ def config_from_args(args):
     return GenerateConfig(run_dir=args.run_dir, times_from=args.times_from,
                           output=args.output, n=args.n, data=args.data,
                           classes=args.classes, seed=args.seed,
-                          batch_size=args.batch_size).validate()
+                          batch_size=args.batch_size,
+                          min_points=args.min_points).validate()
 
 
 def run(args):
