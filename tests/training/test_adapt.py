@@ -9,11 +9,12 @@ import os
 import numpy as np
 import pytest
 
-from helpers import mpirun, run_cli
+from helpers import mpirun, run_cli, run_cli_subprocess
 from rnngmm.io.dataset import Dataset, update_digest, write_dataset
 from rnngmm.objects import Chunking, Preprocessing, chunk_objects, dataset_records
 from rnngmm.training.adapt import preprocessing_conflicts
 from rnngmm.training.checkpoint import checkpoint_name, read_checkpoint
+from rnngmm.training.signals import EXIT_INTERRUPTED
 from training_sim import (max_difference, quiet_env, read_weights, tiny_train_args,
                           write_sim_dataset)
 
@@ -155,6 +156,30 @@ def test_mix_catalog_trains_the_autoencoder_on_the_catalog_alone(
     chunks = _read(run_dir, "config.json")["adapted_catalog"]["autoencoder_chunks"]
     assert chunks["train"] == chunks["catalog_train"]
     assert _iterations(run_dir, 1) == chunks["train"] // BATCH
+
+
+def test_a_stopped_adapt_resumes_to_the_uninterrupted_weights(
+        parent_run, sim_path, catalog_path, tmp_path):
+    """SIGTERM in the middle of the autoencoder epoch (on the mixed chunks),
+    then --resume: the catalog is chunked and dealt again the same way."""
+    def adapt(name, *extra, **env):
+        return run_cli_subprocess(
+            "adapt", "--init_from", parent_run, "--data", sim_path, "--catalog",
+            catalog_path, "--threads", "1", "--nb_epoch", "2", "--cls_epoch", "1",
+            "--log_dir", tmp_path, "--run_name", name, *extra,
+            env=quiet_env(RNNGMM_DEBUG_DUMP_WEIGHTS=tmp_path / name, **env))
+    full = adapt("full")
+    assert full.returncode == 0, full.stderr[-3000:]
+    stopped = adapt("run", RNNGMM_DEBUG_SIGNAL_AT="1:4:SIGTERM")
+    assert stopped.returncode == EXIT_INTERRUPTED, stopped.stderr[-3000:]
+    assert "stopped by SIGTERM at epoch 2 step 4" in stopped.stdout
+    resumed = adapt("run", "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in resumed.stdout
+    assert max_difference(read_weights(tmp_path / "full" / "weights-rank0.h5"),
+                          read_weights(tmp_path / "run" / "weights-rank0.h5")) < 1e-5
+    config = _read(tmp_path / "crts" / "run", "config.json")
+    assert config["parent"] == os.path.abspath(parent_run)
 
 
 # ---------------------------------------------------------------- bad inputs
