@@ -14,7 +14,11 @@ Columns, in order (each command puts its own identifying columns first)::
                        with the class-fair score (``class_energy``, the default) of
                        the training objects predicted as the same class
     anomaly_<p>        energy_percentile above p (the run's novelty score above its
-                       p-th percentile threshold)
+                       p-th percentile threshold; with ``flag --calibrate catalog``
+                       above the catalog's own threshold instead)
+    network_class      ``flag --estimate_priors`` only: the network's own predicted
+                       class (``predicted_class`` and ``prob_<class>`` then hold the
+                       probabilities re-weighted to the catalog's class mix)
 
 Rows that were not scored have NaN numbers, empty strings and False flags.
 """
@@ -45,9 +49,13 @@ def class_column(name):
     return f"prob_{name}"
 
 
+#: Column added by ``flag --estimate_priors``.
+NETWORK_CLASS = "network_class"
+
+
 def reserved_columns(class_names, percentiles):
     """Every result column name (pass-through columns must avoid them)."""
-    return (set(RESULT_COLUMNS) | {class_column(c) for c in class_names}
+    return (set(RESULT_COLUMNS) | {NETWORK_CLASS} | {class_column(c) for c in class_names}
             | {anomaly_column(p) for p in percentiles})
 
 
@@ -56,8 +64,20 @@ def text_column(values):
     return np.array([str(v) for v in values], dtype=str) if len(values) else np.zeros(0, "U1")
 
 
+def _predicted(ok, prob, class_names):
+    """``(class index, predicted_class column, class_probability column)``
+    of probabilities ``prob`` (rows not ``ok``: index 0, "" and NaN)."""
+    best = np.zeros(len(ok), np.int64)
+    if prob.size and ok.any():
+        best[ok] = np.argmax(prob[ok], axis=1)
+    names = np.asarray([str(c) for c in class_names] or [""], dtype=object)
+    probability = np.full(len(ok), np.nan)
+    probability[ok] = prob[ok, best[ok]]
+    return best, text_column(np.where(ok, names[best], "")), probability
+
+
 def result_columns(*, status, period, period_source, prob, n_chunks, energy, class_names,
-                   novelty, percentiles):
+                   novelty, percentiles, thresholds=None):
     """The result columns of :data:`RESULT_COLUMNS` plus class and anomaly columns.
 
     Parameters
@@ -75,6 +95,9 @@ def result_columns(*, status, period, period_source, prob, n_chunks, energy, cla
     novelty : rnngmm.novelty.GMMNovelty
         The run's mixture: thresholds and training energies.
     percentiles : sequence of float
+    thresholds : dict of float to float, optional
+        ``{percentile: threshold}`` on the run's novelty score to flag at
+        (``flag --calibrate catalog``); default the run's own.
 
     Returns
     -------
@@ -85,12 +108,7 @@ def result_columns(*, status, period, period_source, prob, n_chunks, energy, cla
     ok = status == OK
     prob = np.asarray(prob, np.float64).reshape(len(status), len(class_names))
     energy = np.asarray(energy, np.float64)
-    best = np.zeros(len(status), np.int64)
-    if prob.size and ok.any():
-        best[ok] = np.argmax(prob[ok], axis=1)
-    names = np.asarray([str(c) for c in class_names] or [""], dtype=object)
-    class_probability = np.full(len(status), np.nan)
-    class_probability[ok] = prob[ok, best[ok]]
+    best, predicted_class, class_probability = _predicted(ok, prob, class_names)
     # The run's novelty score (the energy, or the energy calibrated within the
     # predicted class) decides the percentile and the flags.
     score = np.full(len(status), np.nan)
@@ -102,16 +120,53 @@ def result_columns(*, status, period, period_source, prob, n_chunks, energy, cla
     columns = {"status": status,
                "period": np.asarray(period, np.float64),
                "period_source": text_column(period_source),
-               "predicted_class": text_column(np.where(ok, names[best], "")),
+               "predicted_class": predicted_class,
                "class_probability": class_probability}
     for k, name in enumerate(class_names):
         columns[class_column(name)] = prob[:, k]
     columns["n_chunks"] = np.asarray(n_chunks, np.int64)
     columns["energy"] = energy
     columns["energy_percentile"] = energy_percentile
-    for percentile, threshold in novelty.score_thresholds(percentiles).items():
-        columns[anomaly_column(percentile)] = scored & (score > threshold)
+    if thresholds is None:
+        thresholds = novelty.score_thresholds(percentiles)
+    for percentile in percentiles:
+        columns[anomaly_column(percentile)] = scored & (score > thresholds[float(percentile)])
     return columns
+
+
+def prior_adjusted_columns(columns, adjusted_prob, class_names):
+    """Result columns with the class columns taken from re-weighted probabilities.
+
+    ``predicted_class``, ``class_probability`` and ``prob_<class>`` come from
+    ``adjusted_prob``; the network's own predicted class moves to a new
+    ``network_class`` column after ``class_probability`` (the novelty score
+    stays calibrated within it, as in training).
+
+    Parameters
+    ----------
+    columns : dict of str to ndarray
+        From :func:`result_columns`.
+    adjusted_prob : ndarray (n, K)
+        Re-weighted probabilities (NaN rows where not scored).
+    class_names : sequence of str
+
+    Returns
+    -------
+    dict of str to ndarray
+        In column order.
+    """
+    adjusted_prob = np.asarray(adjusted_prob, np.float64).reshape(-1, len(class_names))
+    _, predicted_class, probability = _predicted(columns["status"] == OK, adjusted_prob,
+                                                 class_names)
+    replaced = {"predicted_class": predicted_class, "class_probability": probability}
+    replaced.update({class_column(name): adjusted_prob[:, k]
+                     for k, name in enumerate(class_names)})
+    out = {}
+    for name, values in columns.items():
+        out[name] = replaced.get(name, values)
+        if name == "class_probability":
+            out[NETWORK_CLASS] = columns["predicted_class"]
+    return out
 
 
 #: Unit and description of every result column (``prob_``, ``anomaly_`` and
@@ -131,6 +186,9 @@ COLUMN_INFO = {
     "energy_percentile": ("%", "percent of the run's training objects with lower energy "
                                "(with the class-fair novelty score, the default: of those "
                                "predicted as the same class)"),
+    NETWORK_CLASS: (None, "the network's own predicted class (before re-weighting to the "
+                          "catalog's class mix); the class-fair novelty score is "
+                          "calibrated within it"),
     "id": (None, "object id"),
     "label": (None, "class label given in the input"),
     "role": (None, "validation | known | novel | unlabelled | excluded"),

@@ -36,6 +36,24 @@ def add_parser(subparsers):
                      help="override the run's shortest Lomb-Scargle period (days)")
     per.add_argument("--max_period", type=float, default=None,
                      help="override the run's longest Lomb-Scargle period (days)")
+    cal = p.add_argument_group(
+        "a survey the run was not trained on (see README, 'Flags calibrated on the "
+        "catalog itself')")
+    cal.add_argument("--calibrate", choices=("training", "catalog"), default="training",
+                     help="where the flag thresholds come from: the run's training objects "
+                          "(default), or this catalog's own novelty scores, so that about "
+                          "1 - p/100 of its ordinary objects are flagged at p; the output "
+                          "metadata and the log then give the flag rate of every predicted "
+                          "class with both thresholds")
+    cal.add_argument("--contamination", type=float, default=None,
+                     help="with --calibrate catalog: fraction of the catalog you expect to "
+                          "be truly anomalous, set aside before the thresholds are taken "
+                          "(0 <= F < 0.5; default 0.01)")
+    cal.add_argument("--estimate_priors", action="store_true",
+                     help="estimate the catalog's class mix by EM (label shift) and "
+                          "re-weight the class probabilities to it: predicted_class and "
+                          "prob_<class> then hold the re-weighted values, network_class "
+                          "the network's own class; the mix is in the output metadata")
     ex = p.add_argument_group("flags and execution")
     ex.add_argument("--percentiles", nargs="+", type=float, default=list(DEFAULT_PERCENTILES),
                      help="training-energy percentiles to flag at (default: 80 95 99)")

@@ -62,7 +62,8 @@ def output_blocks(job, plan, directory, meta):
                            columns={k: v[start:stop] for k, v in columns.items()},
                            results=results, class_names=job.class_names,
                            novelty=job.novelty, percentiles=job.percentiles,
-                           with_code=job.with_code, meta=meta)
+                           with_code=job.with_code, meta=meta,
+                           adjustment=job.adjustment)
     if not plan:
         yield table(0, 0, RowResults.empty(0, n_classes))
     for shard in plan:

@@ -30,6 +30,7 @@ from ..io.dataset import provenance
 from ..object_table import percentile_label
 from . import shards as sh
 from .assemble import read_results, row_status, write_output
+from .catalog_pass import adjust_on_catalog
 from ..progress import Progress
 from .results import RowResults, write_shard
 from .prefetch import Prefetch
@@ -80,6 +81,14 @@ class FlagJob:
     summary : object, optional
         Given every block of the output (``summary.add(table)``), e.g.
         :class:`rnngmm.flagging.job.FlagSummary`.
+    calibration : rnngmm.flagging.catalog_pass.Calibration, optional
+        Thresholds from the catalog and/or its estimated class mix (default:
+        the run's training thresholds, the network's probabilities).
+    training_prior : tuple, optional
+        ``(prior, source)`` the class probabilities are calibrated to (for
+        ``calibration.estimate_priors``).
+    adjustment : rnngmm.flagging.catalog_pass.CatalogAdjustment
+        Set by :func:`run_flagging` when the calibration needs a catalog pass.
     """
 
     source: object
@@ -101,6 +110,9 @@ class FlagJob:
     prefetch_batches: int = 2
     keep_table: bool = True
     summary: object = None
+    calibration: object = None
+    training_prior: tuple = None
+    adjustment: object = None
 
 
 def wait_for_all(dist, on_idle=None):
@@ -280,6 +292,8 @@ def output_metadata(job, thresholds, results):
     for percentile, threshold in thresholds.items():
         meta[f"threshold_{percentile_label(percentile)}"] = float(threshold)
     meta.update(novelty_metadata(job.novelty, job.percentiles))
+    meta.update(job.adjustment.metadata() if job.adjustment is not None
+                else {"calibration": "training"})
     meta.update(job.meta)
     return meta
 
@@ -293,7 +307,8 @@ def assemble_output(job, plan, directory):
         The table that was written when ``job.keep_table``, else None.
     """
     results = row_status(plan, directory, job.scorer.n_classes)
-    thresholds = job.novelty.score_thresholds(job.percentiles)
+    thresholds = (job.adjustment.thresholds if job.adjustment is not None
+                  else job.novelty.score_thresholds(job.percentiles))
     return write_output(job, plan, directory, output_metadata(job, thresholds, results),
                         len(results))
 
@@ -323,6 +338,8 @@ def run_flagging(job, dist):
     wait_for_all(dist, on_idle=root_progress.tick if root_progress else None)
     # Every rank is done: this gather cannot wait on a busy peer.
     peaks = dist.gather(round(peak_rss_mb(), 1))
+    if job.calibration is not None and job.calibration.needs_pass:
+        job.adjustment = adjust_on_catalog(job, plan, directory, dist)
     table = None
     if dist.is_root:
         root_progress.tick(force=True)

@@ -61,6 +61,15 @@ class FlagConfig:
     resume: bool = False
     progress_interval: float = 10.0
     with_code: bool = False
+    calibrate: str = "training"
+    contamination: float = None
+    estimate_priors: bool = False
+
+    def calibration(self):
+        """The :class:`~rnngmm.flagging.catalog_pass.Calibration` of these settings."""
+        from .catalog_pass import Calibration
+        return Calibration(mode=self.calibrate, contamination=self.contamination,
+                           estimate_priors=bool(self.estimate_priors))
 
     def validate(self):
         """Check every setting before any work; raise InputError for the first problem."""
@@ -103,6 +112,7 @@ class FlagConfig:
                              f"got {list(self.percentiles)}")
         if len(set(self.percentiles)) != len(self.percentiles):
             raise InputError(f"--percentiles has duplicates: {list(self.percentiles)}")
+        self.calibration().validate()
         for name in ("batch_objects", "shard_objects", "batch_size"):
             if getattr(self, name) < 1:
                 raise InputError(f"--{name} must be at least 1, got {getattr(self, name)}")
@@ -266,6 +276,7 @@ def flag_catalog(config, dist):
         table), None on the other ranks.
     """
     from ..runs import load_run
+    from .catalog_pass import run_training_prior
     from .driver import FlagJob, run_flagging
     from .scorer import ModelScorer
     config.validate()
@@ -278,6 +289,7 @@ def flag_catalog(config, dist):
         raise InputError(f"--pass_through column(s) {sorted(clashes)} clash with output "
                          "columns; rename them in the catalog")
     preprocessing = run_preprocessing(run, config)
+    calibration = config.calibration()
     job = FlagJob(source=source, scorer=ModelScorer(run.model, run.novelty, config.batch_size),
                   novelty=run.novelty, class_names=class_names, preprocessing=preprocessing,
                   chunking=run.chunking, out=config.output, run_id=str(run.run_id),
@@ -291,11 +303,16 @@ def flag_catalog(config, dist):
                   keep_table=False,
                   summary=FlagSummary(tuple(float(p) for p in config.percentiles),
                                       class_names, config.label_col,
-                                      run.class_map))
+                                      run.class_map),
+                  calibration=calibration,
+                  training_prior=(run_training_prior(run) if calibration.estimate_priors
+                                  else None))
     run_flagging(job, dist)
     if not dist.is_root:
         return None
     for line in job.summary.lines():
+        log.info(line)
+    for line in (job.adjustment.lines() if job.adjustment is not None else []):
         log.info(line)
     peaks = ", ".join(f"{p:.0f}" for p in job.meta["peak_rss_mb_per_rank"])
     log.info(f"rnngmm flag: peak memory per rank while scoring (MiB): {peaks}")

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.atomic import atomic_path
-from ..object_table import code_columns, describe_columns, result_columns, text_column
+from ..object_table import (code_columns, describe_columns, prior_adjusted_columns,
+                            result_columns, text_column)
 
 #: Output formats by file-name suffix.
 FORMATS = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv", ".fits": "fits",
@@ -43,7 +44,7 @@ def output_format(path):
 
 
 def build_table(*, id_name, ids, columns, results, class_names, novelty, percentiles, meta,
-                with_code=False):
+                with_code=False, adjustment=None):
     """Assemble the flag table.
 
     Parameters
@@ -64,6 +65,10 @@ def build_table(*, id_name, ids, columns, results, class_names, novelty, percent
         Table metadata (scalars, strings or JSON-able values).
     with_code : bool
         Append the mean latent code columns ``code_0 ...`` (``results.code``).
+    adjustment : rnngmm.flagging.catalog_pass.CatalogAdjustment, optional
+        Flag thresholds from the catalog and/or class probabilities
+        re-weighted to its class mix (``flag --calibrate catalog``,
+        ``--estimate_priors``).
 
     Returns
     -------
@@ -76,17 +81,25 @@ def build_table(*, id_name, ids, columns, results, class_names, novelty, percent
     for name, values in columns.items():
         values = np.asarray(values)
         table[name] = text_column(values) if values.dtype.kind in "OUS" else values
-    for name, values in result_columns(
-            status=results.status, period=results.period,
-            period_source=results.period_source, prob=results.prob,
-            n_chunks=results.n_chunks, energy=results.energy, class_names=class_names,
-            novelty=novelty, percentiles=percentiles).items():
+    result = result_columns(
+        status=results.status, period=results.period, period_source=results.period_source,
+        prob=results.prob, n_chunks=results.n_chunks, energy=results.energy,
+        class_names=class_names, novelty=novelty, percentiles=percentiles,
+        thresholds=adjustment.thresholds if adjustment is not None else None)
+    if adjustment is not None and adjustment.estimate is not None:
+        result = prior_adjusted_columns(result, adjustment.adjust_prob(results.prob),
+                                        class_names)
+    for name, values in result.items():
         table[name] = values
     if with_code:
         for name, values in code_columns(results.code, len(results)).items():
             table[name] = values
     table.meta.update(meta)
-    return describe_columns(table)
+    describe_columns(table)
+    if adjustment is not None:
+        for name, description in adjustment.column_descriptions().items():
+            table[name].description = description
+    return table
 
 
 def _fits_meta(meta):
