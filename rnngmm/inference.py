@@ -15,42 +15,15 @@ training objects' energies aggregated exactly this way; any other statistic
 would change the false-alarm rate the percentiles promise. It is also less
 sensitive than the max to one bad chunk.
 
-This module imports TensorFlow only when a forward pass is compiled.
+The forward pass is compiled for the Keras backend in use (:mod:`rnngmm.forward`);
+this module imports Keras and the backend only when one is built.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-#: Outputs returned by :func:`predict_chunks` (``recon_error``: per-chunk
-#: weighted reconstruction error, as in the training loss).
-OUTPUTS = ("gamma", "z", "code", "recon_error")
-
-
-def _compiled_forward(model, xla=True):
-    """The model's inference call wrapped once in ``tf.function`` (cached on it).
-
-    With ``xla`` the function is compiled by XLA (``jit_compile=True``): on a
-    2-core CPU this scored the fiducial model 1.4x faster at batch 256
-    (BENCHMARKS.md). Each new batch shape costs one compilation, which is why
-    :func:`predict_chunks` only ever passes a few shapes.
-    """
-    cache = model.__dict__.setdefault("_rnngmm_compiled_forward", {})
-    if xla not in cache:
-        import tensorflow as tf
-
-        from .models.rnngmm import chunk_reconstruction_errors
-
-        @tf.function(jit_compile=bool(xla), reduce_retracing=True)
-        def forward(x, weights, supports):
-            outputs = model({"x": x, "weights": weights, "supports": supports},
-                            training=False)
-            outputs = dict(outputs, recon_error=chunk_reconstruction_errors(
-                x[..., 1], outputs["reconstruction"], weights))
-            return {name: outputs[name] for name in OUTPUTS}
-
-        cache[xla] = forward
-    return cache[xla]
+from .forward import OUTPUTS, compiled_forward
 
 
 def padded_batch_size(n, batch_size):
@@ -78,7 +51,8 @@ def predict_chunks(model, chunks, batch_size=512, xla=True):
     chunks : rnngmm.preprocess.Chunks
     batch_size : int
     xla : bool
-        Compile the forward pass with XLA (faster; one compilation per shape).
+        Compile the forward pass with XLA (faster; one compilation per shape;
+        see :func:`rnngmm.forward.compiled_forward` for each backend).
 
     Returns
     -------
@@ -86,7 +60,7 @@ def predict_chunks(model, chunks, batch_size=512, xla=True):
         ``gamma`` (N, K), ``z`` (N, D), ``code`` (N, E), ``recon_error`` (N,),
         float32.
     """
-    forward = _compiled_forward(model, xla)
+    forward = compiled_forward(model, xla)
     n = len(chunks)
     pieces = {name: [] for name in OUTPUTS}
     for start in range(0, n, batch_size):
@@ -100,7 +74,7 @@ def predict_chunks(model, chunks, batch_size=512, xla=True):
             arrays.append(block)
         outputs = forward(*arrays)
         for name in OUTPUTS:
-            pieces[name].append(np.asarray(outputs[name])[:stop - start])
+            pieces[name].append(outputs[name][:stop - start])
     if n == 0:
         sizes = _output_sizes(model)
         return {name: np.zeros((0,) + ((sizes[name],) if name in sizes else ()), np.float32)

@@ -1,14 +1,18 @@
 """The RNN-GMM model: recurrent autoencoder + estimation network + GMM energy.
 
-Model maths is in ``keras.ops``; the only TensorFlow-specific piece is the
-``tf.GradientTape`` of :meth:`RNNGMM.train_step`. Distributed training plugs
-in through :attr:`RNNGMM.gradient_hook` (e.g. a Horovod allreduce of each
-gradient), so this module never imports horovod.
+Model maths is in ``keras.ops`` and this module imports no backend: the
+backend's gradient step lives in ``rnngmm.training`` (``tf_step`` with its
+``tf.GradientTape`` for TensorFlow, ``torch_step``; JAX has the stateless
+``jax_step.JaxTrainStep``), imported by :meth:`RNNGMM.train_step` when Keras
+first traces it. Distributed training plugs in through
+:attr:`RNNGMM.gradient_hook` (e.g. a Horovod allreduce of each gradient), so
+this module never imports horovod either.
 """
+
+import importlib
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from ..configs import BASE, validate_config
@@ -24,6 +28,9 @@ N_ERROR_FEATURES = 2
 N_SUPPORTS = 3
 
 _MIN_WEIGHT_SUM = 1e-8
+
+#: Module of ``rnngmm.training`` holding ``train_step(model, data)``, per Keras backend.
+_TRAIN_STEPS = {"tensorflow": "tf_step", "torch": "torch_step"}
 
 
 def _identity(grads):
@@ -269,7 +276,8 @@ class RNNGMM(keras.Model):
         return [self.loss_tracker, self.recon_tracker, self.ce_tracker,
                 self.energy_tracker, self.penalty_tracker, self.accuracy_tracker]
 
-    def _update_metrics(self, losses, labels, gamma):
+    def update_metrics(self, losses, labels, gamma):
+        """Update the metric trackers with one step's losses; return their results."""
         self.loss_tracker.update_state(losses["loss"])
         self.recon_tracker.update_state(losses["recon"])
         self.ce_tracker.update_state(losses["ce"])
@@ -311,22 +319,27 @@ class RNNGMM(keras.Model):
         self.build_for_training()
         return super().make_train_function(force=force)
 
-    def train_step(self, data):
-        inputs, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            losses, outputs = self.compute_losses(inputs, labels, training=True)
-            scaled_loss = self.optimizer.scale_loss(losses["loss"])
-        # Read after the forward pass, which builds an unbuilt model.
-        variables = self.stage_variables
-        grads = tape.gradient(scaled_loss, variables)
-        grads = self._gradient_hook(list(grads))
-        self.optimizer.apply(grads, variables)
-        return self._update_metrics(losses, labels, outputs["gamma"])
+    def train_step(self, *args):
+        """One optimizer step, by the backend's module in ``rnngmm.training``.
+
+        Under TensorFlow this is :func:`rnngmm.training.tf_step.train_step`
+        (``tf.GradientTape``), under torch :func:`rnngmm.training.torch_step.train_step`.
+        Keras' JAX trainer needs a stateless step with another signature:
+        use :class:`rnngmm.training.jax_step.JaxTrainStep` there.
+        """
+        backend = keras.backend.backend()
+        if backend not in _TRAIN_STEPS:
+            raise NotImplementedError(
+                f"RNNGMM.fit/train_on_batch are not available under the Keras {backend!r} "
+                f"backend (only {sorted(_TRAIN_STEPS)}); under JAX use "
+                "rnngmm.training.jax_step.JaxTrainStep")
+        module = importlib.import_module(f"..training.{_TRAIN_STEPS[backend]}", __package__)
+        return module.train_step(self, *args)
 
     def test_step(self, data):
         inputs, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         losses, outputs = self.compute_losses(inputs, labels, training=False)
-        return self._update_metrics(losses, labels, outputs["gamma"])
+        return self.update_metrics(losses, labels, outputs["gamma"])
 
 
 def chunk_reconstruction_errors(magnitudes, reconstruction, weights):
