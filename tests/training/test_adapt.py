@@ -146,6 +146,9 @@ def test_adapt_records_its_parent_keeps_the_split_and_flag_loads_it(
     from astropy.table import Table
     table = Table.read(out)
     assert len(table) == 43 and np.sum(table["status"] == "ok") == 40
+    # score reads the run's labelled dataset and split, as for any run
+    assert run_cli("score", "--run_dir", run_dir, "--no_baselines") == 0
+    assert any((run_dir / "scoring").iterdir())
 
 
 def test_mix_catalog_trains_the_autoencoder_on_the_catalog_alone(
