@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def add_parser(subparsers):
     """Register the ``tune`` subcommand."""
-    from ..tuning.config import OBJECTIVES, TuneConfig
+    from ..tuning.config import MAX_LOCO_CLASSES, OBJECTIVES, TuneConfig
     d = TuneConfig(study="")
     p = subparsers.add_parser(
         "tune", help="hyper-parameter search (Optuna) over 'rnngmm train' settings",
@@ -42,12 +42,21 @@ def add_parser(subparsers):
     p.add_argument("--study_name", default=None,
                    help="study name (default: the journal file's name)")
     p.add_argument("--objective", choices=OBJECTIVES, default=d.objective,
-                   help="validation figure maximised, per object (default: %(default)s)")
+                   help="validation figure maximised, per object (default: %(default)s). "
+                        "loco_auroc: one run per --loco_classes class held out, mean AUROC "
+                        "of the run's own novelty score (held-out class vs known validation "
+                        "objects); loco_auroc_macro_f1: mean of (that AUROC + the run's "
+                        "validation macro-F1) / 2")
+    p.add_argument("--loco_classes", nargs="+", default=None, metavar="CLASS",
+                   help=f"with a loco_* objective: the class(es) to hold out, at most "
+                        f"{MAX_LOCO_CLASSES} (each costs one training per trial; only the "
+                        "first one's run reports per-epoch values for pruning)")
     p.add_argument("--pruner", choices=("median", "none"), default=d.pruner,
                    help="stop trials whose per-epoch validation figure is below the "
                         "median of earlier trials at the same epoch (default: %(default)s)")
     p.add_argument("--prune_warmup_epochs", type=int, default=d.prune_warmup_epochs,
-                   help="epochs of a trial before it may be pruned (default: %(default)s)")
+                   help="epochs at the start of each stage (autoencoder, estimation) in "
+                        "which a trial is not pruned (default: %(default)s)")
     p.add_argument("--prune_startup_trials", type=int, default=d.prune_startup_trials,
                    help="finished trials before pruning starts (default: %(default)s)")
     p.add_argument("--seed", type=int, default=None,

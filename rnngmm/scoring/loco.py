@@ -72,7 +72,7 @@ def has_checkpoints(run_dir):
     return bool(glob.glob(os.path.join(run_dir, "checkpoints", "*")))
 
 
-def train_held_out(label, train_config):
+def train_held_out(label, train_config, *, run_name=None, on_epoch=None):
     """Train (or resume, or reuse) the model that never sees class ``label``.
 
     Parameters
@@ -81,7 +81,12 @@ def train_held_out(label, train_config):
         Held-out class.
     train_config : rnngmm.training.config.TrainConfig
         The training settings; its ``novel_classes`` and ``run_name`` are set
-        here, and the run goes to ``<log_dir>/<sim_type>/loco_<label>``.
+        here, and the run goes to ``<log_dir>/<sim_type>/<run_name>``.
+    run_name : str, optional
+        Default ``loco_<label>`` (:func:`run_name_for`).
+    on_epoch : callable, optional
+        Per-epoch callback of :func:`rnngmm.training.driver.run_training`
+        (the pruning of ``rnngmm tune``).
 
     Returns
     -------
@@ -91,14 +96,14 @@ def train_held_out(label, train_config):
         (e.g. 75 after a SLURM preemption signal).
     """
     from ..training.driver import run_training
-    run_name = run_name_for(label)
+    run_name = run_name or run_name_for(label)
     run_dir = os.path.join(train_config.log_dir, train_config.sim_type, run_name)
     if run_is_complete(run_dir):
         return run_dir, 0
     config = dataclasses.replace(train_config, novel_classes=[str(label)], run_name=run_name,
                                  resume=train_config.resume or has_checkpoints(run_dir))
     _clear_keras_session()
-    code = int(run_training(config.validate()) or 0)
+    code = int(run_training(config.validate(), on_epoch=on_epoch) or 0)
     if code == 0 and not run_is_complete(run_dir):
         raise InputError(f"training finished but {run_dir} is incomplete")
     return run_dir, code
@@ -119,6 +124,7 @@ def class_result(label, run_dir, scored):
     network = scored["classification"]["network"]["object"]
     return {
         "held_out": str(label), "run_dir": os.fspath(run_dir),
+        "novelty_score": novelty.get("novelty_score"),
         "percentiles": novelty["percentiles"],
         "novelty": novelty["methods"],
         "classification_network_object": {k: network[k] for k in
@@ -139,26 +145,44 @@ def run_one_class(label, *, train_config, results_dir, percentiles=(80, 95, 99),
         Exit code: 0 done (or already done), otherwise the train code.
     """
     from ..dist import Dist
-    from .score import ScoreConfig, score_run
     dist = dist or Dist()
     out = result_path(results_dir, label)
     if os.path.exists(out) and not overwrite:
         if dist.is_root:
             log.info(f"{label}: {out} exists, skipped (pass --overwrite to redo)")
         return 0
-    _check_label_in_dataset(label, train_config.data)
+    check_classes_in_dataset([label], train_config.data)
     run_dir, code = train_held_out(label, train_config)
     if code != 0:
         return code
+    result = score_held_out(label, run_dir, percentiles=percentiles, batch_size=batch_size,
+                            with_baselines=with_baselines, dist=dist)
+    if dist.is_root:
+        os.makedirs(results_dir, exist_ok=True)
+        write_json(out, result)
+        log.info(f"{label}: wrote {out}")
+    return 0
+
+
+def score_held_out(label, run_dir, *, percentiles=(80, 95, 99), batch_size=512,
+                   with_baselines=True, dist=None):
+    """Score the finished run trained without ``label``: known validation
+    objects vs the held-out class (every rank takes part; the scoring outputs
+    go to ``<run_dir>/scoring``).
+
+    Returns
+    -------
+    dict or None
+        The per-class record of :func:`class_result` on rank 0; None elsewhere.
+    """
+    from ..dist import Dist
+    from .score import ScoreConfig, score_run
+    dist = dist or Dist()
     # Rank 0 writes model.keras and gmm.h5 last: no rank may load the run before.
     dist.barrier()
     scored = score_run(ScoreConfig(run_dir, percentiles=tuple(percentiles),
                                    batch_size=batch_size, with_baselines=with_baselines), dist)
-    if dist.is_root:
-        os.makedirs(results_dir, exist_ok=True)
-        write_json(out, class_result(label, run_dir, scored))
-        log.info(f"{label}: wrote {out}")
-    return 0
+    return class_result(label, run_dir, scored) if dist.is_root else None
 
 
 def dataset_classes(data):
@@ -168,10 +192,12 @@ def dataset_classes(data):
         return sorted(set(dataset.labels.tolist()) - {""})
 
 
-def _check_label_in_dataset(label, data):
+def check_classes_in_dataset(labels, data):
+    """InputError naming the first of ``labels`` that is not a label of ``data``."""
     classes = dataset_classes(data)
-    if str(label) not in classes:
-        raise InputError(f"class {label!r} is not a label of {data!r}; labels: {classes}")
+    for label in labels:
+        if str(label) not in classes:
+            raise InputError(f"class {label!r} is not a label of {data!r}; labels: {classes}")
 
 
 def read_results(results_dir):

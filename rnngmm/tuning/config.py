@@ -5,8 +5,15 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 
-#: Objectives: validation figures of the run's validation objects (never test).
-OBJECTIVES = ("macro_f1", "balanced_accuracy", "accuracy")
+#: Objectives on the validation objects of one run per trial (never test).
+RUN_OBJECTIVES = ("macro_f1", "balanced_accuracy", "accuracy")
+#: Leave-one-class-out objectives: one run per held-out class of ``--loco_classes``,
+#: mean over those folds of the AUROC of the run's own novelty score (held-out
+#: class vs known validation objects), or of (AUROC + validation macro-F1) / 2.
+LOCO_OBJECTIVES = ("loco_auroc", "loco_auroc_macro_f1")
+OBJECTIVES = RUN_OBJECTIVES + LOCO_OBJECTIVES
+#: Most held-out classes (folds) of a LOCO objective: each one is a training per trial.
+MAX_LOCO_CLASSES = 2
 #: Pruners of poor trials.
 PRUNERS = ("median", "none")
 
@@ -40,6 +47,8 @@ class TuneConfig:
         Default: the journal file's name without extension.
     objective : str
         One of :data:`OBJECTIVES`, maximised.
+    loco_classes : list of str, optional
+        Held-out classes of a LOCO objective (1 or 2, labels of the dataset).
     pruner : str
         ``"median"`` or ``"none"``.
     prune_warmup_epochs, prune_startup_trials : int
@@ -68,6 +77,7 @@ class TuneConfig:
     trials: int = 20
     study_name: str = None
     objective: str = "macro_f1"
+    loco_classes: list = None
     pruner: str = "median"
     prune_warmup_epochs: int = 2
     prune_startup_trials: int = 3
@@ -81,6 +91,11 @@ class TuneConfig:
     sim_type: str = "tune"
     report: bool = False
     output: str = None
+
+    @property
+    def is_loco(self):
+        """True for a leave-one-class-out objective (several runs per trial)."""
+        return self.objective in LOCO_OBJECTIVES
 
     @property
     def name(self):
@@ -123,10 +138,31 @@ class TuneConfig:
             (self.name and "/" not in self.name and self.name not in (".", ".."),
              f"--study_name must be a plain name (got {self.name!r})"),
         ]
-        for ok, message in checks:
+        for ok, message in checks + self._loco_checks():
             if not ok:
                 raise InputError(message)
         if self.space is not None and not self.report:
             from .space import load_space
-            load_space(self.space)
+            space = load_space(self.space)
+            if self.is_loco:
+                from .loco import check_loco_space
+                check_loco_space(space, self.loco_classes)
         return self
+
+    def _loco_checks(self):
+        if self.report:  # the report shows the objective the study recorded
+            return []
+        classes = list(self.loco_classes or [])
+        if not self.is_loco:
+            return [(not classes, f"--loco_classes is used only by --objective "
+                                  f"{' or '.join(LOCO_OBJECTIVES)} (got --objective "
+                                  f"{self.objective})")]
+        return [
+            (bool(classes), f"--objective {self.objective} needs --loco_classes: the "
+                            "class(es) to hold out, one training per class and trial"),
+            (len(classes) <= MAX_LOCO_CLASSES,
+             f"--loco_classes takes at most {MAX_LOCO_CLASSES} classes (each costs one "
+             f"training per trial); got {len(classes)}: {' '.join(classes)}"),
+            (len(set(classes)) == len(classes),
+             f"--loco_classes names a class twice: {' '.join(classes)}"),
+        ]

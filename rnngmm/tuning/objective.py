@@ -15,6 +15,15 @@ the epoch's validation chunks averaged per object, as scoring does). Rank 0
 decides alone, so under several ranks this per-epoch figure is that of rank
 0's share of the validation objects (each rank holds whole objects); the
 final objective always covers every validation object.
+
+Pruning warm-up is per stage: no trial is pruned in the first
+``warmup_epochs`` epochs of the autoencoder stage nor in the first
+``warmup_epochs`` of the estimation (or joint) stage, counted from the epoch
+where the trial's stage starts. The steps reported stay global epochs, so a
+trial's estimation epoch ``nb_epoch + k`` is compared with the other trials'
+epoch ``nb_epoch + k`` (a stage cut short by patience or the time budget
+still hands over at ``nb_epoch``). Values are reported during the warm-up too,
+so later trials have something to be compared with there.
 """
 
 import logging
@@ -90,23 +99,35 @@ class EpochReporter:
     trial : optuna.trial.Trial or None
         None on ranks other than 0 (they never decide; the loop broadcasts
         rank 0's answer).
+    warmup_epochs : int
+        Epochs at the start of each stage in which the pruner is not asked
+        (the values are still reported); see the module doc.
     """
 
-    def __init__(self, trial):
+    def __init__(self, trial, warmup_epochs=0):
         self.trial = trial
+        self.warmup_epochs = int(warmup_epochs)
+        self.stage_start = {}
         self.pruned_at = None
         self.last_value = None
+
+    def in_warmup(self, row):
+        """True while ``row``'s epoch is among the first ``warmup_epochs`` of its stage."""
+        step = int(row["epoch"])
+        start = self.stage_start.setdefault(row.get("stage"), step)
+        return step - start < self.warmup_epochs
 
     def __call__(self, row, model=None, validation=None):
         if self.trial is None:
             return False
+        warming_up = self.in_warmup(row)
         value = epoch_value(row, model, validation)
         if value is None or not np.isfinite(value):
             return False
         step = int(row["epoch"])
         self.last_value = value
         self.trial.report(float(value), step)
-        if self.trial.should_prune():
+        if not warming_up and self.trial.should_prune():
             self.pruned_at = step
             log.info(f"trial {self.trial.number} pruned after epoch {step + 1} "
                      f"({row.get('stage')} stage, intermediate value {value:.4g})")

@@ -3,6 +3,12 @@
 Writes ``<stem>.ecsv`` (one row per trial), ``<stem>.md`` (the same table,
 the importances and the best trial) and ``<stem>.json`` (importances and the
 best trial's ``config.json``, which ``rnngmm train --from_config`` replays).
+
+Each row names the objective its trial was judged on; a leave-one-class-out
+trial also shows each fold's AUROC (``loco_auroc_<class>``) and all its fold
+run directories. Its best trial's folds each left one class out, so the
+report writes ``<stem>_best_config.json``: the first fold's settings with
+every class kept (``novel_classes`` emptied), for ``--from_config``.
 """
 
 import math
@@ -37,15 +43,39 @@ def _float(value):
     return np.nan if value is None else float(value)
 
 
+def fold_classes(study):
+    """Held-out classes of the study's LOCO trials: the recorded ``--loco_classes``
+    first, then any other a trial's folds hold."""
+    classes = list(study.user_attrs.get(studies.LOCO_CLASSES) or [])
+    for trial in study.get_trials(deepcopy=False):
+        classes += [c for c in trial.user_attrs.get(studies.LOCO_FOLDS) or {}
+                    if c not in classes]
+    return classes
+
+
+def _run_dirs(trial):
+    folds = trial.user_attrs.get(studies.LOCO_FOLDS)
+    if folds:
+        return "; ".join(str(f.get("run_dir", "")) for f in folds.values())
+    return str(trial.user_attrs.get(studies.RUN_DIR, ""))
+
+
 def trials_table(study, param_names=None):
-    """One row per trial: number, state, value, duration, figures, params, run, note."""
+    """One row per trial: number, state, value, objective, per-fold AUROCs of
+    LOCO trials, duration, figures, params, run directories, note."""
     trials = study.get_trials(deepcopy=False)
     names = list(param_names or sorted({p for t in trials for p in t.params}))
+    folds = fold_classes(study)
     columns = {"number": [t.number for t in trials],
                "state": [t.state.name for t in trials],
                "value": [_float(t.value) if t.values else np.nan for t in trials],
-               "duration_s": [t.duration.total_seconds() if t.duration else np.nan
-                              for t in trials]}
+               "objective": [str(t.user_attrs.get(studies.OBJECTIVE, "")) for t in trials]}
+    for label in folds:
+        columns[f"loco_auroc_{label}"] = [
+            _float(((t.user_attrs.get(studies.LOCO_FOLDS) or {}).get(label) or {})
+                   .get("auroc")) for t in trials]
+    columns["duration_s"] = [t.duration.total_seconds() if t.duration else np.nan
+                             for t in trials]
     for figure in FIGURES:
         columns[f"val_{figure}"] = [_float((t.user_attrs.get(studies.METRICS) or {})
                                            .get(figure)) for t in trials]
@@ -55,11 +85,12 @@ def trials_table(study, param_names=None):
                       for v in values)
         columns[name] = ([_float(v) for v in values] if numeric
                          else ["" if v is None else str(v) for v in values])
-    columns["run_dir"] = [str(t.user_attrs.get(studies.RUN_DIR, "")) for t in trials]
+    columns["run_dir"] = [_run_dirs(t) for t in trials]
     columns["note"] = [_note(t) for t in trials]
     table = Table(columns)
     table.meta["study"] = study.study_name
     table.meta["params"] = names
+    table.meta["fold_columns"] = [f"loco_auroc_{label}" for label in folds]
     return table
 
 
@@ -86,9 +117,25 @@ def best_trial(study):
     except ValueError:
         return None
     run_dir = best.user_attrs.get(studies.RUN_DIR)
-    return {"number": best.number, "value": float(best.value), "params": dict(best.params),
-            "run_dir": run_dir,
-            "config": os.path.join(run_dir, "config.json") if run_dir else None}
+    found = {"number": best.number, "value": float(best.value), "params": dict(best.params),
+             "run_dir": run_dir,
+             "config": os.path.join(run_dir, "config.json") if run_dir else None}
+    folds = best.user_attrs.get(studies.LOCO_FOLDS)
+    if folds:
+        found["loco_folds"] = folds
+    return found
+
+
+def write_all_classes_config(fold_config, path):
+    """Write the settings of a LOCO fold's ``config.json`` with every class kept
+    (``novel_classes`` emptied, no run name) as a ``--from_config`` file."""
+    import dataclasses
+
+    from ..training.config import TrainConfig
+    settings = dataclasses.replace(TrainConfig.from_run(fold_config), novel_classes=[],
+                                   run_name=None)
+    return write_json(path, {"train": settings.to_dict(),
+                             "note": f"settings of {fold_config} with every class kept"})
 
 
 def _cell(value):
@@ -97,11 +144,23 @@ def _cell(value):
     return str(value)
 
 
+def objective_text(objective):
+    """One sentence saying what the trials' value is."""
+    if objective.startswith("loco_"):
+        return (f"Objective: {objective} (maximised): mean over the held-out classes of "
+                "the AUROC of each fold run's own novelty score, held-out class vs known "
+                "validation objects" + (" (averaged with the fold's validation macro-F1)"
+                                        if objective.startswith("loco_auroc_macro_f1")
+                                        else "") + ".")
+    return f"Objective: validation {objective} (maximised), per object."
+
+
 def markdown(table, found, note, best, objective="value"):
     """The report as Markdown text."""
-    shown = ["number", "state", "value", "duration_s", *table.meta["params"], "note"]
+    shown = ["number", "state", "value", "objective", *table.meta["fold_columns"],
+             "duration_s", *table.meta["params"], "note"]
     lines = [f"# Hyper-parameter search `{table.meta['study']}`", "",
-             f"Objective: validation {objective} (maximised), per object.", "",
+             objective_text(objective), "",
              "| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
     for row in table:
         lines.append("| " + " | ".join(_cell(row[c]) for c in shown) + " |")
@@ -115,9 +174,12 @@ def markdown(table, found, note, best, objective="value"):
         lines.append("no completed trial yet")
     else:
         lines += [f"trial {best['number']}: {objective} {best['value']:.4f}, "
-                  f"parameters {best['params']}", "",
-                  f"replay: `rnngmm train --from_config {best['config']} "
-                  "--run_name best --time_budget MINUTES`"]
+                  f"parameters {best['params']}", ""]
+        if best.get("fold_config"):
+            lines += [f"its folds left one class out each; `{best['config']}` holds the "
+                      f"settings of `{best['fold_config']}` with every class kept", ""]
+        lines.append(f"replay: `rnngmm train --from_config {best['config']} "
+                     "--run_name best --time_budget MINUTES`")
     return "\n".join(lines) + "\n"
 
 
@@ -131,10 +193,22 @@ def default_stem(config):
 
 
 def write_report(study, stem, objective="value"):
-    """Write ``<stem>.ecsv``, ``.md`` and ``.json``; return ``(markdown text, paths)``."""
+    """Write ``<stem>.ecsv``, ``.md`` and ``.json`` (and ``<stem>_best_config.json``
+    when the best trial is a LOCO one); return ``(markdown text, paths)``.
+
+    ``objective`` names the objective of a study that does not record it
+    (studies of earlier versions); the recorded one wins.
+    """
+    if studies.OBJECTIVE in study.user_attrs:
+        objective = studies.describe_objective(study.user_attrs)
     table = trials_table(study)
     found, note = importances(study)
     best = best_trial(study)
+    written = []
+    if best and best.get("loco_folds") and best["config"]:
+        best["fold_config"] = best["config"]
+        best["config"] = write_all_classes_config(best["config"], f"{stem}_best_config.json")
+        written.append(best["config"])
     ecsv = f"{stem}.ecsv"
     with atomic_path(ecsv) as tmp:
         table.write(tmp, format="ascii.ecsv", overwrite=True)
@@ -145,4 +219,4 @@ def write_report(study, stem, objective="value"):
                                                for s in sorted(set(table["state"]))},
                "importances": found, "importances_note": note, "best": best}
     js = write_json(f"{stem}.json", summary)
-    return text, [ecsv, md, js]
+    return text, [ecsv, md, js, *written]

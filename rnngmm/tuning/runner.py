@@ -6,7 +6,9 @@ parameters; then every rank trains the trial together
 (:func:`rnngmm.training.driver.run_training`, horovod when there are several
 ranks), all ranks compute the validation objective on their shards, and rank
 0 tells Optuna the result. Run directories are kept:
-``<log_dir>/<sim_type>/<study_name>-trial<NNNN>``.
+``<log_dir>/<sim_type>/<study_name>-trial<NNNN>``, or one per fold of a
+leave-one-class-out objective, ``...-trial<NNNN>-loco_<class>``
+(:mod:`rnngmm.tuning.loco`).
 """
 
 import logging
@@ -17,6 +19,7 @@ from contextlib import contextmanager, nullcontext
 
 from ..errors import InputError
 from . import study as studies
+from .loco import fold_run_name, loco_metrics, run_folds
 from .objective import EpochReporter, validation_metrics
 from .space import load_space
 
@@ -83,6 +86,7 @@ class _Root:
     def __init__(self, config, space):
         self.config, self.space = config, space
         self.study = studies.open_study(config)
+        studies.check_objective(self.study, config)
         self.max_failed = config.max_failed or config.trials
         self.trial = None
 
@@ -108,30 +112,64 @@ class _Root:
                            max_retries=self.config.max_retries)
         self.trial = None
 
-    def finish(self, reporter, metrics):
+    def finish(self, reporter, metrics, folds=None):
         from optuna.trial import TrialState
         trial, self.trial = self.trial, None
         trial.set_user_attr(studies.METRICS, metrics)
+        if folds is not None:
+            trial.set_user_attr(studies.LOCO_FOLDS, folds)
         if reporter.pruned_at is not None:
             trial.set_user_attr(studies.PRUNED_AT, reporter.pruned_at)
             self.study.tell(trial, state=TrialState.PRUNED)
             return "pruned"
         value = metrics.get(self.config.objective)
         if value is None or value != value:  # NaN: no validation object scored
+            scored = "held-out or validation" if self.config.is_loco else "validation"
             trial.set_user_attr(studies.FAIL_REASON, f"validation {self.config.objective} "
-                                "is undefined (no validation object scored)")
+                                f"is undefined (no {scored} object scored)")
             self.study.tell(trial, state=TrialState.FAIL)
             return "failed"
         self.study.tell(trial, float(value))
         return f"{self.config.objective} {value:.4f}"
 
 
+def trial_run_dirs(config, number):
+    """Run directories of trial ``number``: one, or one per LOCO fold."""
+    name = trial_run_name(config.name, number)
+    names = ([fold_run_name(name, c) for c in config.loco_classes] if config.is_loco
+             else [name])
+    return [os.path.join(config.log_dir, config.sim_type, n) for n in names]
+
+
+def _train_and_judge(train_config, config, reporter, dist):
+    """Train a trial's run(s) and compute its figures (every rank).
+
+    Returns
+    -------
+    code : int
+        0, or the exit code of a training that did not finish.
+    metrics : dict or None
+        Validation figures (rank 0, when ``code`` is 0).
+    folds : dict or None
+        Per-fold figures of a LOCO objective (rank 0).
+    """
+    if config.is_loco:
+        code, folds = run_folds(train_config, config.loco_classes, train_config.run_name,
+                                reporter, dist)
+        return code, loco_metrics(folds) if code == 0 and dist.is_root else None, folds
+    from ..training.driver import run_training
+    _clear_session()
+    code = int(run_training(train_config, on_epoch=reporter) or 0)
+    dist.barrier()  # rank 0 writes model.keras and gmm.h5 after the others return
+    run_dir = os.path.join(config.log_dir, config.sim_type, train_config.run_name)
+    return code, validation_metrics(run_dir, dist) if code == 0 else None, None
+
+
 def _run_trial(root, decision, config, space, dist):
     """Train and judge one trial on every rank; returns an exit code or None."""
-    from ..training.driver import run_training
     number, params = decision["number"], decision["params"]
     trial = root.trial if root else None
-    reporter = EpochReporter(trial)
+    reporter = EpochReporter(trial, config.prune_warmup_epochs)
     problem = None
     try:
         train_config = trial_train_config(space, params, config, number)
@@ -142,18 +180,16 @@ def _run_trial(root, decision, config, space, dist):
             log.warning(f"trial {number}: settings rejected: {problem}")
             root.fail(f"settings rejected: {problem}")
         return None
-    run_dir = os.path.join(config.log_dir, config.sim_type, trial_run_name(config.name, number))
+    run_dirs = trial_run_dirs(config, number)
     if root:
-        trial.set_user_attr(studies.RUN_DIR, os.path.abspath(run_dir))
+        trial.set_user_attr(studies.RUN_DIR, os.path.abspath(run_dirs[0]))
+        trial.set_user_attr(studies.OBJECTIVE, config.objective)
         trial.set_user_attr(studies.WORKER, studies.worker_name())
-        log.info(f"trial {number}: {params} -> {run_dir}")
+        log.info(f"trial {number}: {params} -> {', '.join(run_dirs)}")
     beating = studies.Heartbeat(trial, config.heartbeat_interval) if root else nullcontext()
     try:
         with beating:
-            _clear_session()
-            code = int(run_training(train_config, on_epoch=reporter) or 0)
-            dist.barrier()  # rank 0 writes model.keras and gmm.h5 after the others return
-            metrics = validation_metrics(run_dir, dist) if code == 0 else None
+            code, metrics, folds = _train_and_judge(train_config, config, reporter, dist)
     except Exception as exc:
         if root:
             root.fail(f"{type(exc).__name__}: {exc}")
@@ -176,7 +212,7 @@ def _run_trial(root, decision, config, space, dist):
     if root:
         from optuna.exceptions import UpdateFinishedTrialError
         try:
-            log.info(f"trial {number} finished: {root.finish(reporter, metrics)}")
+            log.info(f"trial {number} finished: {root.finish(reporter, metrics, folds)}")
         except UpdateFinishedTrialError:
             log.warning(f"trial {number} was failed as stale by another task while it "
                         "ran: raise --grace_period above the longest pause of a trial")

@@ -14,10 +14,22 @@ flag without its dashes)::
       lr:      {type: float, low: 0.0003, high: 0.003, log: true}
       size:    {type: int, low: 32, high: 128, step: 32}
       class_weight: {type: categorical, choices: [none, balanced]}
+      estnet_size:  {type: categorical, choices: ["64 64", "128 128", [256]]}
 
 Distribution types: ``float`` (``low``, ``high``, optional ``log`` or
 ``step``), ``int`` (``low``, ``high``, optional ``step`` or ``log``),
 ``categorical`` (``choices``: a list of numbers, strings, booleans or null).
+
+List-valued settings (:data:`LIST_SETTINGS`, e.g. ``estnet_size``, which
+``rnngmm train`` takes as ``--estnet_size 64 64``) are searched as
+categorical: each choice is the flag's text (``"64 64"``) or a YAML/JSON list
+(``[64, 64]``). Optuna's categorical choices must be scalars, so the study
+records the text form (``"64 64"``, as the report shows it) and each trial's
+settings get the list back. A fixed list setting may be written either way.
+
+``init_from`` may be fixed: every trial then starts from that finished run's
+weights (with ``nb_epoch: 0`` a trial trains only a new estimation head on
+its frozen autoencoder).
 """
 
 import json
@@ -27,7 +39,9 @@ from dataclasses import dataclass
 from ..errors import InputError
 
 #: Settings a search must not set: the tuner chooses them per trial.
-RESERVED = ("run_name", "log_dir", "sim_type", "resume", "init_from")
+RESERVED = ("run_name", "log_dir", "sim_type", "resume")
+#: List-valued settings and the type of their items (see the module doc).
+LIST_SETTINGS = {"estnet_size": int, "novel_classes": str}
 #: Distribution types and the keys each accepts.
 KINDS = {"float": {"low", "high", "log", "step"}, "int": {"low", "high", "log", "step"},
          "categorical": {"choices"}}
@@ -86,10 +100,46 @@ class SearchSpace:
         return {d.name: d.suggest(trial) for d in self.distributions}
 
     def settings(self, params):
-        """Training settings of a trial: the fixed ones updated with ``params``."""
+        """Training settings of a trial: the fixed ones updated with ``params``
+        (list settings' text choices turned into lists)."""
         settings = dict(self.fixed)
-        settings.update(params)
+        settings.update({name: list_value(name, value) if name in LIST_SETTINGS else value
+                         for name, value in params.items()})
         return settings
+
+
+def list_value(name, value, where="search space"):
+    """A list setting's value as a list of its item type, from a list, the
+    flag's text (``"64 64"``) or one number; InputError naming the setting otherwise."""
+    kind = LIST_SETTINGS[name]
+    items = value.split() if isinstance(value, str) else value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        items = [value]
+    converted = None
+    if isinstance(items, (list, tuple)) and items:
+        converted = [_item(kind, v) for v in items]
+    if converted is None or None in converted:
+        raise InputError(f"{where}: {name!r} takes a non-empty list of {kind.__name__} "
+                         f"(written \"64 64\" or [64, 64]); got {value!r}")
+    return converted
+
+
+def _item(kind, value):
+    """``value`` as ``kind`` (int or str), or None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    if kind is str:
+        return str(value)
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def list_text(name, value, where="search space"):
+    """The text form (``"64 64"``) of a list setting's choice, as Optuna records it."""
+    return " ".join(str(v) for v in list_value(name, value, where))
 
 
 def _read(path):
@@ -137,10 +187,17 @@ def parse_distribution(name, spec, where="search space"):
     if extra:
         raise InputError(f"{where}: {name!r} ({kind}) does not take {extra}; it takes "
                          f"{sorted(KINDS[kind])}")
+    if name in LIST_SETTINGS and kind != "categorical":
+        raise InputError(f"{where}: {name!r} takes a list: search it as categorical "
+                         "(choices: [\"64 64\", \"128 128\"])")
     if kind == "categorical":
         choices = spec.get("choices")
         if not isinstance(choices, list) or not choices:
             raise InputError(f"{where}: {name!r} needs a non-empty list 'choices'")
+        if name in LIST_SETTINGS:
+            choices = [list_text(name, choice, where) for choice in choices]
+            if len(set(choices)) < len(choices):
+                raise InputError(f"{where}: {name!r} has repeated choices {choices}")
         for choice in choices:
             if not (choice is None or isinstance(choice, (bool, int, float, str))):
                 raise InputError(f"{where}: choice {choice!r} of {name!r} must be a number, "
@@ -225,7 +282,10 @@ def parse_space(content, path=None, field_names=None):
                          "in 'fixed'")
     distributions = tuple(parse_distribution(name, spec, where)
                           for name, spec in search.items())
-    return SearchSpace(dict(fixed), distributions, path)
+    fixed = {name: list_value(name, value, f"{where}: fixed")
+             if name in LIST_SETTINGS and value not in (None, []) else value
+             for name, value in fixed.items()}
+    return SearchSpace(fixed, distributions, path)
 
 
 def load_space(path):

@@ -43,6 +43,12 @@ FAIL_REASON = "rnngmm_fail_reason"
 PRUNED_AT = "rnngmm_pruned_at_epoch"
 METRICS = "rnngmm_validation"
 WORKER = "rnngmm_worker"
+#: The objective a trial was judged on (trial attribute) and a study is run
+#: with (study attribute, with :data:`LOCO_CLASSES`).
+OBJECTIVE = "rnngmm_objective"
+LOCO_CLASSES = "rnngmm_loco_classes"
+#: ``{class: {"auroc", "macro_f1", ..., "run_dir"}}`` of a leave-one-class-out trial.
+LOCO_FOLDS = "rnngmm_loco_folds"
 
 
 def worker_name():
@@ -80,12 +86,40 @@ def make_sampler(seed):
 
 
 def make_pruner(config):
-    """The pruner of ``config.pruner``."""
+    """The pruner of ``config.pruner``.
+
+    Its own warm-up is 0: Optuna counts warm-up steps from step 0, and steps
+    are global epochs, so the estimation stage (starting at ``nb_epoch``)
+    would have none. ``config.prune_warmup_epochs`` is applied per stage by
+    :class:`~rnngmm.tuning.objective.EpochReporter` instead.
+    """
     import optuna
     if config.pruner == "none":
         return optuna.pruners.NopPruner()
     return optuna.pruners.MedianPruner(n_startup_trials=config.prune_startup_trials,
-                                       n_warmup_steps=config.prune_warmup_epochs)
+                                       n_warmup_steps=0)
+
+
+def check_objective(study, config):
+    """Record the objective of ``config`` on a new study; InputError when the
+    study was run with another one (their values would not be comparable)."""
+    wanted = {OBJECTIVE: config.objective, LOCO_CLASSES: list(config.loco_classes or [])}
+    recorded = study.user_attrs
+    if OBJECTIVE not in recorded:
+        for key, value in wanted.items():
+            study.set_user_attr(key, value)
+        return
+    before = {key: recorded.get(key, []) for key in wanted}
+    if before != wanted:
+        raise InputError(f"--study {config.study}: study {config.name!r} was run with "
+                         f"--objective {describe_objective(before)}, not "
+                         f"{describe_objective(wanted)}; use the same flags or a new study")
+
+
+def describe_objective(attrs):
+    """``"loco_auroc --loco_classes A B"`` from the attributes of :func:`check_objective`."""
+    classes = attrs.get(LOCO_CLASSES) or []
+    return attrs[OBJECTIVE] + (f" --loco_classes {' '.join(classes)}" if classes else "")
 
 
 def open_study(config, *, create=True):

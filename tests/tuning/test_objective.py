@@ -118,3 +118,71 @@ def test_reporting_every_epoch_does_not_change_training(tmp_path):
                               for row in csv.DictReader(handle)])
     assert len(histories[0]) == 5
     assert histories[0] == histories[1]
+
+
+def _stage_rows(recon, loss, nb_epoch=10):
+    """Rows of a sequential trial: autoencoder epochs 0.. (validation
+    reconstruction loss ``recon``; the stage cut short by the budget), then
+    estimation epochs from global epoch ``nb_epoch`` (validation loss ``loss``;
+    without a model the value is -val_loss, above -recon like a macro-F1)."""
+    return ([{"epoch": e, "stage": "autoencoder", "val_recon": v} for e, v in enumerate(recon)]
+            + [{"epoch": nb_epoch + e, "stage": "estimation", "val_loss": v}
+               for e, v in enumerate(loss)])
+
+
+def _run_rows(study, rows, warmup):
+    """One trial of ``study`` fed ``rows`` until its reporter prunes it."""
+    trial = study.ask()
+    reporter = EpochReporter(trial, warmup)
+    for row in rows:
+        if reporter(row):
+            break
+    steps = sorted(study._storage.get_trial(trial._trial_id).intermediate_values)
+    return trial, reporter.pruned_at, steps
+
+
+def test_pruning_warmup_counts_from_the_start_of_each_stage():
+    """--prune_warmup_epochs W: no pruning in the first W epochs of the
+    autoencoder stage nor of the estimation stage (which starts at global epoch
+    nb_epoch = 10 here); the steps stay global epochs. A real Optuna study
+    (in-memory storage) with the tuner's median pruner decides."""
+    optuna = pytest.importorskip("optuna")
+    from optuna.trial import TrialState
+
+    from rnngmm.tuning.config import TuneConfig
+    from rnngmm.tuning.study import make_pruner
+    config = TuneConfig(study="unused.journal", prune_startup_trials=2, prune_warmup_epochs=2)
+    study = optuna.create_study(direction="maximize", pruner=make_pruner(config))
+    for _ in range(2):  # the medians: recon 0.5 (value -0.5), estimation loss 0.1 (-0.1)
+        trial, pruned_at, steps = _run_rows(study, _stage_rows([0.5] * 4, [0.1] * 4), 2)
+        assert pruned_at is None and steps == [0, 1, 2, 3, 10, 11, 12, 13]
+        study.tell(trial, 0.8)
+
+    # worse than the median from its first autoencoder epoch: reported at
+    # epochs 0 and 1 (the warm-up), pruned at the stage's third epoch
+    trial, pruned_at, steps = _run_rows(study, _stage_rows([2.0] * 4, [0.1] * 4), 2)
+    assert (pruned_at, steps) == (2, [0, 1, 2])
+    study.tell(trial, state=TrialState.PRUNED)
+
+    # as good as the others in the autoencoder stage, worse from its first
+    # estimation epoch (global epoch 10): a global warm-up of 2 epochs would
+    # prune it right there; per stage it gets epochs 10 and 11
+    trial, pruned_at, steps = _run_rows(study, _stage_rows([0.5] * 4, [0.4] * 4), 2)
+    assert (pruned_at, steps) == (12, [0, 1, 2, 3, 10, 11, 12])
+    study.tell(trial, state=TrialState.PRUNED)
+    # the same trial without warm-up is pruned at once in each case
+    assert _run_rows(study, _stage_rows([0.5] * 4, [0.4] * 4), 0)[1] == 10
+    assert _run_rows(study, _stage_rows([2.0] * 4, [0.1] * 4), 0)[1] == 0
+
+
+def test_warmup_counts_stage_epochs_even_without_values():
+    """An epoch without a validation figure still counts towards its stage's warm-up."""
+    reporter = EpochReporter(FakeTrial(prune_at=0), warmup_epochs=2)
+    rows = [{"epoch": 0, "stage": "autoencoder"}, {"epoch": 1, "stage": "autoencoder",
+                                                   "val_recon": 1.0},
+            {"epoch": 2, "stage": "autoencoder", "val_recon": 1.0},
+            {"epoch": 5, "stage": "estimation", "val_loss": 1.0}]
+    assert [reporter(row) for row in rows[:2]] == [False, False]
+    assert reporter(rows[2]) is True and reporter.pruned_at == 2
+    reporter.pruned_at = None
+    assert reporter(rows[3]) is False  # first epoch of the estimation stage

@@ -69,6 +69,16 @@ def test_suggest_draws_inside_the_distributions():
     ({"fixed": {"data": "d"}}, "set time_budget"),
     ({"fixed": {"data": "d", "time_budget": 1, "lambda1": 0.1}}, "both fixed and searched"),
     ({"fixed": {"data": "d", "time_budget": 1, "run_name": "x"}}, "set by rnngmm tune"),
+    ({"search": {"estnet_size": {"type": "categorical", "choices": ["64 x", "32"]}}},
+     "'estnet_size' takes a non-empty list of int"),
+    ({"search": {"estnet_size": {"type": "categorical", "choices": ["64 64", [64, 64]]}}},
+     "repeated choices"),
+    ({"search": {"estnet_size": {"type": "categorical", "choices": [[]]}}},
+     "non-empty list of int"),
+    ({"search": {"estnet_size": {"type": "int", "low": 8, "high": 64}}},
+     "takes a list: search it as categorical"),
+    ({"fixed": {"data": "d", "time_budget": 1, "estnet_size": "64 6.5"}},
+     "fixed: 'estnet_size' takes a non-empty list of int"),
     ({"other": 1}, r"unknown section\(s\) \['other'\]"),
 ])
 def test_bad_spaces_name_the_problem(change, message):
@@ -122,3 +132,48 @@ def test_tune_config_validation(tmp_path):
     bad.write_text(json.dumps({"search": {"nope": {"type": "int", "low": 1, "high": 2}}}))
     with pytest.raises(InputError, match="nope"):
         TuneConfig(study=study, space=str(bad)).validate()
+
+
+def test_list_settings_are_searched_as_text_and_trained_as_lists():
+    """estnet_size (``--estnet_size 64 64``): choices as flag text or lists; Optuna
+    records the text (its categorical choices must be scalars), a trial gets the list."""
+    import optuna
+    content = {"fixed": {"data": "d.h5", "time_budget": 1, "novel_classes": "RRab EW"},
+               "search": {"estnet_size": {"type": "categorical",
+                                          "choices": ["64 64", [128, 128], "256", 32]}}}
+    space = parse_space(content)
+    (size,) = space.distributions
+    assert size.choices == ("64 64", "128 128", "256", "32")
+    assert space.fixed["novel_classes"] == ["RRab", "EW"]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    seen = set()
+    for _ in range(12):
+        trial = study.ask()
+        params = space.suggest(trial)
+        settings = space.settings(params)
+        assert settings["estnet_size"] == [int(v) for v in params["estnet_size"].split()]
+        seen.add(tuple(settings["estnet_size"]))
+        study.tell(trial, 0.0)
+    assert seen == {(64, 64), (128, 128), (256,), (32,)}
+    # the settings build a TrainConfig rnngmm train accepts
+    from rnngmm.training.options import model_config_from_args
+    from rnngmm.training.config import TrainConfig
+    config = TrainConfig.from_dict(space.settings({"estnet_size": "64 64"}))
+    assert model_config_from_args(config)["estnet_size"] == [64, 64]
+
+
+def test_every_list_setting_of_train_is_known_to_the_space():
+    """A new list-valued train flag must say its item type (LIST_SETTINGS)."""
+    from dataclasses import fields
+
+    from rnngmm.training.config import TrainConfig
+    from rnngmm.tuning.space import LIST_SETTINGS
+    assert {f.name for f in fields(TrainConfig) if f.type in (list, "list")} == set(LIST_SETTINGS)
+
+
+def test_init_from_may_be_fixed():
+    """A fixed init_from trains heads on a finished autoencoder (nb_epoch: 0)."""
+    content = {"fixed": {"data": "d.h5", "time_budget": 1, "init_from": "runs/ae",
+                         "nb_epoch": 0},
+               "search": {"lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}}
+    assert parse_space(content).settings({"lr": 1e-3})["init_from"] == "runs/ae"

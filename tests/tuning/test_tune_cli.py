@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from helpers import run_cli
@@ -158,3 +159,119 @@ def test_signal_outside_the_training_loop_requeues_the_trial(tmp_path, data, mon
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
     assert "SIGTERM outside the training loop" in trials[0].user_attrs["rnngmm_fail_reason"]
     assert trials[1].user_attrs["rnngmm_retry_of"] == 0
+
+
+def _own_score_auroc(run_dir):
+    """AUROC of the run's own novelty score, recomputed from its scoring table:
+    the held-out class's objects ("novel") vs the known validation objects."""
+    from astropy.table import Table
+    from sklearn.metrics import roc_auc_score
+
+    from rnngmm.runs import load_run
+    run = load_run(run_dir)
+    table = Table.read(run_dir / "scoring" / "objects.ecsv")
+    table = table[(table["status"] == "ok") & np.isin(table["role"], ["validation", "novel"])]
+    predicted = np.array([list(run.class_names).index(c) for c in table["predicted_class"]])
+    score = run.novelty.novelty_scores(np.asarray(table["energy"], float), predicted)
+    return roc_auc_score(table["role"] == "novel", score), table
+
+
+def test_loco_objective_trains_one_run_per_held_out_class(tmp_path, data, capsys):
+    """--objective loco_auroc --loco_classes RRab EW: each trial trains a run
+    without RRab and one without EW (kept as <study>-trial<N>-loco_<C>); its
+    value is the mean AUROC of the runs' own novelty score, held-out class vs
+    known VALIDATION objects; the report shows the objective and each fold."""
+    space = write_space(tmp_path / "space.json", data)
+    assert tune(tmp_path, space, "--trials", 1, "--objective", "loco_auroc",
+                "--loco_classes", "RRab", "EW") == 0
+    trials = trials_of(tmp_path)
+    assert [t.state for t in trials] == [TrialState.COMPLETE]
+    for trial in trials:
+        folds = trial.user_attrs["rnngmm_loco_folds"]
+        assert list(folds) == ["RRab", "EW"]
+        assert trial.user_attrs["rnngmm_objective"] == "loco_auroc"
+        for label, fold in folds.items():
+            run_dir = tmp_path / "logs" / "tune" / f"s-trial{trial.number:04d}-loco_{label}"
+            assert fold["run_dir"] == str(run_dir)
+            stored = json.loads((run_dir / "config.json").read_text())
+            assert stored["train"]["novel_classes"] == [label]
+            assert label not in stored["class_names"]
+            assert stored["train"]["lr"] == trial.params["lr"]
+            auroc, table = _own_score_auroc(run_dir)
+            assert fold["auroc"] == pytest.approx(auroc)
+            assert fold["novelty_score"] == "class_energy"
+            # known = the run's validation objects only; novel = the held-out class
+            split = json.loads((run_dir / "split.json").read_text())
+            known = set(table["id"][table["role"] == "validation"])
+            assert known and known <= set(split["validation"])
+            assert set(table["label"][table["role"] == "novel"]) == {label}
+            assert (fold["n_known"], fold["n_novel"]) == (len(known), 12)
+        assert trial.value == pytest.approx(np.mean([f["auroc"] for f in folds.values()]))
+        assert trial.user_attrs["rnngmm_run_dir"] == folds["RRab"]["run_dir"]
+        # the first fold reported its epochs (steps 0-3: 2 autoencoder + 2 estimation)
+        from rnngmm.training.rundir import read_history
+        history = read_history(tmp_path / "logs" / "tune" / f"s-trial{trial.number:04d}-"
+                               "loco_RRab" / "training.csv")
+        assert sorted(trial.intermediate_values) == [0, 1, 2, 3]
+        assert [trial.intermediate_values[e] for e in (0, 1)] == pytest.approx(
+            [-row["val_recon"] for row in history[:2]])
+
+    capsys.readouterr()
+    assert run_cli("tune", "--study", tmp_path / "s.journal", "--report") == 0
+    printed = capsys.readouterr().out
+    from astropy.table import Table
+    table = Table.read(tmp_path / "s_report.ecsv")
+    assert list(table["objective"]) == ["loco_auroc"]
+    for trial, row in zip(trials, table):
+        folds = trial.user_attrs["rnngmm_loco_folds"]
+        assert row["loco_auroc_RRab"] == pytest.approx(folds["RRab"]["auroc"])
+        assert row["loco_auroc_EW"] == pytest.approx(folds["EW"]["auroc"])
+        assert row["run_dir"] == f"{folds['RRab']['run_dir']}; {folds['EW']['run_dir']}"
+    assert "loco_auroc --loco_classes RRab EW (maximised)" in printed
+    assert "| loco_auroc_RRab | loco_auroc_EW |" in printed
+    # the best trial's settings with every class kept, for --from_config
+    summary = json.loads((tmp_path / "s_report.json").read_text())
+    assert summary["best"]["config"] == str(tmp_path / "s_report_best_config.json")
+    from rnngmm.training.config import TrainConfig
+    best = TrainConfig.from_run(summary["best"]["config"])
+    assert best.novel_classes == [] and best.run_name is None
+    assert best.lr == summary["best"]["params"]["lr"]
+
+
+def test_head_only_trials_from_a_finished_autoencoder(tmp_path, data):
+    """init_from + nb_epoch 0 in 'fixed': each trial copies the finished run's
+    autoencoder and trains only a new head; estnet_size (a list flag) is searched
+    as its flag text and reaches the trial's run as a list."""
+    from rnngmm.runs import load_model
+    from rnngmm.training.config import TrainConfig
+    from rnngmm.training.driver import run_training
+    source = TrainConfig(data=str(data), config="tiny", n_min=20, n_max=32, batch_size=8,
+                         nb_epoch=2, cls_epoch=1, threads=1, patience=0,
+                         log_dir=str(tmp_path), sim_type="ae", run_name="ae").validate()
+    assert run_training(source) == 0
+    source_dir = tmp_path / "ae" / "ae"
+    space = write_space(tmp_path / "space.json", data,
+                        fixed={"init_from": str(source_dir), "nb_epoch": 0},
+                        search={"estnet_size": {"type": "categorical",
+                                                "choices": ["16 8", [8, 8]]}})
+    assert tune(tmp_path, space, "--trials", 2, "--pruner", "none") == 0
+    trials = trials_of(tmp_path)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+
+    def weights(run_dir):
+        model = load_model(run_dir / "model.keras")
+        return {w.path: w.numpy() for w in model.weights}
+    before = weights(source_dir)
+    for trial in trials:
+        run_dir = tmp_path / "logs" / "tune" / f"s-trial{trial.number:04d}"
+        stored = json.loads((run_dir / "config.json").read_text())
+        sizes = [int(v) for v in trial.params["estnet_size"].split()]
+        assert stored["train"]["estnet_size"] == stored["model"]["estnet_size"] == sizes
+        assert stored["train"]["init_from"] == str(source_dir)
+        history = (run_dir / "training.csv").read_text().strip().splitlines()
+        assert len(history) == 1 + 2 and all(",estimation," in r for r in history[1:])
+        after = weights(run_dir)
+        autoencoder = [k for k in after if "estimation_net" not in k]
+        assert autoencoder and all(np.array_equal(after[k], before[k]) for k in autoencoder)
+        head = [k for k in after if "estimation_net" in k]
+        assert [after[k].shape[-1] for k in head if k.endswith("kernel")][:len(sizes)] == sizes
