@@ -105,3 +105,42 @@ def test_reobserve_bad_inputs_stop_before_training(tmp_path, capsys):
         err = capsys.readouterr().err
         assert message in err, err
         assert not (tmp_path / "crts" / f"bad{n}" / "training.csv").exists()
+
+
+@pytest.mark.mpi
+def test_two_ranks_reobserve_every_training_object_once_and_agree(tmp_path):
+    """Under mpirun each rank re-observes its own training objects: together
+    exactly the one-rank set of copies, and the ranks end with equal weights."""
+    import shutil
+    import subprocess
+    import sys
+
+    from rnngmm.io.dataset import Dataset
+    from rnngmm.training.reobserve import copies_per_object
+    from training_sim import max_difference, quiet_env, read_weights
+    launcher = shutil.which("mpirun")
+    if launcher is None:
+        pytest.skip("mpirun not found")
+    pytest.importorskip("horovod.tensorflow")
+    data = write_sim_dataset(tmp_path / "train.h5")
+    catalog = write_sim_dataset(tmp_path / "new_survey.h5", n_per_class=4, n_points=25, seed=5)
+    dumps = tmp_path / "dumps"
+    args = tiny_train_args(data, tmp_path, "two", epochs=1, sequential=True,
+                           extra=("--reobserve_from", catalog, "--reobserve_fraction", "1.5",
+                                  "--patience", "0"))
+    done = subprocess.run([launcher, "--allow-run-as-root", "--oversubscribe", "-np", "2",
+                           "-x", "RNNGMM_DEBUG_DUMP_WEIGHTS", "-x", "TF_CPP_MIN_LOG_LEVEL",
+                           sys.executable, "-m", "rnngmm.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=600,
+                          env=quiet_env(RNNGMM_DEBUG_DUMP_WEIGHTS=dumps))
+    assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-3000:])
+    assert "on 2 ranks (horovod)" in done.stdout
+    n_copies, n_objects = map(int, re.search(r"(\d+) synthetic copies of (\d+) training",
+                                             done.stdout).groups())
+    split = json.loads((tmp_path / "crts" / "two" / "split.json").read_text())
+    with Dataset(data) as dataset:
+        train = np.flatnonzero(np.isin(dataset.ids, split["train"]))
+    assert n_objects == len(train)
+    assert n_copies == int(copies_per_object(train, 1.5, 0).sum())
+    rank0, rank1 = (read_weights(dumps / f"weights-rank{r}.h5") for r in (0, 1))
+    assert max_difference(rank0, rank1) == 0.0
