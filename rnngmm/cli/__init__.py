@@ -12,8 +12,8 @@ from .. import __version__
 from ..errors import InputError
 
 #: Subcommands in pipeline order; each names a module of this package.
-COMMANDS = ("simulate", "prepare", "train", "score", "flag", "embed", "similar", "map",
-            "report", "loco", "tune")
+COMMANDS = ("simulate", "prepare", "train", "adapt", "score", "flag", "embed", "similar",
+            "map", "report", "loco", "tune", "generate")
 
 
 def build_parser():
