@@ -6,14 +6,22 @@ the distribution of training energies, from which thresholds are taken.
 The maths is that of :mod:`rnngmm.models.gmm` (one implementation), run on
 numpy float64 arrays; every result is a numpy array.
 
-Two novelty scores (``novelty_score``), both HIGHER = more anomalous:
+Three novelty scores (``novelty_score``), all HIGHER = more anomalous:
 
 - ``"energy"``: the reference (DAGMM) sample energy against one pooled
   threshold per percentile;
 - ``"class_energy"``: the energy calibrated within the object's predicted
   class (:mod:`rnngmm.calibration`), so a star of a rare known class is not
   flagged for being rare: at the ``p``-th percentile every class's training
-  objects are flagged at the rate ``1 - p / 100``.
+  objects are flagged at the rate ``1 - p / 100``;
+- ``"class_energy_msp"``: the mean of that calibrated energy and the
+  classifier's doubt ``1 - max_k p_k`` (the maximum softmax probability of
+  Hendrycks & Gimpel 2017) calibrated the same way, calibrated within the
+  class once more so the flag rates per class stay ``1 - p / 100``. The
+  energy misses a new class whose light curves land in a dense part of the
+  code space (an RRc among the EW and RRab); the doubt of the classifier
+  finds those, and the energy finds the shapes no class has
+  (leave-one-class-out, BENCHMARKS.md).
 
 Sign conventions (as in scikit-learn):
 
@@ -28,6 +36,7 @@ import numpy as np
 from keras import ops
 from sklearn.base import BaseEstimator, OutlierMixin
 
+from .calibration import ClassCalibration
 from .errors import InputError
 from .inference import mean_by_object
 from .io.dataset import provenance
@@ -36,7 +45,9 @@ from .models import gmm
 FORMAT = "rnngmm-gmm"
 FORMAT_VERSION = 1
 #: The novelty scores a run can flag with (the first is the default of new runs).
-NOVELTY_SCORES = ("class_energy", "energy")
+NOVELTY_SCORES = ("class_energy", "energy", "class_energy_msp")
+#: Scores calibrated within the predicted class.
+CLASS_SCORES = ("class_energy", "class_energy_msp")
 #: Samples per energy evaluation, bounding memory at about B*K*D doubles.
 _ENERGY_BATCH = 16384
 
@@ -55,7 +66,7 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         Added to the covariance diagonals before factorising (as in training).
     percentiles : sequence of float
         Percentiles of the training energies stored in ``thresholds_``.
-    novelty_score : {"energy", "class_energy"}
+    novelty_score : {"energy", "class_energy", "class_energy_msp"}
         The score :meth:`novelty_scores` returns and flags are set on;
         "class_energy" needs each training object's predicted class.
 
@@ -75,6 +86,11 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         Predicted class of each training object (argmax of its mean gamma).
     calibration_ : rnngmm.calibration.ClassCalibration or None
         Per-class energy distributions (when ``train_class_`` is known).
+    train_max_probability_ : ndarray (n,) or None
+        Largest class probability of each training object ("class_energy_msp").
+    doubt_calibration_, combined_calibration_ : ClassCalibration or None
+        Per-class distributions of the doubt ``1 - max p`` and of the combined
+        score ("class_energy_msp").
     """
 
     def __init__(self, jitter=1e-6, percentiles=(80, 95, 99), novelty_score="energy"):
@@ -113,12 +129,13 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         if groups is not None:
             energy = mean_by_object(energy, groups)[1]
             gamma = mean_by_object(gamma, groups)[1]
-        self.set_train_energy(energy, np.argmax(gamma, axis=1))
+        self.set_train_energy(energy, np.argmax(gamma, axis=1), np.max(gamma, axis=1))
         return self
 
     @classmethod
     def from_parameters(cls, phi, mu, cov, train_energy=None, jitter=1e-6,
-                        percentiles=(80, 95, 99), train_class=None, novelty_score="energy"):
+                        percentiles=(80, 95, 99), train_class=None, novelty_score="energy",
+                        train_max_probability=None):
         """A fitted detector from known parameters and training energies.
 
         Parameters
@@ -134,6 +151,9 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
             As in the constructor.
         train_class : array_like of int (n,), optional
             Predicted class of each training object (needed by "class_energy").
+        train_max_probability : array_like (n,), optional
+            Largest class probability of each training object (needed by
+            "class_energy_msp").
 
         Returns
         -------
@@ -143,7 +163,7 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
                        novelty_score=str(novelty_score))
         detector._set_parameters(phi, mu, cov)
         if train_energy is not None:
-            detector.set_train_energy(train_energy, train_class)
+            detector.set_train_energy(train_energy, train_class, train_max_probability)
         return detector
 
     def _set_parameters(self, phi, mu, cov):
@@ -152,25 +172,39 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         _check_shapes(phi, mu, cov)
         self.phi_, self.mu_, self.cov_ = phi, mu, cov
 
-    def set_train_energy(self, train_energy, train_class=None):
-        """Set the training energies (per object) behind the thresholds, and
-        each training object's predicted class (for the class-fair score)."""
-        from .calibration import ClassCalibration
+    def set_train_energy(self, train_energy, train_class=None, train_max_probability=None):
+        """Set the training energies (per object) behind the thresholds, each
+        training object's predicted class (for the class-fair scores) and its
+        largest class probability (for "class_energy_msp")."""
         if self.novelty_score not in NOVELTY_SCORES:
             raise ValueError(f"novelty_score {self.novelty_score!r}: choose from "
                              f"{NOVELTY_SCORES}")
         train_energy = np.asarray(train_energy, dtype=np.float64).ravel()
         if len(train_energy) == 0 or not np.all(np.isfinite(train_energy)):
             raise ValueError("training energies must be non-empty and finite")
-        if train_class is None and self.novelty_score == "class_energy":
-            raise ValueError("novelty_score 'class_energy' needs the training objects' "
-                             "predicted classes")
+        if train_class is None and self.novelty_score in CLASS_SCORES:
+            raise ValueError(f"novelty_score {self.novelty_score!r} needs the training "
+                             "objects' predicted classes")
+        if train_max_probability is None and self.novelty_score == "class_energy_msp":
+            raise ValueError("novelty_score 'class_energy_msp' needs the training objects' "
+                             "largest class probabilities")
         self.train_energy_ = train_energy
         self.thresholds_ = {float(p): self.threshold(p) for p in self.percentiles}
         self.train_class_ = self.calibration_ = None
+        self.train_max_probability_ = self.doubt_calibration_ = None
+        self.combined_calibration_ = None
         if train_class is not None:
             self.train_class_ = np.asarray(train_class, np.int64).ravel()
             self.calibration_ = ClassCalibration().fit(train_energy, self.train_class_)
+        if train_max_probability is not None and train_class is not None:
+            doubt = 1.0 - np.asarray(train_max_probability, np.float64).ravel()
+            if doubt.shape != train_energy.shape or not np.all(np.isfinite(doubt)):
+                raise ValueError("training class probabilities must be finite, one per "
+                                 "training energy")
+            self.train_max_probability_ = 1.0 - doubt
+            self.doubt_calibration_ = ClassCalibration().fit(doubt, self.train_class_)
+            combined = self._mean_calibrated(train_energy, self.train_class_, doubt)
+            self.combined_calibration_ = ClassCalibration().fit(combined, self.train_class_)
 
     def _check_fitted(self, attribute="train_energy_"):
         if not hasattr(self, attribute):
@@ -248,32 +282,56 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         below = np.searchsorted(ordered, np.asarray(energy, dtype=np.float64), side="left")
         return 100.0 * below / len(ordered)
 
-    def novelty_scores(self, energy, predicted_class):
+    def _mean_calibrated(self, energy, predicted_class, doubt):
+        """Mean of the class-calibrated energy and class-calibrated doubt."""
+        return 0.5 * (self.calibration_.transform(energy, predicted_class)
+                      + self.doubt_calibration_.transform(doubt, predicted_class))
+
+    def novelty_scores(self, energy, predicted_class, max_probability=None):
         """The run's novelty score of objects: HIGHER = more anomalous.
 
         "energy": the energy itself. "class_energy": the energy calibrated
         within ``predicted_class`` (0-1 inside the class's training range,
         above 1 beyond it; :class:`rnngmm.calibration.ClassCalibration`).
-        NaN energies give NaN.
+        "class_energy_msp": the mean of that and of the doubt ``1 -
+        max_probability`` calibrated the same way, calibrated within the
+        class again. NaN energies give NaN.
+
+        Parameters
+        ----------
+        energy : array_like (n,)
+            Objects' mean chunk energies.
+        predicted_class : array_like of int (n,)
+            Argmax of each object's mean class probabilities.
+        max_probability : array_like (n,), optional
+            The largest of them (required by "class_energy_msp").
         """
         self._check_fitted()
         energy = np.asarray(energy, np.float64)
         if self.novelty_score == "energy":
             return energy
-        return self.calibration_.transform(energy, predicted_class)
+        if self.novelty_score == "class_energy":
+            return self.calibration_.transform(energy, predicted_class)
+        if max_probability is None:
+            raise ValueError("novelty_score 'class_energy_msp' needs each object's "
+                             "largest class probability")
+        doubt = 1.0 - np.asarray(max_probability, np.float64)
+        combined = self._mean_calibrated(energy, predicted_class, doubt)
+        return self.combined_calibration_.transform(combined, predicted_class)
 
     def score_thresholds(self, percentiles):
         """``{percentile: threshold}`` on :meth:`novelty_scores` (flag = score above)."""
         if self.novelty_score == "energy":
             return self.thresholds_for(percentiles)
-        return self.calibration_.thresholds(percentiles)
+        return ClassCalibration.thresholds(percentiles)
 
     def score_percentile(self, scores):
         """Percent (0-100) of the training objects with a lower score: of the
-        object's predicted class for "class_energy", of all for "energy"."""
+        object's predicted class for the class-calibrated scores, of all for
+        "energy"."""
         if self.novelty_score == "energy":
             return self.energy_percentile(scores)
-        return self.calibration_.percentile(scores)
+        return ClassCalibration.percentile(scores)
 
     def expected_flag_rates(self, percentiles):
         """``{percentile: fraction}`` of training objects flagged at each
@@ -298,6 +356,8 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
             handle.attrs["novelty_score"] = self.novelty_score
             if self.train_class_ is not None:
                 handle.create_dataset("train_class", data=self.train_class_)
+            if self.train_max_probability_ is not None:
+                handle.create_dataset("train_max_probability", data=self.train_max_probability_)
             handle.create_dataset("phi", data=self.phi_)
             handle.create_dataset("mu", data=self.mu_)
             handle.create_dataset("cov", data=self.cov_)
@@ -332,6 +392,8 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
                 # files written before the class-fair score: energy, no classes
                 score = str(handle.attrs.get("novelty_score", "energy"))
                 train_class = handle["train_class"][()] if "train_class" in handle else None
+                train_max_probability = (handle["train_max_probability"][()]
+                                         if "train_max_probability" in handle else None)
         except InputError:
             raise
         except (OSError, KeyError, ValueError, TypeError) as exc:
@@ -343,7 +405,8 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
             return cls.from_parameters(arrays["phi"], arrays["mu"], arrays["cov"],
                                        arrays["train_energy"], jitter=jitter,
                                        percentiles=arrays["percentiles"],
-                                       train_class=train_class, novelty_score=score)
+                                       train_class=train_class, novelty_score=score,
+                                       train_max_probability=train_max_probability)
         except ValueError as exc:
             raise InputError(f"{path}: inconsistent GMM file ({exc})") from None
 

@@ -115,7 +115,8 @@ def result_columns(*, status, period, period_source, prob, n_chunks, energy, cla
     energy_percentile = np.full(len(status), np.nan)
     scored = ok & np.isfinite(energy)
     if scored.any():
-        score[scored] = novelty.novelty_scores(energy[scored], best[scored])
+        score[scored] = novelty.novelty_scores(energy[scored], best[scored],
+                                               np.max(prob[scored], axis=1))
         energy_percentile[scored] = novelty.score_percentile(score[scored])
     columns = {"status": status,
                "period": np.asarray(period, np.float64),

@@ -104,7 +104,7 @@ class PooledScore:
 
     novelty_score = "energy"
 
-    def novelty_scores(self, energy, predicted_class):
+    def novelty_scores(self, energy, predicted_class, max_probability=None):
         return np.asarray(energy, np.float64)
 
     def score_thresholds(self, percentiles):

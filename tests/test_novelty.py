@@ -158,3 +158,35 @@ def test_load_rejects_bad_files(training_set, tmp_path):
 def test_unfitted_detector_raises():
     with pytest.raises(RuntimeError, match="not fitted"):
         GMMNovelty().energy(np.zeros((1, 2)))
+
+
+def test_class_energy_msp_flags_every_class_at_the_nominal_rate_and_ranks_doubt(tmp_path):
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1], [900, 300])
+    z = rng.normal(size=(len(labels), 2)) + 4.0 * labels[:, None]
+    confident = np.clip(rng.normal(0.95, 0.03, len(labels)), 0.5, 1.0)
+    gamma = np.stack([np.where(labels == 0, confident, 1 - confident),
+                      np.where(labels == 1, confident, 1 - confident)], axis=1)
+    combined = GMMNovelty(novelty_score="class_energy_msp").fit(z, gamma)
+    energy, max_p = combined.energy(z), gamma.max(axis=1)
+    scores = combined.novelty_scores(energy, labels, max_p)
+    cut = combined.score_thresholds([95])[95.0]
+    for k in (0, 1):
+        assert np.mean(scores[labels == k] > cut) == pytest.approx(0.05, abs=0.01)
+    # an object at the class centre but with a doubtful classifier scores higher
+    # than the same object with a confident one, and a far object higher still
+    centre = np.array([[0.0, 0.0], [0.0, 0.0], [9.0, 9.0]])
+    doubt = combined.novelty_scores(combined.energy(centre), [0, 0, 0], [0.99, 0.55, 0.99])
+    assert doubt[1] > doubt[0] and doubt[2] > doubt[0]
+    assert doubt[1] > cut > doubt[0]
+    with pytest.raises(ValueError, match="largest class probability"):
+        combined.novelty_scores(energy, labels)
+    # the training probabilities survive a save/load round trip
+    combined.save(tmp_path / "gmm.h5")
+    loaded = GMMNovelty.load(tmp_path / "gmm.h5")
+    assert loaded.novelty_score == "class_energy_msp"
+    np.testing.assert_array_equal(loaded.novelty_scores(energy, labels, max_p), scores)
+    with pytest.raises(ValueError, match="largest class probabilities"):
+        GMMNovelty.from_parameters(combined.phi_, combined.mu_, combined.cov_,
+                                   combined.train_energy_, train_class=labels,
+                                   novelty_score="class_energy_msp")

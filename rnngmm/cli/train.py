@@ -80,14 +80,16 @@ def add_parser(subparsers):
                             "same; 'sqrt' or a number p in [0, 1] takes that balanced "
                             "weight to the power p (between the two; sqrt measured best "
                             "on CRTS, BENCHMARKS.md)")
-    model.add_argument("--novelty_score", choices=("class_energy", "energy"),
+    model.add_argument("--novelty_score", choices=("class_energy", "energy", "class_energy_msp"),
                        default="class_energy",
                        help="score the run's anomaly flags are set on (recorded in the run; "
                             "score and flag use it): 'class_energy' calibrates the sample "
                             "energy within each object's predicted class, so every known "
                             "class is flagged at the nominal rate (1 - p/100 of its training "
                             "objects); 'energy' is the reference sample energy with one "
-                            "pooled threshold (default: %(default)s)")
+                            "pooled threshold; 'class_energy_msp' averages the class-"
+                            "calibrated energy with the classifier's class-calibrated doubt "
+                            "(1 - max p) (default: %(default)s)")
     model.add_argument("--lambda1", type=float, default=None, help="weight of the energy")
     model.add_argument("--lambda2", type=float, default=None,
                        help="weight of the covariance-diagonal penalty")

@@ -271,7 +271,9 @@ def _read_scored(job, plan, directory, dist):
         network_class = np.argmax(prob, axis=1) if len(prob) else np.zeros(0, np.int64)
         indices.append(shard.index)
         probs.append(prob)
-        scores.append(job.novelty.novelty_scores(results.energy[usable], network_class))
+        scores.append(job.novelty.novelty_scores(
+            results.energy[usable], network_class,
+            np.max(prob, axis=1) if len(prob) else np.zeros(0)))
     return indices, probs, scores
 
 

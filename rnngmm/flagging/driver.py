@@ -265,15 +265,22 @@ def collect_results(plan, directory, n_classes):
                                    for shard in plan], n_classes)
 
 
+#: What each novelty score means, for the output's metadata.
+SCORE_DESCRIPTIONS = {
+    "class_energy": "sample energy calibrated within the predicted class: every known "
+                    "class is flagged at the expected rate",
+    "class_energy_msp": "mean of the sample energy and of the classifier's doubt (1 - max "
+                        "class probability), each calibrated within the predicted class, "
+                        "calibrated again: every known class is flagged at the expected rate",
+    "energy": "sample energy with one threshold for all classes (rare classes are flagged "
+              "more often)"}
+
+
 def novelty_metadata(novelty, percentiles):
     """The run's novelty score and the flag rate expected of known objects."""
     score = novelty.novelty_score
     return {"novelty_score": score,
-            "novelty_score_description": (
-                "sample energy calibrated within the predicted class: every known class "
-                "is flagged at the expected rate" if score == "class_energy" else
-                "sample energy with one threshold for all classes (rare classes are "
-                "flagged more often)"),
+            "novelty_score_description": SCORE_DESCRIPTIONS[score],
             "expected_flag_rate": {percentile_label(p): round(rate, 6) for p, rate in
                                    novelty.expected_flag_rates(percentiles).items()}}
 

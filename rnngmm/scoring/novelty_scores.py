@@ -31,7 +31,8 @@ from ..models import gmm
 ALTERNATIVE_SCORES = ("component_energy", "mahalanobis", "reconstruction", "max_probability")
 #: Scores also reported calibrated within the predicted class (``class_<name>``,
 #: :mod:`rnngmm.calibration`); "energy" only for runs that flag on the raw energy.
-CLASS_CALIBRATED = ("energy", "component_energy", "mahalanobis", "reconstruction")
+CLASS_CALIBRATED = ("energy", "component_energy", "mahalanobis", "reconstruction",
+                    "max_probability")
 
 
 def component_energy(z, mu, cov, jitter=1e-6):

@@ -24,6 +24,7 @@ METHOD_TITLES = {
     "network_class_component_energy": "RNN-GMM best-component energy, per predicted class",
     "network_class_mahalanobis": "RNN-GMM class Mahalanobis, per predicted class",
     "network_class_reconstruction": "RNN-GMM reconstruction error, per predicted class",
+    "network_class_max_probability": "RNN-GMM 1 - max class probability, per predicted class",
     "rf_code": "Random forest on network code + supports",
     "rf_features": "Random forest on light-curve features",
     "iforest_features": "Isolation forest on light-curve features",

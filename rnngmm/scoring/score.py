@@ -403,7 +403,8 @@ def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, per
     # "network" is the run's own novelty score (class-fair by default); the
     # reference energy is reported beside it when the run flags on another.
     object_score = np.full(len(ids), np.nan)
-    object_score[ok] = run.novelty.novelty_scores(object_energy[ok], predicted[ok])
+    object_score[ok] = run.novelty.novelty_scores(object_energy[ok], predicted[ok],
+                                                  np.max(object_prob[ok], axis=1))
     thresholds = run.novelty.score_thresholds(percentiles)
     own = {"network": (object_score, thresholds)}
     if run.novelty.novelty_score != "energy":

@@ -59,5 +59,5 @@ def fit_training_gmm(model, train, collectives, *, batch_size=512, jitter=1e-6,
     all_objects = collectives.allgather(mine.object_index.astype(np.int64))
     object_gamma = mean_by_object(all_gamma, all_objects)[1]
     mixture.set_train_energy(mean_by_object(all_energy, all_objects)[1],
-                             np.argmax(object_gamma, axis=1))
+                             np.argmax(object_gamma, axis=1), np.max(object_gamma, axis=1))
     return mixture
