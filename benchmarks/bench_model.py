@@ -17,12 +17,24 @@ embedding 16) this prints:
   shows where the time goes.
 
 Each setting runs in its own subprocess, because TensorFlow's thread pools
-are fixed when it starts. Usage::
+are fixed when it starts.
+
+Under ``KERAS_BACKEND=jax`` or ``torch`` (machines without TensorFlow, e.g.
+a GPU node with JAX and PyTorch) the same scoring and training figures are
+taken through the package's backend-neutral paths: scoring by
+``rnngmm.inference.predict_chunks`` (``jax.jit`` / eager torch), training by
+``rnngmm.training.jax_step.JaxTrainStep`` (stateless, jitted) or
+``model.train_on_batch`` (torch); the ceiling is the backend's own float32
+matmul on its device (``backends.py``), and neither TensorFlow, horovod nor
+mpi4py is imported (each record says so in ``imported``). JAX runs with
+``JAX_ENABLE_X64=1`` so that the mixture terms of the loss are float64 as
+under TensorFlow. The GRU anatomy is TensorFlow-only. Usage::
 
     .venv/bin/python benchmarks/bench_model.py                # full matrix
     .venv/bin/python benchmarks/bench_model.py --quick        # fewer settings
     .venv/bin/python benchmarks/bench_model.py --config small
     .venv/bin/python benchmarks/bench_model.py --json out.jsonl
+    KERAS_BACKEND=jax python benchmarks/bench_model.py --quick --json jax.jsonl
 
 Results are printed as a table and (with ``--json``) appended as JSON lines.
 """
@@ -37,7 +49,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import backends  # noqa: E402
 import common  # noqa: E402
+
+#: Modules that must stay out of a JAX/torch benchmark process.
+_FORBIDDEN = ("tensorflow", "horovod", "mpi4py")
 
 
 # ------------------------------------------------------------------ children
@@ -81,17 +97,19 @@ def _gru_shape(batch, size, seconds):
 
 
 def _measure_score(s, config, model):
-    import tensorflow as tf
     inputs, _ = _inputs(s["batch"], config["n_max"])
-    if s.get("package_path"):
+    if s.get("package_path") or s["backend"] != "tensorflow":
         # Exactly what `rnngmm score` / `flag` call.
         from rnngmm.inference import predict_chunks
         from rnngmm.preprocess import Chunks
         chunks = Chunks(inputs["x"], inputs["weights"], inputs["supports"])
+        xla = s["jit"] if "jit" in s and not s.get("package_path") else True
 
         def call():
-            predict_chunks(model, chunks, batch_size=s["batch"])
+            predict_chunks(model, chunks, batch_size=s["batch"], xla=xla)
     else:
+        import tensorflow as tf
+
         @tf.function(jit_compile=bool(s["jit"]))
         def forward(x, weights, supports):
             out = model({"x": x, "weights": weights, "supports": supports}, training=False)
@@ -112,11 +130,18 @@ def _measure_score(s, config, model):
 def _measure_train(s, config, model):
     import keras
     inputs, labels = _inputs(s["batch"], config["n_max"])
-    model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=bool(s["jit"]))
+    model.compile(optimizer=keras.optimizers.Adam(1e-4),
+                  jit_compile=bool(s["jit"]) and s["backend"] == "tensorflow")
     model.build_for_training()
+    if s["backend"] == "jax":
+        from rnngmm.training.jax_step import JaxTrainStep
+        step = JaxTrainStep(model)
 
-    def call():
-        model.train_on_batch(inputs, labels)
+        def call():
+            backends.block(step(inputs, labels)["loss"])
+    else:
+        def call():
+            model.train_on_batch(inputs, labels)
     t0 = time.perf_counter()
     call()
     first = time.perf_counter() - t0
@@ -174,13 +199,25 @@ def _anatomy(s, config):
     return out
 
 
+def _ceilings(s):
+    """The float32 matmul ceiling of the setting's backend (GFLOP/s)."""
+    if s["backend"] == "tensorflow":
+        return _ceiling(s["seconds"])
+    return backends.matmul_gflops(s["backend"], min_seconds=s["seconds"])
+
+
 def child(s):
     """Run one setting in this process and print its RESULT line."""
-    intra, inter = common.set_threads(s.get("intra"), s.get("inter"))
+    if s["backend"] == "tensorflow":
+        intra, inter = common.set_threads(s.get("intra"), s.get("inter"))
+    else:
+        if s["backend"] == "jax":
+            os.environ.setdefault("JAX_ENABLE_X64", "1")
+        intra, inter = backends.set_threads(s["backend"], s.get("intra"))
     import numpy as np
     record = dict(s, intra_actual=intra, inter_actual=inter)
     seconds = s["seconds"]
-    before = _ceiling(seconds)
+    before = _ceilings(s)
     from rnngmm.configs import get_config
     if s["mode"] == "anatomy":
         config = get_config(s["config"])
@@ -196,22 +233,34 @@ def child(s):
                       chunks_per_s=s["batch"] / min(times),
                       chunks_per_s_median=s["batch"] / float(np.median(times)))
         record["gflops"] = record["chunks_per_s"] * flops / 1e9
-    after = _ceiling(seconds)
+    after = _ceilings(s)
     record.update(ceiling_before=before, ceiling_after=after, ceiling=max(before, after))
     if "gflops" in record:
         record["fraction"] = record["gflops"] / record["ceiling"]
+    if s["backend"] != "tensorflow":
+        record.update(backends.device_line(s["backend"]))
     record["machine"] = common.machine_line()
+    record["imported"] = {name: name in sys.modules for name in _FORBIDDEN}
     common.emit_json(record)
 
 
 # -------------------------------------------------------------------- parent
-def settings(config, quick, seconds):
+def settings(config, quick, seconds, backend="tensorflow"):
     base = {"config": config, "seconds": seconds, "intra": 2, "inter": 2, "jit": False,
-            "unroll": False}
+            "unroll": False, "backend": backend}
     out = []
 
     def add(label, **kw):
         out.append(dict(base, label=label, **kw))
+    if backend != "tensorflow":
+        # The package's paths only (jax.jit / eager torch), batch sizes a GPU may want.
+        for batch in (512, 2048) if quick else (256, 512, 2048, 8192):
+            add(f"score: {backend} predict_chunks, batch {batch}", mode="score", batch=batch,
+                package_path=True, intra=None, inter=None)
+        for batch in (256, 500) if quick else (256, 500, 2048):
+            add(f"train: {backend} step, batch {batch}", mode="train", batch=batch,
+                intra=None, inter=None)
+        return out
     # Scoring: start from what the package does, change one knob at a time.
     add("score: package predict_chunks, batch 512 (package default: XLA)", mode="score",
         batch=512, package_path=True, intra=None, inter=None)
@@ -259,7 +308,8 @@ def run_child(setting, timeout):
 def report(results, config_name):
     from rnngmm.configs import get_config
     parts = common.model_flops(get_config(config_name))
-    print(f"\nmodel '{config_name}': forward {parts['total'] / 1e6:.1f} MFLOP/chunk "
+    print(f"\nbackend {backends.keras_backend()}, model '{config_name}': "
+          f"forward {parts['total'] / 1e6:.1f} MFLOP/chunk "
           f"(training counted as 3x = {3 * parts['total'] / 1e6:.1f} MFLOP/chunk); "
           + ", ".join(f"{k} {v / 1e6:.2f}" for k, v in parts.items() if k != "total"
                       and v > 1e5))
@@ -285,8 +335,10 @@ def report(results, config_name):
         print(f"{r['label']:58s} {r['chunks_per_s']:9.1f} {r['gflops']:8.1f} "
               f"{r['ceiling']:8.1f} {100 * r['fraction']:6.1f}% {gain:>8s} "
               f"{r['first_call_s']:10.1f}")
+    ceiling = ("TF or XLA, same threads" if backends.keras_backend() == "tensorflow"
+               else f"{backends.keras_backend()} on its device")
     print("('vs prev' = fraction of ceiling relative to the first row of the same mode; "
-          "ceiling = best float32 1024^3 matmul, TF or XLA, same threads, before/after)")
+          f"ceiling = best float32 1024^3 matmul, {ceiling}, before/after)")
     for mode in ("score", "train"):
         good = [r for r in results if r.get("mode") == mode and "error" not in r]
         if good:
@@ -313,7 +365,7 @@ def main(argv=None):
         return 0
     print(common.machine_line(), flush=True)
     results = []
-    for s in settings(args.config, args.quick, args.seconds):
+    for s in settings(args.config, args.quick, args.seconds, backends.keras_backend()):
         if args.only and args.only not in s["label"]:
             continue
         t0 = time.perf_counter()

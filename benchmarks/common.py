@@ -53,13 +53,17 @@ def machine_line(**extra):
         parts.append(f"mem={kib / 2**20:.0f}GiB")
     except (OSError, ValueError, IndexError):
         pass
-    try:
-        import tensorflow as tf
-        parts.append(f"tf={tf.__version__}")
-        gpus = tf.config.list_physical_devices("GPU")
-        parts.append(f"gpus={len(gpus)}")
-    except ImportError:
-        pass
+    # Under another Keras backend TensorFlow must stay out of the process.
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        try:
+            import tensorflow as tf
+            parts.append(f"tf={tf.__version__}")
+            gpus = tf.config.list_physical_devices("GPU")
+            parts.append(f"gpus={len(gpus)}")
+        except ImportError:
+            pass
+    else:
+        parts.append(f"keras_backend={os.environ['KERAS_BACKEND']}")
     parts.append(f"numpy={np.__version__}")
     parts.append(f"python={platform.python_version()}")
     parts.append("loadavg=" + "/".join(f"{x:.1f}" for x in os.getloadavg()))
