@@ -135,7 +135,9 @@ def add_parser(subparsers):
     fit.add_argument("--augment_min_points", type=int, default=None, metavar="N",
                      help="each epoch, cut training chunks to random subsets of at least "
                           "N of their points (varying lengths, so sparse survey light "
-                          "curves are in distribution); default: no augmentation")
+                          "curves are in distribution); in sequential training the "
+                          "estimation stage also trains on one such cut copy of every "
+                          "training chunk; default: no augmentation")
     fit.add_argument("--augment_probability", type=float, default=0.5,
                      help="chance that a chunk is cut by --augment_min_points")
     fit.add_argument("--reobserve_from", default=None, metavar="CATALOG.h5",

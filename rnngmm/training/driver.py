@@ -190,13 +190,20 @@ def run_training(config, on_epoch=None, adaptation=None):
             validation_fraction=args.validation_fraction, seed=args.seed,
             num_classes=args.num_classes, excluded=catalog_cuts(dataset, args))
         model_config = model_config_from_args(args, num_classes=len(data.class_names))
+        extras = []
         if args.reobserve_from:
             from ..objects import Chunking
             from .reobserve import Reobservation
-            data.estimation_extra = Reobservation(
+            extras.append(Reobservation(
                 args.reobserve_from, dataset.periods,
                 Chunking(args.n_min, model_config["n_max"], args.period_fold),
-                args.reobserve_fraction, args.seed)
+                args.reobserve_fraction, args.seed))
+        if args.augment_min_points is not None and not args.gmm_on:
+            # the (cached) estimation stage would otherwise see whole chunks only
+            from .augment import SparseCopies
+            extras.append(SparseCopies(args.augment_min_points, seed=args.seed))
+        from .augment import chain_extras
+        data.estimation_extra = chain_extras(extras)
         power = class_weight_power(args.class_weight)
         if power > 0:
             model_config["class_weights"] = balanced_class_weights(

@@ -74,3 +74,31 @@ def test_sparse_objects_are_scored_by_a_run_trained_for_them(small_dataset, smal
     keep = np.sort(np.random.default_rng(0).choice(len(time), 15, replace=False))
     result = run.predict(time[keep], mag[keep], err[keep], period=2.0148)
     assert result["status"][0] == "ok" and result["n_chunks"][0] == 1
+
+
+def test_sparse_copies_cut_every_chunk_once_and_do_not_depend_on_the_chunk_order():
+    from rnngmm.preprocess import Chunks
+    from rnngmm.training.augment import SparseCopies, chain_extras
+    from rnngmm.training.data import LabelledChunks
+    rng = np.random.default_rng(2)
+    parts = []
+    for _ in range(3):
+        time = np.sort(rng.uniform(0, 100, 70))
+        parts.append(make_chunks(time, 15 + np.sin(time), np.full(70, 0.05), 3.0,
+                                 n_min=10, n_max=80))
+    train = LabelledChunks(Chunks.concatenate(parts, 80), np.array([7, 3, 9]),
+                           np.array([0, 1, 0], np.int32))
+    copies = SparseCopies(min_points=20, seed=1)(None, train)
+    assert len(copies) == 3
+    lengths = (copies.chunks.weights > 0).sum(axis=1)
+    assert np.all((lengths >= 20) & (lengths < 70))
+    np.testing.assert_array_equal(np.sort(copies.object_index), [3, 7, 9])
+    # seeded per object: the same object gets the same copy in another order
+    reordered = SparseCopies(min_points=20, seed=1)(None, train.take([2, 0, 1]))
+    first = {int(o): w for o, w in zip(copies.object_index, copies.chunks.weights)}
+    for obj, weights in zip(reordered.object_index, reordered.chunks.weights):
+        np.testing.assert_array_equal(weights, first[int(obj)])
+    # chained extras add the chunks of each
+    both = chain_extras([SparseCopies(20, seed=1), None, SparseCopies(20, seed=2)])
+    assert len(both(None, train)) == 6
+    assert chain_extras([None]) is None
