@@ -12,6 +12,10 @@
 #   benchmarks/gpu_bench.sh run [WHEELS]     # on the GPU node, no network needed:
 #                                            # JSON lines, logs and versions into $OUT
 #
+# build/ is git-ignored: a remote run that copies the work tree must be told to
+# carry build/gpu_wheels. Each setting is capped at 240 s; the quick matrix is
+# 4 settings per backend (jax and torch run one after the other).
+#
 # Only Keras and its own small needs travel; the node's numpy, JAX and PyTorch
 # are used as they are. Keras 3.15.1 imports at start-up: absl-py, rich
 # (markdown-it-py, mdurl, pygments), optree (typing-extensions), ml-dtypes,
