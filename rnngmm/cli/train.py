@@ -80,16 +80,18 @@ def add_parser(subparsers):
                             "same; 'sqrt' or a number p in [0, 1] takes that balanced "
                             "weight to the power p (between the two; sqrt measured best "
                             "on CRTS, BENCHMARKS.md)")
-    model.add_argument("--novelty_score", choices=("class_energy", "energy", "class_energy_msp"),
-                       default="class_energy",
+    model.add_argument("--novelty_score", choices=("class_energy_msp", "class_energy", "energy"),
+                       default="class_energy_msp",
                        help="score the run's anomaly flags are set on (recorded in the run; "
-                            "score and flag use it): 'class_energy' calibrates the sample "
-                            "energy within each object's predicted class, so every known "
-                            "class is flagged at the nominal rate (1 - p/100 of its training "
-                            "objects); 'energy' is the reference sample energy with one "
-                            "pooled threshold; 'class_energy_msp' averages the class-"
-                            "calibrated energy with the classifier's class-calibrated doubt "
-                            "(1 - max p) (default: %(default)s)")
+                            "score and flag use it), each HIGHER = more anomalous: "
+                            "'class_energy_msp' averages the training ranks of the "
+                            "class-calibrated energy and of the classifier's doubt (1 - max "
+                            "p), calibrated within the predicted class (best mean "
+                            "leave-one-class-out AUROC on CRTS); 'class_energy' calibrates the "
+                            "sample energy alone within each object's predicted class; both "
+                            "flag every known class at the nominal rate (1 - p/100 of its "
+                            "training objects); 'energy' is the reference sample energy with "
+                            "one pooled threshold (default: %(default)s)")
     model.add_argument("--lambda1", type=float, default=None, help="weight of the energy")
     model.add_argument("--lambda2", type=float, default=None,
                        help="weight of the covariance-diagonal penalty")

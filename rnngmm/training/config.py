@@ -67,7 +67,7 @@ class TrainConfig:
     augment_min_points: int = None
     augment_probability: float = 0.5
     score_n_min: int = None
-    novelty_score: str = "class_energy"
+    novelty_score: str = "class_energy_msp"
     reobserve_from: str = None
     reobserve_fraction: float = 1.0
     # run directory

@@ -31,14 +31,17 @@ def tables(tiny_run_dir, new_catalog, tmp_path_factory):  # noqa: F811
 
 
 def scores_of(table, run_dir):
-    """The run's novelty score of each scored row (network class, energy)."""
+    """The run's novelty score of each scored row (network class, energy and
+    class probability: a table without --estimate_priors)."""
     from rnngmm.novelty import GMMNovelty
     novelty = GMMNovelty.load(run_dir / "gmm.h5")
     names = list(table.meta["class_names"])
     column = "network_class" if "network_class" in table.colnames else "predicted_class"
     ok = np.asarray(table["status"] == "ok")
     predicted = np.array([names.index(c) for c in np.asarray(table[column])[ok]])
-    return ok, novelty.novelty_scores(np.asarray(table["energy"], float)[ok], predicted)
+    assert "network_class" not in table.colnames  # probabilities are the network's
+    return ok, novelty.novelty_scores(np.asarray(table["energy"], float)[ok], predicted,
+                                      np.asarray(table["class_probability"], float)[ok])
 
 
 def per_class_rates(table, p):

@@ -47,15 +47,17 @@ def test_one_row_per_catalog_row_with_reasons(reference, new_catalog, tiny_run_d
 def test_thresholds_are_the_runs(reference, tiny_run_dir):  # noqa: F811
     from rnngmm.novelty import GMMNovelty
     novelty = GMMNovelty.load(tiny_run_dir / "gmm.h5")
-    assert novelty.novelty_score == "class_energy"  # the default of new runs
-    assert reference.meta["novelty_score"] == "class_energy"
+    assert novelty.novelty_score == "class_energy_msp"  # the default of new runs
+    assert reference.meta["novelty_score"] == "class_energy_msp"
     assert reference.meta["expected_flag_rate"] == {"80": 0.2, "95": 0.05, "99": 0.01}
     names = list(reference.meta["class_names"])
     scored = np.asarray(reference["status"] == "ok")
     predicted = np.array([names.index(c) if c else 0 for c in reference["predicted_class"]])
     energy = np.asarray(reference["energy"], float)
     scores = np.full(len(energy), np.nan)
-    scores[scored] = novelty.novelty_scores(energy[scored], predicted[scored])
+    max_probability = np.asarray(reference["class_probability"], float)
+    scores[scored] = novelty.novelty_scores(energy[scored], predicted[scored],
+                                            max_probability[scored])
     for p in (80, 95, 99):
         threshold = novelty.score_thresholds([p])[float(p)]
         assert reference.meta[f"threshold_{p}"] == pytest.approx(threshold)

@@ -70,7 +70,7 @@ def test_thresholds_come_from_saved_training_energies(scored, tiny_run_dir):  # 
     detector = GMMNovelty.load(tiny_run_dir / "gmm.h5")
     with open(scored / "novel_detection_scores.json") as f:
         novelty = json.load(f)
-    assert novelty["novelty_score"] == detector.novelty_score == "class_energy"
+    assert novelty["novelty_score"] == detector.novelty_score == "class_energy_msp"
     # the run's class-fair score: calibrated thresholds p / 100 ...
     for p, d in novelty["methods"]["network"]["at_percentile"].items():
         assert d["threshold"] == pytest.approx(float(p) / 100)

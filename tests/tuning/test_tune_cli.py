@@ -172,7 +172,8 @@ def _own_score_auroc(run_dir):
     table = Table.read(run_dir / "scoring" / "objects.ecsv")
     table = table[(table["status"] == "ok") & np.isin(table["role"], ["validation", "novel"])]
     predicted = np.array([list(run.class_names).index(c) for c in table["predicted_class"]])
-    score = run.novelty.novelty_scores(np.asarray(table["energy"], float), predicted)
+    score = run.novelty.novelty_scores(np.asarray(table["energy"], float), predicted,
+                                       np.asarray(table["class_probability"], float))
     return roc_auc_score(table["role"] == "novel", score), table
 
 
@@ -199,7 +200,7 @@ def test_loco_objective_trains_one_run_per_held_out_class(tmp_path, data, capsys
             assert stored["train"]["lr"] == trial.params["lr"]
             auroc, table = _own_score_auroc(run_dir)
             assert fold["auroc"] == pytest.approx(auroc)
-            assert fold["novelty_score"] == "class_energy"
+            assert fold["novelty_score"] == "class_energy_msp"
             # known = the run's validation objects only; novel = the held-out class
             split = json.loads((run_dir / "split.json").read_text())
             known = set(table["id"][table["role"] == "validation"])
