@@ -1,15 +1,18 @@
 """Catalog + light curves -> one HDF5 dataset and a rejects table.
 
 Every catalog row ends up either in the dataset or in the rejects table
-(``<output stem>.rejects.ecsv``: catalog row, id, reason). The catalog is
-cut into blocks of ``BLOCK_OBJECTS`` objects handed out round robin, so slow
-(Lomb-Scargle) objects spread over the ranks. Each rank reads, cleans and
-period-searches its blocks and writes them to temporary part files next to
-the output (:mod:`rnngmm.io.dataset_parts`); rank 0 then streams the parts,
-block by block in catalog order, into the dataset and the rejects table,
-each written under a temporary name and renamed when complete. No rank holds
-more than a part file's worth of light curves, and the output does not depend
-on the number of ranks.
+(``<output stem>.rejects.ecsv``: catalog row, id, reason). Rank 0 first scans
+the catalog (:func:`rnngmm.io.catalog.scan_catalog`: rows without a usable
+id or period, column types) and hands the result to every rank. The kept
+objects are cut into blocks of ``BLOCK_OBJECTS`` handed out round robin, so
+slow (Lomb-Scargle) objects spread over the ranks; each rank reads only its
+blocks' catalog rows, a few thousand at a time, and reads, cleans and
+period-searches their light curves into temporary part files next to the
+output (:mod:`rnngmm.io.dataset_parts`); rank 0 then streams the parts, block
+by block in catalog order, into the dataset and the rejects table, each
+written under a temporary name and renamed when complete. No rank holds the
+catalog or more than a part file's worth of light curves, and the output does
+not depend on the number of ranks.
 """
 
 import json
@@ -28,9 +31,10 @@ import numpy as np
 from .dist import Dist
 from .errors import BadLightCurve, InputError
 from . import debug
-from .io.catalog import read_catalog
+from .io.catalog import kept_blocks, scan_catalog
+from .io.catalog_file import CatalogFile
 from .io.dataset import create_column, streamed_dataset
-from .io.dataset_parts import (STR as _STR, PartWriter, blocks_of_rank, check_free_space,
+from .io.dataset_parts import (STR as _STR, PartWriter, block_owner, check_free_space,
                                join_parts, remove_pieces)
 from .io.rejects import rejects_writer
 from .io.readers import (DEFAULT_TEMPLATES, READERS, TABLE_FORMATS, check_reader_options,
@@ -213,27 +217,28 @@ def reason_category(reason):
     return re.sub(r"\d[\d.eE+-]*", "N", reason.split(" (")[0])
 
 
-def _catalog_reason(i, catalog, labels, config):
-    """Reason to reject catalog object ``i`` before reading its light curve, or None."""
+def _catalog_reason(block, j, label, config):
+    """Reason to reject object ``j`` of catalog ``block`` before reading its light curve."""
     if config.max_ss_resid is not None:
-        value = catalog.extra[config.ss_resid_col][i]
+        value = block.extra[config.ss_resid_col][j]
         if not value <= config.max_ss_resid:
             return f"ss_resid above cut ({value:.4g} > {config.max_ss_resid})"
     if config.min_class_prob is not None:
-        value = catalog.extra[config.class_prob_col][i]
+        value = block.extra[config.class_prob_col][j]
         if not value >= config.min_class_prob:
             return f"class probability below cut ({value:.4g} < {config.min_class_prob})"
-    if config.class_map is not None and labels[i] and labels[i] not in config.class_map:
-        return f"class not in class map ({labels[i]})"
+    if config.class_map is not None and label and label not in config.class_map:
+        return f"class not in class map ({label})"
     return None
 
 
 def _loader(config, ids=None):
     """Function ``object_id, counts -> (time, mag, err)`` for the configured input.
 
-    ``ids`` (the objects of this rank) limits what a long table is read for:
-    a Parquet table is read only for those ids (pyarrow filter on
-    ``lc_id_col``); other tables are read whole and only those objects kept.
+    ``ids`` (a callable giving the objects of this rank) limits what a long
+    table is read for: a Parquet table is read only for those ids (pyarrow
+    filter on ``lc_id_col``); other tables are read whole and only those
+    objects kept.
     """
     options = check_reader_options(config.format, config.reader_options)
     if os.path.isdir(config.lightcurves):
@@ -243,48 +248,94 @@ def _loader(config, ids=None):
             path = locate_lightcurve(config.lightcurves, object_id, template)
             return read_lightcurve(path, config.format, counts, **options)
         return load
-    objects = read_table_objects(config.lightcurves, config.lc_id_col, ids=ids,
+    objects = read_table_objects(config.lightcurves, config.lc_id_col, ids=ids(),
                                  format=config.format, **options)
     return objects.load
 
 
-def _process_blocks(indices, catalog, labels, periods, config, writer, block_objects,
-                    progress=None, scale=1):
-    """Prepare the objects ``indices`` (whole blocks) into ``writer``.
+class _RankCatalog:
+    """The catalog rows of one rank's blocks, read block by block (second pass)."""
+
+    def __init__(self, source, scan, config, columns, rank, size):
+        self.source, self.scan, self.config = source, scan, config
+        self.columns, self.rank, self.size = tuple(columns), rank, size
+
+    def _mine(self, index):
+        return block_owner(index // self.config.block_objects, self.size) == self.rank
+
+    def blocks(self, ids_only=False):
+        """``(index, Catalog)`` of this rank's objects, a few thousand at a time."""
+        c = self.config
+        if ids_only:
+            return kept_blocks(self.source, self.scan, c.id_col, select=self._mine)
+        return kept_blocks(self.source, self.scan, c.id_col, c.label_col, c.period_col,
+                           self.columns, select=self._mine)
+
+    def ids(self):
+        """Ids of this rank's objects (for reading a long light-curve table)."""
+        return [str(i) for _, block in self.blocks(ids_only=True) for i in block.ids]
+
+
+def _process_blocks(catalog, n, config, writer, progress=None, scale=1):
+    """Prepare this rank's objects (whole blocks of ``catalog``, a _RankCatalog) into ``writer``.
 
     Returns ``(point_counts, period_sources, reject_reasons)`` as Counters.
     ``progress`` (rank 0's :class:`rnngmm.progress.Progress`) is told
     ``scale`` x the objects done here (every rank holds an equal share).
     """
-    load = _loader(config, ids=[str(catalog.ids[i]) for i in indices])
+    load = _loader(config, ids=catalog.ids)
     settings = config.preprocessing()
     class_map = config.class_map or {}
     extra_cols = tuple(config.extra_cols)
+    block_objects = config.block_objects
     point_counts, sources, reasons = Counter(), Counter(), Counter()
-    for done, i in enumerate(indices):
-        if progress is not None:
-            progress.update(min(done * scale, progress.total))
-        object_id = catalog.ids[i]
-        reason = _catalog_reason(i, catalog, labels, config)
-        if reason is None:
-            try:
-                counts = {}
-                prepared = prepare_object(*load(object_id, counts), periods[i], settings)
-            except BadLightCurve as exc:
-                reason = exc.reason
-            else:
-                point_counts.update(counts)
-                point_counts.update(prepared.dropped)
-                sources[prepared.period_source] += 1
-                writer.add_kept(i, object_id, class_map.get(labels[i], labels[i]), prepared,
-                                {c: catalog.extra[c][i] for c in extra_cols})
-        if reason is not None:
-            writer.add_reject(i, catalog.rows[i], object_id, reason)
-            reasons[reason_category(reason)] += 1
-        if (i + 1) % block_objects == 0 or i + 1 == len(catalog):
-            writer.end_block()
+    done = 0
+    for index, block in catalog.blocks():
+        for j, i in enumerate(index):
+            if progress is not None:
+                progress.update(min(done * scale, progress.total))
+            done += 1
+            object_id = block.ids[j]
+            label = block.labels[j] if block.labels is not None else ""
+            period = block.periods[j] if block.periods is not None else np.nan
+            reason = _catalog_reason(block, j, label, config)
+            if reason is None:
+                try:
+                    counts = {}
+                    prepared = prepare_object(*load(object_id, counts), period, settings)
+                except BadLightCurve as exc:
+                    reason = exc.reason
+                else:
+                    point_counts.update(counts)
+                    point_counts.update(prepared.dropped)
+                    sources[prepared.period_source] += 1
+                    writer.add_kept(i, object_id, class_map.get(label, label), prepared,
+                                    {c: block.extra[c][j] for c in extra_cols})
+            if reason is not None:
+                writer.add_reject(i, block.rows[j], object_id, reason)
+                reasons[reason_category(reason)] += 1
+            if (i + 1) % block_objects == 0 or i + 1 == n:
+                writer.end_block()
     writer.flush()
     return point_counts, sources, reasons
+
+
+def _scan(config, dist, columns, extra_cols):
+    """Rank 0 scans the catalog; every rank gets ``(source, scan)`` or the same error.
+
+    The other ranks get ``source`` None (they open the catalog afterwards).
+    """
+    source = scan = None
+    if dist.is_root:
+        try:
+            source = CatalogFile(config.catalog, columns, config.id_col, config.catalog_format)
+            scan = scan_catalog(source, config.id_col, config.period_col, extra_cols)
+        except Exception as exc:  # the other ranks must not wait for a scan that failed
+            scan = exc
+    scan = dist.bcast(scan)
+    if isinstance(scan, Exception):
+        raise scan
+    return source, scan
 
 
 def _provenance(config):
@@ -317,17 +368,15 @@ def prepare(config, dist=None, log=None):
     filter_cols = tuple(c for c, on in ((config.ss_resid_col, config.max_ss_resid),
                                         (config.class_prob_col, config.min_class_prob))
                         if on is not None and c not in extra_cols)
-    catalog = read_catalog(config.catalog, config.id_col, config.label_col,
-                           config.period_col, extra_cols + filter_cols,
-                           config.catalog_format)
+    columns = list(dict.fromkeys(
+        [c for c in (config.label_col, config.period_col) if c] + list(extra_cols + filter_cols)))
+    source, scan = _scan(config, dist, columns, extra_cols + filter_cols)
     for column in filter_cols:
-        if catalog.extra[column].dtype.kind not in "iuf":
+        if scan.extra_dtypes[column].kind not in "iuf":
             raise InputError(f"catalog column {column!r} used as a cut is not numeric")
-    n = len(catalog)
-    labels = catalog.labels if catalog.labels is not None else np.full(n, "", dtype=object)
-    periods = catalog.periods if catalog.periods is not None else np.full(n, np.nan)
+    n = scan.n_kept
     progress = Progress(n, interval=10.0, label="prepare") if dist.is_root else None
-    extra_dtypes = {c: _STR if catalog.extra[c].dtype.kind in "OUS" else catalog.extra[c].dtype
+    extra_dtypes = {c: _STR if scan.extra_dtypes[c].kind in "OUS" else scan.extra_dtypes[c]
                     for c in extra_cols}
     if dist.is_root:
         remove_pieces(config.output)  # left by a killed earlier run
@@ -335,9 +384,11 @@ def prepare(config, dist=None, log=None):
     writer = PartWriter(config.output, dist.rank, dist.size, config.block_objects, extra_dtypes,
                         piece_objects=PIECE_OBJECTS, piece_points=PIECE_POINTS)
     try:
-        counts = _process_blocks(blocks_of_rank(n, config.block_objects, dist.rank, dist.size),
-                                 catalog, labels, periods, config, writer, config.block_objects,
-                                 progress, dist.size)
+        if source is None:  # ranks other than 0: the header (or schema) only
+            source = CatalogFile(config.catalog, columns, config.id_col, config.catalog_format)
+        catalog = _RankCatalog(source, scan, config, extra_cols + filter_cols, dist.rank,
+                               dist.size)
+        counts = _process_blocks(catalog, n, config, writer, progress, dist.size)
     except BaseException as exc:
         writer.discard()
         if dist.size == 1:
@@ -354,18 +405,18 @@ def prepare(config, dist=None, log=None):
     if not dist.is_root:
         return None
     point_counts, sources, reasons = Counter(), Counter(), Counter(
-        reason_category(r[2]) for r in catalog.rejects)
+        reason_category(r[2]) for r in scan.rejects)
     for _, (points, kept, rejected) in parts:
         point_counts.update(points)
         sources.update(kept)
         reasons.update(rejected)
     try:
-        _join(config, [p[0] for p in parts], n, catalog.rejects, extra_dtypes, dist.rank)
+        _join(config, [p[0] for p in parts], n, scan.rejects, extra_dtypes, dist.rank)
     finally:
         remove_pieces(config.output)
     result = PrepareResult(
         output=config.output, rejects_path=rejects_path(config.output),
-        n_input=n + len(catalog.rejects), n_kept=sum(sources.values()),
+        n_input=scan.n_rows, n_kept=sum(sources.values()),
         reject_counts=dict(reasons), point_counts=dict(point_counts),
         period_sources=dict(sources), seconds=clock.perf_counter() - start)
     log(summary(result, dist.size))

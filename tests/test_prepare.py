@@ -94,6 +94,20 @@ def test_first_block_without_a_kept_object(tmp_path):
     assert result.n_kept == 2 and result.n_input == 4
 
 
+def test_catalog_read_a_few_rows_at_a_time_gives_the_same_files(tmp_path, monkeypatch):
+    """The catalog read in blocks of 2 rows (the duplicate and the rejects in
+    other blocks than their first rows), in work blocks of 2 objects, gives
+    the files of one block."""
+    import rnngmm.io.catalog_file as catalog_file
+    catalog, lc = crts_like(tmp_path)
+    whole = tmp_path / "whole.h5"
+    prepare(config(catalog, lc, whole), log=lambda *a: None)
+    monkeypatch.setattr(catalog_file, "BLOCK_ROWS", 2)
+    rows = tmp_path / "rows.h5"
+    prepare(config(catalog, lc, rows, block_objects=2), log=lambda *a: None)
+    assert_same_files(whole, rows, extra=("vmag",))
+
+
 def test_filters_class_map_and_period_source(tmp_path):
     catalog, lc = crts_like(tmp_path)
     out = tmp_path / "d.h5"
@@ -206,6 +220,18 @@ def dataset_contents(path):
                  "lightcurves/time", "lightcurves/mag", "lightcurves/err"]}
 
 
+def assert_same_files(one, two, extra=()):
+    """The same dataset arrays (and ``extra`` columns) and the same rejects table."""
+    a, b = dataset_contents(one), dataset_contents(two)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    with Dataset(one) as x, Dataset(two) as y:
+        for name in extra:
+            np.testing.assert_array_equal(x.extra(name), y.extra(name), err_msg=name)
+    assert (Table.read(rejects_path(one)).as_array().tolist()
+            == Table.read(rejects_path(two)).as_array().tolist())
+
+
 @pytest.mark.mpi
 def test_two_ranks_give_the_same_files_as_one(small_sample, tmp_path):
     args = ["-m", "rnngmm.cli", "prepare", "--catalog", small_sample / "catalog.csv",
@@ -219,11 +245,7 @@ def test_two_ranks_give_the_same_files_as_one(small_sample, tmp_path):
     proc = mpirun(2, *args, "--output", parallel, "--block_objects", "4")
     assert proc.returncode == 0, proc.stderr
     assert "on 2 process(es)" in proc.stdout and proc.stdout.count("prepared") == 1
-    a, b = dataset_contents(serial), dataset_contents(parallel)
-    for name in a:
-        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-    assert (Table.read(rejects_path(serial)).as_array().tolist()
-            == Table.read(rejects_path(parallel)).as_array().tolist())
+    assert_same_files(serial, parallel)
 
 
 def test_parts_joined_in_catalog_order_whatever_the_blocks_and_pieces(small_sample, tmp_path,
@@ -243,13 +265,7 @@ def test_parts_joined_in_catalog_order_whatever_the_blocks_and_pieces(small_samp
     pieces = tmp_path / "pieces.h5"
     result = prepare(PrepareConfig(output=str(pieces), block_objects=3, **base),
                      log=lambda *a: None)
-    a, b = dataset_contents(whole), dataset_contents(pieces)
-    for name in a:
-        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-    with Dataset(whole) as x, Dataset(pieces) as y:
-        np.testing.assert_array_equal(x.extra("class_prob"), y.extra("class_prob"))
-    assert (Table.read(rejects_path(whole)).as_array().tolist()
-            == Table.read(rejects_path(pieces)).as_array().tolist())
+    assert_same_files(whole, pieces, extra=("class_prob",))
     assert result.n_kept + sum(result.reject_counts.values()) == result.n_input
     # no part file is left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == [

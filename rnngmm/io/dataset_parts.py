@@ -69,14 +69,6 @@ def block_owner(block, size):
     return block % size
 
 
-def blocks_of_rank(n_objects, block_objects, rank, size):
-    """Catalog indices of ``rank``'s blocks, in increasing order."""
-    n_blocks = -(-n_objects // block_objects)
-    mine = [np.arange(b * block_objects, min((b + 1) * block_objects, n_objects))
-            for b in range(rank, n_blocks, size)]
-    return np.concatenate(mine) if mine else np.zeros(0, np.int64)
-
-
 def _text(values):
     return np.array([str(v) for v in values], dtype=object)
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from astropy.table import Table
+from astropy.table import MaskedColumn, Table
 
 from rnngmm.errors import InputError
 from rnngmm.io.catalog import read_catalog
@@ -127,3 +127,111 @@ def test_parquet_catalog_reads_only_the_named_columns(tmp_path):
     junk.write_text("not parquet")
     with pytest.raises(InputError, match="could not be read as parquet"):
         read_catalog(junk, "id")
+
+
+# ---------------------------------------------------------- read in blocks
+
+MESSY_CSV = ("id,P,cls,num,mix,last\r\n"
+             "007,0.5,EW,1,-0,\r\n"
+             "\r\n"
+             "b,junk,RR,2.5,x,3\r\n"
+             "c,,,,,\r\n"
+             "007,1.0,EW,3,1,4\r\n"
+             "   \r\n"
+             ",2.0,EA,4,2,5\r\n"
+             "d,-0,RR,,007,\r\n"
+             "e,3,EW,5,1.50,6\r\n")
+
+
+def whole_and_blocks(path, monkeypatch, **kw):
+    import rnngmm.io.catalog_file as catalog_file
+    whole = read_catalog(path, "id", **kw)
+    monkeypatch.setattr(catalog_file, "BLOCK_ROWS", 2)
+    return whole, read_catalog(path, "id", **kw)
+
+
+def test_blocks_of_rows_read_as_the_whole_file(tmp_path, monkeypatch):
+    """Blank lines, CRLF, blank cells in the last column, junk periods, a
+    duplicate two blocks later: blocks of 2 rows give what one block gives,
+    and numbers typed by the whole column (a column with text in one block
+    is text in every block; a blank cell makes an integer column float)."""
+    path = tmp_path / "cat.csv"
+    path.write_bytes(MESSY_CSV.encode())
+    kw = dict(label_col="cls", period_col="P", extra_cols=("num", "mix", "last"))
+    whole, blocks = whole_and_blocks(path, monkeypatch, **kw)
+    for cat in (whole, blocks):
+        assert list(cat.ids) == ["007", "c", "d", "e"]
+        np.testing.assert_array_equal(cat.rows, [0, 2, 5, 6])
+        assert [r[:2] for r in cat.rejects] == [(1, "b"), (3, "007"), (4, "")]
+        assert cat.rejects[1][2] == "duplicate catalog id (first at row 0)"
+        assert list(cat.labels) == ["EW", "", "RR", "EW"]
+        np.testing.assert_array_equal(cat.periods, [0.5, np.nan, -0.0, 3.0])
+        assert np.signbit(cat.periods[2])
+        assert cat.extra["mix"].dtype.kind == "U"
+        assert list(cat.extra["mix"]) == ["-0", "", "007", "1.50"]
+        assert cat.extra["last"].dtype == np.float64
+        np.testing.assert_array_equal(cat.extra["last"], [np.nan, np.nan, np.nan, 6.0])
+        assert cat.extra["num"].dtype == np.float64
+        np.testing.assert_array_equal(cat.extra["num"], [1.0, np.nan, np.nan, 5.0])
+
+
+def test_kept_blocks_select_only_the_wanted_objects(tmp_path):
+    from rnngmm.io.catalog import kept_blocks, scan_catalog
+    from rnngmm.io.catalog_file import CatalogFile
+    path = tmp_path / "cat.csv"
+    path.write_bytes(MESSY_CSV.encode())
+    source = CatalogFile(path, ["P", "num"], "id", block_rows=3)
+    scan = scan_catalog(source, "id", "P", ["num"])
+    assert (scan.n_rows, scan.n_kept) == (7, 4)
+    got = [(int(i), str(b.ids[j]), int(b.rows[j]), float(b.extra["num"][j]))
+           for index, b in kept_blocks(source, scan, "id", period_col="P",
+                                       extra_cols=["num"], select=lambda k: k % 2 == 1)
+           for j, i in enumerate(index)]
+    assert got == [(1, "c", 2, got[0][3]), (3, "e", 6, 5.0)] and np.isnan(got[0][3])
+
+
+def test_duplicates_are_judged_on_ids_not_on_hashes(tmp_path, monkeypatch):
+    """Every id hashed alike: only the real duplicate is rejected."""
+    import rnngmm.io.catalog as catalog
+    monkeypatch.setattr(catalog, "_id_hashes", lambda ids: np.zeros(len(ids), np.int64))
+    path = tmp_path / "cat.csv"
+    path.write_text("id,P\na,1\nb,2\na,3\nc,4\n")
+    cat = read_catalog(path, "id", period_col="P")
+    assert list(cat.ids) == ["a", "b", "c"]
+    assert cat.rejects == [(2, "a", "duplicate catalog id (first at row 0)")]
+
+
+def test_masked_cells_of_a_text_period_column_are_missing(tmp_path):
+    """A masked cell of a text period column is no period (astropy fills it
+    with "0" underneath, which is no catalog period)."""
+    path = tmp_path / "cat.ecsv"
+    Table({"oid": ["a", "b", "c"],
+           "P": MaskedColumn(["0.5", "x", "2"], mask=[False, True, False])}
+          ).write(path, format="ascii.ecsv")
+    cat = read_catalog(path, "oid", period_col="P")
+    np.testing.assert_array_equal(cat.periods, [0.5, np.nan, 2.0])
+    assert cat.rejects == []
+
+
+@pytest.mark.parametrize("suffix, fmt", [(".ecsv", "ascii.ecsv"), (".fits", "fits"),
+                                         (".parquet", "parquet")])
+def test_other_formats_in_blocks(tmp_path, monkeypatch, suffix, fmt):
+    rng = np.random.default_rng(0)
+    n = 11
+    table = Table({"id": [f"s{i % 9}" for i in range(n)], "P": rng.uniform(0.1, 9, n),
+                   "k": rng.integers(0, 5, n), "f": rng.normal(size=n).astype(np.float32)})
+    path = tmp_path / f"cat{suffix}"
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        pq.write_table(pa.table({c: table[c].data for c in table.colnames}), path,
+                       row_group_size=3)
+    else:
+        table.write(path, format=fmt)
+    whole, blocks = whole_and_blocks(path, monkeypatch, period_col="P", extra_cols=("k", "f"))
+    assert list(blocks.ids) == list(whole.ids) and blocks.rejects == whole.rejects
+    assert len(whole.rejects) == 2
+    for name in ("k", "f"):
+        assert blocks.extra[name].dtype == whole.extra[name].dtype
+        np.testing.assert_array_equal(blocks.extra[name], whole.extra[name])
+    np.testing.assert_array_equal(blocks.periods, whole.periods)
