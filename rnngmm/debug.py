@@ -7,10 +7,12 @@ on them, and a production run without them takes none of these branches.
 ``RNNGMM_FLAG_FAULT=<rank>:<kill|raise>:<n>``
     ``rnngmm flag``: that rank SIGKILLs itself (or raises) after writing
     ``n`` shards (tests of dead ranks and ``--resume``).
-``RNNGMM_PREPARE_FAULT=<rank>:kill:<stage>:<n>``
-    ``rnngmm prepare``: that rank SIGKILLs itself at ``stage`` ``"join"``
-    before joining block ``n`` (tests that a killed prepare leaves no file
-    that looks complete).
+``RNNGMM_PREPARE_FAULT=<rank>:<kill|error|raise>:<stage>:<n>``
+    ``rnngmm prepare``: that rank SIGKILLs itself (kill), or raises an
+    InputError (error) or a RuntimeError (raise), at ``stage`` ``"join"``
+    before joining block ``n``, or ``"block"`` before preparing its block
+    ``n`` (tests that a killed prepare leaves no file that looks complete,
+    and that one failing rank ends a multi-rank prepare).
 ``RNNGMM_DEBUG_SIGNAL_AT=<epoch>:<step>:<SIGNAME>``
     ``rnngmm train``: rank 0 sends itself a real signal after that step.
 ``RNNGMM_DEBUG_DUMP_WEIGHTS=<dir>``
@@ -46,13 +48,18 @@ def flag_fault(rank, shards_written):
 
 
 def prepare_fault(rank, stage, n):
-    """SIGKILL this process when ``RNNGMM_PREPARE_FAULT`` names this point."""
+    """Fail on purpose when ``RNNGMM_PREPARE_FAULT`` names this point."""
     spec = os.environ.get(PREPARE_FAULT)
     if not spec:
         return
     target, kind, at_stage, at = spec.split(":")
-    if (int(target), at_stage, int(at)) == (rank, stage, n) and kind == "kill":
+    if (int(target), at_stage, int(at)) != (rank, stage, n):
+        return
+    if kind == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
+    from .errors import InputError
+    error = InputError if kind == "error" else RuntimeError
+    raise error(f"{PREPARE_FAULT}: injected failure on rank {rank} at {stage} {n}")
 
 
 def self_signal(epoch, step, rank):

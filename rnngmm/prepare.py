@@ -292,6 +292,8 @@ def _process_blocks(catalog, n, config, writer, progress=None, scale=1):
     done = 0
     for index, block in catalog.blocks():
         for j, i in enumerate(index):
+            if i % block_objects == 0:
+                debug.prepare_fault(writer.rank, "block", i // block_objects)
             if progress is not None:
                 progress.update(min(done * scale, progress.total))
             done += 1

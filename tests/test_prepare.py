@@ -297,3 +297,31 @@ def test_killed_prepare_leaves_no_file_that_looks_complete(small_sample, tmp_pat
     assert not [p for p in tmp_path.iterdir() if ".part-" in p.name]
     with Dataset(out) as dataset:
         assert len(dataset) > 0
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("kind, code, message", [
+    ("error", 2, "error on rank 1 of 2: RNNGMM_PREPARE_FAULT: injected failure on rank 1 "
+                 "at block 3; aborting the job"),
+    ("raise", 1, "RuntimeError: RNNGMM_PREPARE_FAULT: injected failure on rank 1 at block 3")])
+def test_a_failing_rank_aborts_a_two_rank_prepare(small_sample, tmp_path, monkeypatch,
+                                                 kind, code, message):
+    """Rank 1 fails while rank 0 goes on (and then waits for it to gather the
+    parts): the whole job ends with the error instead of hanging, and leaves
+    no dataset or rejects table, only temporaries; a rerun succeeds."""
+    out = tmp_path / "data.h5"
+    args = ["-m", "rnngmm.cli", "prepare", "--catalog", small_sample / "catalog.csv",
+            "--lightcurves", small_sample / "lightcurves", "--format", "asassn",
+            "--filter", "V", "--label_col", "class", "--period_source", "lomb-scargle",
+            "--output", out, "--block_objects", "2"]
+    monkeypatch.setenv("RNNGMM_PREPARE_FAULT", f"1:{kind}:block:3")
+    proc = mpirun(2, *args, timeout=300)
+    assert proc.returncode == code, proc.stderr
+    assert message in proc.stderr
+    assert "prepared" not in proc.stdout
+    assert not out.exists() and not (tmp_path / "data.rejects.ecsv").exists()
+    assert all(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+    monkeypatch.delenv("RNNGMM_PREPARE_FAULT")
+    proc = mpirun(2, *args, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.h5", "data.rejects.ecsv"]
