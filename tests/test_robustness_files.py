@@ -283,6 +283,23 @@ def test_prepare_into_a_read_only_directory(small_sample, read_only_dir, capsys)
     assert listing(read_only_dir) == []
 
 
+def test_hdf5_flag_table_the_disk_cannot_hold_is_refused_before_writing(small_disk):
+    """HDF5 may crash on a full disk, so the streamed HDF5 table checks the
+    free space first: a clean InputError naming the file, nothing left."""
+    from astropy.table import Table
+    from rnngmm.errors import InputError
+    from rnngmm.flagging.output import TableWriter, column_widths
+    out = small_disk / "flags.h5"
+    block = Table({"id": [f"object-{i:06d}" for i in range(2000)],
+                   "period": np.linspace(0.1, 10, 2000)})
+    with pytest.raises(InputError, match="No space left on device") as error:
+        with TableWriter(out, 4 * len(block), widths=column_widths(block, "hdf5")) as writer:
+            for _ in range(4):
+                writer.write(block)
+    assert str(out) in str(error.value)
+    assert listing(small_disk) == [], "a partial file was left on the full disk"
+
+
 def test_flag_into_a_read_only_directory(tiny_run_dir, new_catalog, read_only_dir,  # noqa: F811
                                          capsys):
     code, err = run(flag_args(tiny_run_dir, new_catalog, read_only_dir / "f.ecsv"), capsys)

@@ -4,8 +4,8 @@ The shards are read back in catalog order and each becomes one block of the
 output table (:func:`rnngmm.flagging.output.build_table`), appended by a
 :class:`rnngmm.flagging.output.TableWriter`: rank 0 holds one shard's rows
 at a time, whatever the size of the catalog. A first pass over the shards
-counts the scored rows (the header's ``n_ok``) and, for FITS, the widths of
-the text columns; the second writes. Every input row is in exactly one
+counts the scored rows (the header's ``n_ok``) and, for FITS and HDF5, the
+widths of the text columns; the second writes. Every input row is in exactly one
 shard, and the writer checks that every row was written.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .output import TableWriter, build_table, output_format, text_widths
+from .output import TableWriter, build_table, column_widths, output_format
 from .results import RowResults, read_shard
 
 
@@ -81,10 +81,11 @@ def write_output(job, plan, directory, meta, n_rows):
     astropy.table.Table or None
     """
     widths = None
-    if output_format(job.out) == "fits":  # fixed-width text columns: widths first
+    fmt = output_format(job.out)
+    if fmt in ("fits", "hdf5"):  # fixed-width text columns: widths first
         widths = {}
         for block in output_blocks(job, plan, directory, meta):
-            for name, width in text_widths(block).items():
+            for name, width in column_widths(block, fmt).items():
                 widths[name] = max(widths.get(name, 1), width)
     kept = []
     with TableWriter(job.out, n_rows, widths=widths) as writer:

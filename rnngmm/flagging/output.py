@@ -141,15 +141,29 @@ def text_widths(table):
             if table[name].dtype.kind == "U"}
 
 
+def column_widths(table, fmt):
+    """Widths of ``table``'s text columns that a ``fmt`` file must fix before
+    the first block: characters for FITS, UTF-8 bytes for HDF5; None for
+    formats without fixed widths."""
+    if fmt == "fits":
+        return text_widths(table)
+    if fmt == "hdf5":
+        from ..io.hdf5_table_stream import byte_widths
+        return byte_widths(table)
+    return None
+
+
 class TableWriter:
     """Write the flag table block by block, atomically, in the format of ``path``.
 
     Blocks are astropy tables with the same columns and metadata, in output
     order. ECSV and CSV are appended as text, Parquet as row groups, FITS as
     rows of one binary table whose header (row count ``n_rows``, text column
-    widths ``widths``) is known before the first block; only HDF5 output
-    collects the blocks and writes them at the end. The file appears at
-    ``path`` only when complete (:func:`rnngmm.io.atomic.atomic_path`).
+    widths ``widths``) is known before the first block, HDF5 as rows of one
+    table whose text columns have the byte widths ``widths``
+    (:class:`rnngmm.io.hdf5_table_stream.HDF5TableStream`, after checking that
+    the disk can hold ``n_rows`` rows). The file appears at ``path`` only
+    when complete (:func:`rnngmm.io.atomic.atomic_path`).
 
     Parameters
     ----------
@@ -157,8 +171,8 @@ class TableWriter:
     n_rows : int
         Rows the blocks will hold in all (FITS header; checked at the end).
     widths : dict of str to int, optional
-        Width of each text column over ALL blocks (FITS; default: the first
-        block's), e.g. the maximum of :func:`text_widths` over the blocks.
+        Width of each text column over ALL blocks (FITS, HDF5; default: the
+        first block's), the maximum of :func:`column_widths` over the blocks.
 
     Raises
     ------
@@ -175,7 +189,6 @@ class TableWriter:
         self._atomic = None
         self._handle = None
         self._sink = None
-        self._blocks = []
 
     def __enter__(self):
         self._atomic = atomic_path(self.path)
@@ -188,6 +201,9 @@ class TableWriter:
             self._sink = TextTableStream(self._handle, self.format, **options)
         elif self.format in ("fits", "parquet"):
             self._handle = open(tmp, "wb")
+        elif self.format == "hdf5":
+            import h5py
+            self._handle = h5py.File(tmp, "w")
         return self
 
     def write(self, block):
@@ -200,8 +216,16 @@ class TableWriter:
         elif self.format == "parquet":
             self._write_parquet(table)
         else:
-            self._blocks.append(table)
+            self._write_hdf5(table)
         self.rows += len(block)
+
+    def _write_hdf5(self, table):
+        from ..io.hdf5_table_stream import HDF5TableStream
+        if self._sink is None:
+            self._sink = HDF5TableStream(self._handle, HDF5_TABLE_PATH, self.n_rows,
+                                         self.widths or column_widths(table, "hdf5"),
+                                         filename=self.path)
+        self._sink.write(table)
 
     def _write_fits(self, table):
         import io
@@ -247,18 +271,14 @@ class TableWriter:
             self._handle.write(b"\0" * (-size % FITS_BLOCK))
         elif self.format == "parquet":
             self._sink.close()
-        elif self.format == "hdf5":
-            from astropy.table import vstack
-            table = vstack(self._blocks, metadata_conflicts="silent") if len(self._blocks) > 1 \
-                else self._blocks[0]
-            table.meta = self._blocks[0].meta
-            table.write(self._tmp, format="hdf5", path=HDF5_TABLE_PATH, serialize_meta=True,
-                        overwrite=True)
+        elif self.format == "hdf5" and self._sink is None:
+            raise ValueError("an HDF5 flag table needs at least one block")
         if self.rows != self.n_rows:
             raise ValueError(f"{self.path}: {self.rows} rows written, {self.n_rows} expected")
 
     def _close(self, quiet):
-        if self._handle is None or self._handle.closed:
+        # An h5py.File has no ``closed``: it is false once closed.
+        if self._handle is None or getattr(self._handle, "closed", not self._handle):
             return
         if quiet:  # already failing (e.g. a full disk): keep the first error
             with contextlib.suppress(OSError):

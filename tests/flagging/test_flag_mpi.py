@@ -19,11 +19,12 @@ pytestmark = pytest.mark.mpi
 DEAD_RANK_LIMIT = 90
 
 
+@pytest.mark.parametrize("suffix", [".ecsv", ".h5"])  # text appended; HDF5 rows appended
 def test_two_ranks_write_the_single_process_file(tiny_run_dir, new_catalog,  # noqa: F811
-                                                 tmp_path):
-    single = tmp_path / "single.ecsv"
+                                                 tmp_path, suffix):
+    single = tmp_path / f"single{suffix}"
     assert run_cli(*flag_args(tiny_run_dir, new_catalog, single)) == 0
-    double = tmp_path / "double.ecsv"
+    double = tmp_path / f"double{suffix}"
     result = mpirun(2, "-m", "rnngmm.cli", *flag_args(tiny_run_dir, new_catalog, double),
                     timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

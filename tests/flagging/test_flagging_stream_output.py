@@ -5,7 +5,8 @@ import pytest
 from astropy.table import Table, vstack
 
 from rnngmm.errors import InputError
-from rnngmm.flagging.output import TableWriter, read_table, text_widths, write_table
+from rnngmm.flagging.output import (TableWriter, column_widths, output_format, read_table,
+                                   write_table)
 
 
 def block(start, n):
@@ -30,6 +31,15 @@ def blocks():
     return [block(0, 5), block(5, 1), block(6, 10), block(16, 7)]
 
 
+def all_widths(parts, suffix):
+    """Text widths over every block, as the flag driver finds them first."""
+    widths = {}
+    for part in parts:
+        for name, width in (column_widths(part, output_format(f"x{suffix}")) or {}).items():
+            widths[name] = max(widths.get(name, 1), width)
+    return widths
+
+
 @pytest.mark.parametrize("suffix", [".ecsv", ".csv", ".fits", ".parquet", ".h5"])
 def test_blocks_read_back_as_the_whole_table(tmp_path, suffix):
     parts = blocks()
@@ -38,11 +48,7 @@ def test_blocks_read_back_as_the_whole_table(tmp_path, suffix):
     one = tmp_path / f"whole{suffix}"
     write_table(whole, one)
     streamed = tmp_path / f"streamed{suffix}"
-    widths = {}
-    for part in parts:
-        for name, width in text_widths(part).items():
-            widths[name] = max(widths.get(name, 1), width)
-    with TableWriter(streamed, len(whole), widths=widths) as writer:
+    with TableWriter(streamed, len(whole), widths=all_widths(parts, suffix)) as writer:
         for part in parts:
             writer.write(part)
     a, b = read_table(one), read_table(streamed)
@@ -77,3 +83,100 @@ def test_wrong_row_count_or_columns_leave_no_file(tmp_path):
 def test_unknown_suffix_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="unknown suffix"):
         TableWriter(tmp_path / "x.txt", 1)
+
+
+def write_hdf5_both_ways(parts, directory):
+    """``whole.h5`` written by astropy at once, ``streamed.h5`` block by block."""
+    whole = vstack(parts)
+    whole.meta = parts[0].meta
+    one, streamed = directory / "whole.h5", directory / "streamed.h5"
+    whole.write(one, format="hdf5", path="flags", serialize_meta=True)
+    with TableWriter(streamed, len(whole), widths=all_widths(parts, ".h5")) as writer:
+        for part in parts:
+            writer.write(part)
+    return one, streamed
+
+
+def test_hdf5_blocks_are_appended_to_one_table(tmp_path):
+    """The streamed HDF5 table is one dataset of the whole table's row type
+    (text as UTF-8 bytes of the widest value of all blocks), with astropy's
+    metadata, readable by plain astropy."""
+    import h5py
+    parts = blocks()
+    for part in parts:  # "é" is two bytes: HDF5 widths are bytes, not characters
+        part["id"] = [f"{v}{'é' * (len(v) % 4)}" for v in part["id"]]
+    one, streamed = write_hdf5_both_ways(parts, tmp_path)
+    with h5py.File(one, "r") as a, h5py.File(streamed, "r") as b:
+        assert a["flags"].dtype == b["flags"].dtype
+        assert b["flags"].dtype["id"].itemsize == max(len(v.encode()) for v in
+                                                          vstack(parts)["id"])
+        for name in a["flags"].dtype.names:
+            np.testing.assert_array_equal(a["flags"][name], b["flags"][name], err_msg=name)
+        np.testing.assert_array_equal(a["flags.__table_column_meta__"][()],
+                                      b["flags.__table_column_meta__"][()])
+    back = Table.read(streamed, path="flags")
+    assert back["period"].unit == "d" and back.meta["thresholds"] == {"95": 2.5}
+
+
+def test_hdf5_masked_columns_are_streamed_as_astropy_writes_them(tmp_path):
+    """Masked columns (as score or similar may write) become value and mask
+    columns, as in astropy's own HDF5 write, block after block."""
+    from astropy.table import MaskedColumn
+    parts = blocks()
+    for part in parts:
+        n = len(part)
+        part["note"] = MaskedColumn(part["note"], mask=np.arange(n) % 3 == 0)
+        part["period"] = MaskedColumn(part["period"], mask=np.arange(n) % 2 == 0)
+    one, streamed = write_hdf5_both_ways(parts, tmp_path)
+    a, b = Table.read(one, path="flags"), Table.read(streamed, path="flags")
+    for name in ("note", "period"):
+        np.testing.assert_array_equal(a[name].mask, b[name].mask, err_msg=name)
+        np.testing.assert_array_equal(a[name].filled(0), b[name].filled(0), err_msg=name)
+    assert b["period"].unit == "d"
+
+
+def test_hdf5_block_wider_than_the_widths_or_of_other_type_leaves_no_file(tmp_path):
+    out = tmp_path / "flags.h5"
+    first, wide = block(0, 5), block(5, 3)
+    wide["status"] = ["a status longer than every status of the first block", "ok", "ok"]
+    with pytest.raises(ValueError, match="wider than the"):
+        with TableWriter(out, 8, widths=column_widths(first, "hdf5")) as writer:
+            writer.write(first)
+            writer.write(wide)
+    other = block(5, 3)
+    other["n_chunks"] = other["n_chunks"].astype(float)
+    with pytest.raises(ValueError, match="other column"):
+        with TableWriter(out, 8, widths=all_widths([first, other], ".h5")) as writer:
+            writer.write(first)
+            writer.write(other)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_hdf5_killed_while_writing_leaves_only_a_temporary(tmp_path):
+    """SIGKILL after two of four blocks: no file at the output path, only a
+    .tmp, which already holds those blocks' rows (they were appended, not
+    collected)."""
+    import h5py
+    import subprocess
+    import sys
+    from helpers import REPO_ROOT
+    out = tmp_path / "flags.h5"
+    script = (
+        "import os, signal, sys\n"
+        "sys.path.insert(0, 'tests/flagging')\n"
+        "from test_flagging_stream_output import all_widths, blocks\n"
+        "from rnngmm.flagging.output import TableWriter\n"
+        "parts = blocks()\n"
+        f"with TableWriter({str(out)!r}, 23, widths=all_widths(parts, '.h5')) as writer:\n"
+        "    for k, part in enumerate(parts):\n"
+        "        writer.write(part)\n"
+        "        if k == 1:\n"
+        "            writer._handle.flush()\n"
+        "            os.kill(os.getpid(), signal.SIGKILL)\n")
+    killed = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    left = list(tmp_path.iterdir())
+    assert len(left) == 1 and left[0].name.endswith(".tmp") and not out.exists(), left
+    with h5py.File(left[0], "r") as f:
+        assert list(f["flags"]["n_chunks"]) == list(vstack(blocks()[:2])["n_chunks"])
