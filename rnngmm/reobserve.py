@@ -76,7 +76,8 @@ def eligible_patterns(lengths, min_points, catalog="the catalog"):
     lengths : array_like of int
         Points of each catalog object.
     min_points : int
-        The run's ``n_min``: shorter objects would give no chunk.
+        The fewest points the run scores (``score_n_min``, else ``n_min``):
+        shorter objects would give no chunk.
     catalog : str
         Name used in the error messages.
 
@@ -91,7 +92,8 @@ def eligible_patterns(lengths, min_points, catalog="the catalog"):
     eligible = np.flatnonzero(lengths >= int(min_points))
     if len(eligible) == 0:
         raise InputError(f"no object of {catalog} has at least {int(min_points)} points "
-                         f"(the run's n_min; the longest has {int(lengths.max())}): its "
+                         f"(the fewest the run scores, --score_n_min or else --n_min; the longest "
+                         f"has {int(lengths.max())}): its "
                          "sampling patterns cannot be encoded by this run")
     return eligible
 

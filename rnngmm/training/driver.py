@@ -194,9 +194,12 @@ def run_training(config, on_epoch=None, adaptation=None):
         if args.reobserve_from:
             from ..objects import Chunking
             from .reobserve import Reobservation
+            # Patterns as short as the run will score (--score_n_min) are the
+            # point: a sparse survey's cadence is what the head must learn.
+            pattern_min = args.score_n_min if args.score_n_min is not None else args.n_min
             extras.append(Reobservation(
                 args.reobserve_from, dataset.periods,
-                Chunking(args.n_min, model_config["n_max"], args.period_fold),
+                Chunking(pattern_min, model_config["n_max"], args.period_fold),
                 args.reobserve_fraction, args.seed))
         if args.augment_min_points is not None and not args.gmm_on:
             # the (cached) estimation stage would otherwise see whole chunks only

@@ -88,12 +88,27 @@ def test_synthetic_copies_join_training_chunks_but_never_validation(tmp_path, tr
         "reobserve_from"] == str(catalog)
 
 
+def test_patterns_as_short_as_score_n_min_are_used(tmp_path, training_log):
+    """A sparse catalog (25 points) lends its cadence to a run that chunks at
+    n_min 30 but scores from 20 points (--score_n_min): the patterns count."""
+    data = write_sim_dataset(tmp_path / "train.h5", n_per_class=4, n_points=64)
+    catalog = write_sim_dataset(tmp_path / "sparse.h5", n_per_class=4, n_points=25, seed=5)
+    config = TrainConfig(data=str(data), config="tiny", n_min=30, n_max=32, score_n_min=20,
+                         batch_size=8, nb_epoch=1, cls_epoch=1, threads=1, seed=3, patience=0,
+                         reobserve_from=str(catalog), reobserve_fraction=1.0,
+                         log_dir=str(tmp_path), run_name="sparse").validate()
+    assert run_training(config) == 0
+    copies = [line for line in training_log if "synthetic copies" in line]
+    assert len(copies) == 1 and int(re.search(r"\((\d+) chunks", copies[0]).group(1)) > 0
+
+
 def test_reobserve_bad_inputs_stop_before_training(tmp_path, capsys):
     data = write_sim_dataset(tmp_path / "train.h5", n_per_class=4)
     short = write_sim_dataset(tmp_path / "short.h5", n_per_class=2, n_points=10)
     cases = [
         (("--reobserve_from", tmp_path / "missing.h5"), "does not exist", True),
         (("--reobserve_from", short), "has at least 20 points", True),
+        (("--reobserve_from", short, "--score_n_min", "12"), "has at least 12 points", True),
         (("--reobserve_from", short), "drop --gmm_on", False),
         (("--reobserve_from", short, "--reobserve_fraction", "0"),
          "--reobserve_fraction must be > 0", True),
