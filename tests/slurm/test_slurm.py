@@ -341,14 +341,25 @@ def test_preempted_training_requeues_and_completes(cluster, workdir, dataset):
     # What SLURM sends at --signal=B:USR1@<seconds> before the time limit.
     cluster.run(["scancel", "--batch", "--signal=USR1", job])
 
+    requeued_at = []
+
     def release(state):
-        # A requeued job is held back (BeginTime ~2 min ahead); let it start now.
-        if state == "PENDING" and int(cluster.job_field(job, "Restarts") or 0) > 0:
+        # A requeued job is held back (BeginTime ~2 min ahead); let it start
+        # sooner, but only once the node has finished with the first instance
+        # and a few seconds have passed: slurmd refuses a launch whose job
+        # credential is not newer (1 s resolution) than the one it revoked
+        # when the first instance ended, and the job then FAILS (CI, 1:0).
+        if state != "PENDING" or int(cluster.job_field(job, "Restarts") or 0) == 0:
+            return
+        if not requeued_at:
+            requeued_at.append(time.monotonic())
+        if time.monotonic() - requeued_at[0] >= 5 and cluster._node_idle():
             cluster.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=False)
 
     state, code = wait_job(cluster, job, on_poll=release, min_restarts=1)
     out = job_output(workdir, log.name)
-    assert (state, code) == ("COMPLETED", "0:0"), out
+    assert (state, code) == ("COMPLETED", "0:0"), \
+        out + cluster.run(["scontrol", "show", "job", job], check=False).stdout + cluster.logs()
     assert int(cluster.job_field(job, "Restarts")) == 1, out
     assert "exited with code 75" in out and "requeueing" in out, out
     assert "--resume" in out and "resuming from" in out, out
