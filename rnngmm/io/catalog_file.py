@@ -18,6 +18,7 @@ be typed otherwise than the whole column; callers that need whole-column
 types pass ``converters`` (from a first pass over every block).
 """
 
+import gc
 import os
 import re
 
@@ -164,6 +165,11 @@ class _LineBlocks:
             raise
         except Exception as exc:  # astropy raises many types for unreadable files
             raise _unreadable(self.path, self.fmt, exc) from None
+        finally:
+            # astropy's reader leaves reference cycles holding the parsed
+            # strings; left to the garbage collector's own pace they held
+            # 40-90 MiB after 0.4-1.6M rows. Only the youngest generation: cheap.
+            gc.collect(0)
         if lines:
             table.keep_columns(list(dict.fromkeys(columns or self.columns)))
         return table
