@@ -14,10 +14,9 @@ import time
 
 import pytest
 
-# The session fixtures and helpers of the existing SLURM tests (same cluster
-# code, same CI rule: with CI=true a missing SLURM fails instead of skipping).
-from test_slurm import (SLURM_DIR, cluster, dataset, job_env, job_output,  # noqa: F401
-                        sbatch, wait_job, workdir)
+# The helpers of the SLURM tests; the cluster, workdir and dataset fixtures
+# come from conftest.py, shared with test_slurm.py (one cluster per session).
+from slurm_jobs import SLURM_DIR, job_output, sbatch, wait_job
 
 optuna = pytest.importorskip("optuna")
 from optuna.trial import TrialState  # noqa: E402
