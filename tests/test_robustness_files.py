@@ -355,7 +355,7 @@ def test_damaged_run_files_are_named_by_flag(tiny_run_dir, small_dataset, tmp_pa
     shutil.copytree(tiny_run_dir, run_dir, ignore=shutil.ignore_patterns("tensorboard", "score*"))
     damage(run_dir / filename)
     out = tmp_path / "flags.ecsv"
-    code, err = run(("flag", "--run_dir", run_dir, "--data", small_dataset, "--out", out,
+    code, err = run(("flag", "--run_dir", run_dir, "--data", small_dataset, "--output", out,
                      "--progress_interval", "0"), capsys)
     assert code == 2, err
     assert str(run_dir / filename) in err and message in err, err
@@ -391,7 +391,7 @@ def test_damaged_dataset_is_named(tiny_run_dir, small_dataset, tmp_path, capsys,
         args = ("train", "--data", data, "--config", "tiny", "--n_min", "20", "--nb_epoch", "1",
                 "--gmm_on", "--threads", "1", "--log_dir", tmp_path / "logs")
     else:
-        args = ("flag", "--run_dir", tiny_run_dir, "--data", data, "--out",
+        args = ("flag", "--run_dir", tiny_run_dir, "--data", data, "--output",
                 tmp_path / "f.ecsv", "--progress_interval", "0")
     code, err = run(args, capsys)
     assert code == 2, err
