@@ -1,0 +1,118 @@
+"""The shipped pretrained model (``pretrained/crts8-v1``): flags a catalog with
+no training, and its run directory works wherever it is copied."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.table import Table
+
+import rnngmm
+from helpers import run_cli
+from rnngmm.io.readers import read_lightcurve
+from rnngmm.simulate import simulate_sample, write_sample
+from test_user_catalogs import N_GOOD, inputs  # noqa: F401
+
+REPO = Path(__file__).resolve().parents[1]
+PRETRAINED = REPO / "pretrained" / "crts8-v1"
+CRTS_CLASSES = ["CEP", "DSCT", "EA", "EW", "LPV", "ROT", "RRAB", "RRCD"]
+#: Simulated classes that have one CRTS class each (the simulator's ECL are
+#: detached and contact binaries alike, SR and M both long-period).
+SIMULATED = ["RRAB", "RRCD", "DSCT", "ROT"]
+
+
+def rnngmm_cli(*args):
+    """``rnngmm ARGS`` in this process; it must succeed."""
+    assert run_cli(*args) == 0, args
+
+
+@pytest.fixture(scope="module")
+def stars(tmp_path_factory):
+    """Five simulated stars of each of four classes, ASAS-SN-like CSV files."""
+    folder = tmp_path_factory.mktemp("stars")
+    write_sample(simulate_sample(5, 0, seed=11, classes=SIMULATED), str(folder))
+    return folder
+
+
+def flag(run_dir, stars, output):
+    rnngmm_cli("flag", "--run_dir", run_dir, "--catalog", stars / "catalog.csv",
+               "--lightcurves", stars / "lightcurves", "--format", "asassn", "--filter", "V",
+               "--label_col", "class", "--output", output)
+    return Table.read(output)
+
+
+def test_the_model_card_and_run_files_are_shipped():
+    for name in ("model.keras", "gmm.h5", "config.json", "MODEL_CARD.md"):
+        assert (PRETRAINED / name).is_file(), name
+    card = (PRETRAINED / "MODEL_CARD.md").read_text()
+    assert "benchmarks/make_pretrained.sh" in card and "no test set" in card
+    assert rnngmm.load_run(str(PRETRAINED)).class_names == CRTS_CLASSES
+
+
+def test_flags_a_catalog_with_no_training(stars, tmp_path):
+    catalog = Table.read(stars / "catalog.csv")
+    table = flag(PRETRAINED, stars, tmp_path / "flags.ecsv")
+    assert list(table["id"]) == list(catalog["id"])  # one row per catalog row, in order
+    assert set(table["status"]) == {"ok"}
+    assert set(table["predicted_class"]) <= set(CRTS_CLASSES)
+    assert np.all(np.isfinite(table["energy"]))
+    for column in ("anomaly_80", "anomaly_95", "anomaly_99"):
+        assert table[column].dtype == bool
+    # Another survey's simulated stars (ASAS-SN-like V band), yet the pulsators
+    # are classified: 15 of 15 RRAB, RRCD and DSCT stars when this was written
+    # (the simulator's ROT stars are another matter: 2 of 5).
+    pulsators = np.isin(np.asarray(table["class"]), ["RRAB", "RRCD", "DSCT"])
+    right = np.asarray(table["predicted_class"]) == np.asarray(table["class"])
+    assert right[pulsators].mean() >= 0.8, table["class", "predicted_class"]
+
+
+def test_a_copied_run_directory_gives_the_same_flags(stars, tmp_path):
+    here = flag(PRETRAINED, stars, tmp_path / "here.ecsv")
+    moved = tmp_path / "elsewhere" / "model"
+    shutil.copytree(PRETRAINED, moved)
+    there = flag(moved, stars, tmp_path / "there.ecsv")
+    assert list(there["predicted_class"]) == list(here["predicted_class"])
+    np.testing.assert_allclose(there["energy"], here["energy"], rtol=1e-5)
+    # the Python API from the copy: the first star as flag saw it
+    run = rnngmm.load_run(str(moved))
+    first = Table.read(stars / "catalog.csv")[0]
+    time, mag, err = read_lightcurve(stars / "lightcurves" / f"{first['id']}.csv", "asassn",
+                                     filter="V")
+    result = run.predict(time, mag, err, period=float(first["period"]))
+    assert result["predicted_class"][0] == here["predicted_class"][0]
+    np.testing.assert_allclose(result["energy"][0], here["energy"][0], rtol=1e-4)
+
+
+def test_a_copied_run_directory_scores_a_dataset(stars, tmp_path):
+    moved = tmp_path / "model"
+    shutil.copytree(PRETRAINED, moved)
+    data = tmp_path / "stars.h5"
+    rnngmm_cli("prepare", "--catalog", stars / "catalog.csv",
+               "--lightcurves", stars / "lightcurves", "--format", "asassn", "--filter", "V",
+               "--label_col", "class", "--period_col", "period", "--output", data)
+    rnngmm_cli("score", "--run_dir", moved, "--data", data, "--no_baselines")
+    objects = Table.read(moved / "scoring" / "objects.ecsv")
+    assert len(objects) == 4 * 5
+    assert (moved / "scoring" / "classification_accuracy.json").is_file()
+
+
+def test_readme_commands_ztf_and_gaia(inputs, tmp_path):  # noqa: F811
+    """The README's pretrained-model commands on a ZTF CSV folder and a Gaia DR3
+    epoch-photometry folder (files of the real shapes, tests/test_user_catalogs.py):
+    flag with catalog thresholds and codes, then the report sheet."""
+    ztf = tmp_path / "ztf_flags.ecsv"
+    rnngmm_cli("flag", "--run_dir", PRETRAINED, "--catalog", inputs / "ztf_catalog.csv",
+               "--lightcurves", inputs / "ztf", "--format", "ztf", "--band", "r",
+               "--calibrate", "catalog", "--with_code", "--output", ztf)
+    table = Table.read(ztf)
+    assert list(table["status"][:N_GOOD]) == ["ok"] * N_GOOD and len(table) == N_GOOD + 1
+    assert "code_0" in table.colnames
+    rnngmm_cli("report", "--table", ztf, "--n", 2, "--output", tmp_path / "report.pdf")
+    assert (tmp_path / "report.pdf").stat().st_size > 10_000
+    gaia = tmp_path / "gaia_flags.ecsv"
+    rnngmm_cli("flag", "--run_dir", PRETRAINED, "--catalog", inputs / "gaia_catalog.parquet",
+               "--id_col", "source_id", "--lightcurves", inputs / "gaia", "--format", "gaia",
+               "--band", "G", "--calibrate", "catalog", "--with_code", "--output", gaia)
+    table = Table.read(gaia)
+    assert list(table["status"][:N_GOOD]) == ["ok"] * N_GOOD and len(table) == N_GOOD + 1
