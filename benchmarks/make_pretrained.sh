@@ -1,6 +1,7 @@
 #!/bin/bash
-# Reproduce the shipped pretrained model (pretrained/crts8-v1) from the shared
-# CRTS light curves, in one command:
+# Reproduce the shipped pretrained models (pretrained/crts8-v1, and
+# pretrained/crts8-ls-v1: its autoencoder with a head for Lomb-Scargle periods)
+# from the shared CRTS light curves, in one command:
 #
 #   benchmarks/make_pretrained.sh [WORK_DIR] [MINUTES]
 #
@@ -55,3 +56,19 @@ fi
   --seed 0 --log_dir "$WORK/keras_logs" --sim_type crts --run_name crts8-v1
 
 echo "run: $WORK/keras_logs/crts/crts8-v1"
+
+# pretrained/crts8-ls-v1: the same autoencoder, a new head on the periods of
+# rnngmm's own Lomb-Scargle search (for catalogs without periods).
+if [ ! -f "$WORK/crts8_ls.h5" ]; then
+  "$RNNGMM" prepare --catalog "$WORK/catalog.csv" --lightcurves "$WORK/lightcurves" \
+    --format crts --output "$WORK/crts8_ls.h5" --id_col id --label_col class \
+    --class_map "$WORK/class_map.json" --period_source lomb-scargle
+fi
+"$RNNGMM" train --data "$WORK/crts8_ls.h5" --config small --period_fold \
+  --n_min 100 --score_n_min 20 --augment_min_points 20 \
+  --class_weight sqrt --lambda1 0.01 --estnet_size 64 64 --estnet_activation relu \
+  --estnet_drop_frac 0.2 --nb_epoch 0 --cls_epoch 1000 --patience 30 \
+  --batch_size 256 --threads 1 --seed 0 --init_from "$WORK/keras_logs/crts/crts8-v1" \
+  --log_dir "$WORK/keras_logs" --sim_type crts --run_name crts8-ls-v1
+
+echo "run: $WORK/keras_logs/crts/crts8-ls-v1"

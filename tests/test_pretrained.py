@@ -16,6 +16,8 @@ from test_user_catalogs import N_GOOD, inputs  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "pretrained" / "crts8-v1"
+#: Its autoencoder with a head for Lomb-Scargle periods (catalogs without periods).
+PRETRAINED_LS = REPO / "pretrained" / "crts8-ls-v1"
 CRTS_CLASSES = ["CEP", "DSCT", "EA", "EW", "LPV", "ROT", "RRAB", "RRCD"]
 #: Simulated classes that have one CRTS class each (the simulator's ECL are
 #: detached and contact binaries alike, SR and M both long-period).
@@ -42,12 +44,20 @@ def flag(run_dir, stars, output):
     return Table.read(output)
 
 
-def test_the_model_card_and_run_files_are_shipped():
-    for name in ("model.keras", "gmm.h5", "config.json", "MODEL_CARD.md"):
-        assert (PRETRAINED / name).is_file(), name
-    card = (PRETRAINED / "MODEL_CARD.md").read_text()
-    assert "benchmarks/make_pretrained.sh" in card and "no test set" in card
-    assert rnngmm.load_run(str(PRETRAINED)).class_names == CRTS_CLASSES
+@pytest.mark.parametrize("run_dir", [PRETRAINED, PRETRAINED_LS], ids=lambda p: p.name)
+def test_the_model_card_and_run_files_are_shipped(run_dir):
+    for name in ("model.keras", "gmm.h5", "config.json", "split.json", "MODEL_CARD.md"):
+        assert (run_dir / name).is_file(), name
+    card = (run_dir / "MODEL_CARD.md").read_text()
+    assert "benchmarks/make_pretrained.sh" in card
+    run = rnngmm.load_run(str(run_dir))
+    assert run.class_names == CRTS_CLASSES
+    assert run.preprocessing.period_source == ("auto" if run_dir == PRETRAINED
+                                               else "lomb-scargle")
+
+
+def test_the_main_card_says_there_is_no_test_set():
+    assert "no test set" in (PRETRAINED / "MODEL_CARD.md").read_text()
 
 
 def test_flags_a_catalog_with_no_training(stars, tmp_path):
@@ -65,6 +75,18 @@ def test_flags_a_catalog_with_no_training(stars, tmp_path):
     pulsators = np.isin(np.asarray(table["class"]), ["RRAB", "RRCD", "DSCT"])
     right = np.asarray(table["predicted_class"]) == np.asarray(table["class"])
     assert right[pulsators].mean() >= 0.8, table["class", "predicted_class"]
+
+
+def test_the_lomb_scargle_model_searches_every_period_itself(stars, tmp_path):
+    """crts8-ls-v1 ignores the catalog's periods (its head learned the folds of
+    rnngmm's own search) and still classifies the simulated pulsators: 13 of
+    15 when this was written."""
+    table = flag(PRETRAINED_LS, stars, tmp_path / "flags_ls.ecsv")
+    assert set(table["status"]) == {"ok"}
+    assert set(table["period_source"]) == {"lomb-scargle"}
+    pulsators = np.isin(np.asarray(table["class"]), ["RRAB", "RRCD", "DSCT"])
+    right = np.asarray(table["predicted_class"]) == np.asarray(table["class"])
+    assert right[pulsators].mean() >= 0.7, table["class", "predicted_class"]
 
 
 def test_a_copied_run_directory_gives_the_same_flags(stars, tmp_path):
