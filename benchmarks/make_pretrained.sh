@@ -48,12 +48,14 @@ if [ ! -f "$WORK/crts8.h5" ]; then
     --period_col period --class_map "$WORK/class_map.json" --period_source auto
 fi
 
-"$RNNGMM" train --data "$WORK/crts8.h5" --config small --period_fold \
-  --n_min 100 --score_n_min 20 --augment_min_points 20 --augment_probability 0.5 \
-  --class_weight sqrt --lambda1 0.01 --estnet_size 64 64 --estnet_activation relu \
-  --estnet_drop_frac 0.2 --nb_epoch 1000 --cls_epoch 1000 --patience 30 \
-  --time_budget "$MINUTES" --ae_budget_fraction 0.9 --batch_size 256 --threads 1 \
-  --seed 0 --log_dir "$WORK/keras_logs" --sim_type crts --run_name crts8-v1
+# The recipe's flags, shared by both models.
+RECIPE=(--config small --period_fold --n_min 100 --score_n_min 20 --augment_min_points 20
+        --class_weight sqrt --lambda1 0.01 --estnet_size 64 64 --estnet_activation relu
+        --estnet_drop_frac 0.2 --cls_epoch 1000 --patience 30 --batch_size 256 --threads 1
+        --seed 0 --log_dir "$WORK/keras_logs" --sim_type crts)
+
+"$RNNGMM" train --data "$WORK/crts8.h5" "${RECIPE[@]}" --augment_probability 0.5 \
+  --nb_epoch 1000 --time_budget "$MINUTES" --ae_budget_fraction 0.9 --run_name crts8-v1
 
 echo "run: $WORK/keras_logs/crts/crts8-v1"
 
@@ -64,11 +66,7 @@ if [ ! -f "$WORK/crts8_ls.h5" ]; then
     --format crts --output "$WORK/crts8_ls.h5" --id_col id --label_col class \
     --class_map "$WORK/class_map.json" --period_source lomb-scargle
 fi
-"$RNNGMM" train --data "$WORK/crts8_ls.h5" --config small --period_fold \
-  --n_min 100 --score_n_min 20 --augment_min_points 20 \
-  --class_weight sqrt --lambda1 0.01 --estnet_size 64 64 --estnet_activation relu \
-  --estnet_drop_frac 0.2 --nb_epoch 0 --cls_epoch 1000 --patience 30 \
-  --batch_size 256 --threads 1 --seed 0 --init_from "$WORK/keras_logs/crts/crts8-v1" \
-  --log_dir "$WORK/keras_logs" --sim_type crts --run_name crts8-ls-v1
+"$RNNGMM" train --data "$WORK/crts8_ls.h5" "${RECIPE[@]}" --nb_epoch 0 \
+  --init_from "$WORK/keras_logs/crts/crts8-v1" --run_name crts8-ls-v1
 
 echo "run: $WORK/keras_logs/crts/crts8-ls-v1"

@@ -196,10 +196,11 @@ def run_training(config, on_epoch=None, adaptation=None):
             from .reobserve import Reobservation
             # Patterns as short as the run will score (--score_n_min) are the
             # point: a sparse survey's cadence is what the head must learn.
-            pattern_min = args.score_n_min if args.score_n_min is not None else args.n_min
             extras.append(Reobservation(
                 args.reobserve_from, dataset.periods,
-                Chunking(pattern_min, model_config["n_max"], args.period_fold),
+                Chunking.for_scoring({"n_min": args.n_min, "n_max": model_config["n_max"],
+                                      "period_fold": args.period_fold,
+                                      "score_n_min": args.score_n_min}),
                 args.reobserve_fraction, args.seed))
         if args.augment_min_points is not None and not args.gmm_on:
             # the (cached) estimation stage would otherwise see whole chunks only
