@@ -50,6 +50,8 @@ BASE = {
     "jitter": 1e-6,             # added to covariance diagonals before Cholesky
     "n_max": 200,               # steps per chunk (only used to build the model)
     "class_weights": None,      # None: equal; else one cross-entropy weight per class
+    "shape_harmonics": 0,       # > 0: per-chunk harmonic-fit statistics join z (see below)
+    "period_folded": False,     # lags are phase lags (set by train from --period_fold)
 }
 
 #: Named configurations: overrides applied on top of ``BASE``.
@@ -111,6 +113,8 @@ def validate_config(config):
         value = config.get(key)
         if value is not None and value not in _MODEL_TYPES:
             raise ValueError(f"{key}={value!r}: choose from {_MODEL_TYPES}")
+    if int(config.get("shape_harmonics", 0)) < 0:
+        raise ValueError(f"shape_harmonics must be >= 0 (got {config['shape_harmonics']!r})")
     for key in ("size", "num_layers", "embedding", "num_classes"):
         if int(config[key]) < 1:
             raise ValueError(f"{key} must be >= 1 (got {config[key]!r})")

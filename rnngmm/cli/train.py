@@ -73,6 +73,12 @@ def add_parser(subparsers):
                        help="activation of the estimation network's hidden layers")
     model.add_argument("--label_smoothing", type=float, default=None,
                        help="cross-entropy label smoothing eps in [0, 1)")
+    model.add_argument("--shape_harmonics", type=int, default=None, metavar="H",
+                       help="H > 0: a Fourier series of H terms is fitted at the period to "
+                            "every chunk, and its amplitude ratios, phase differences, "
+                            "explained variance, skewness and kurtosis (3 H + 1 values) join "
+                            "the code as inputs of the estimation network and the mixture "
+                            "(default 0: off)")
     model.add_argument("--class_weight", default="sqrt",
                        help="cross-entropy weight per class: 'balanced' weights each class "
                             "by (training chunks) / (classes x its chunks), so rare classes "
@@ -109,6 +115,10 @@ def add_parser(subparsers):
     fit.add_argument("--lr", type=float, default=1e-3, help="learning rate of one rank")
     fit.add_argument("--no_lr_scaling", action="store_true",
                      help="do not multiply --lr by the number of ranks")
+    fit.add_argument("--lr_schedule", choices=("constant", "cosine"), default="constant",
+                     help="'cosine' anneals the learning rate of the autoencoder (or joint) "
+                          "stage to 5 %% of --lr by the end of the stage: of its share of "
+                          "--time_budget when one is given, else of its epochs")
     fit.add_argument("--warmup_epochs", type=float, default=None,
                      help="linear learning-rate warm-up (default: 1 when the rate is "
                           "scaled over several ranks, else 0)")

@@ -7,6 +7,7 @@ implicit Keras masking. Recurrent defaults stay cuDNN-compatible
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 _RECURRENT = {
@@ -173,6 +174,105 @@ class ReconstructionFeatures(keras.layers.Layer):
 
     def compute_output_shape(self, magnitudes_shape, *args):
         return (magnitudes_shape[0], 2)
+
+
+@keras.saving.register_keras_serializable(package="rnngmm")
+class ShapeStatistics(keras.layers.Layer):
+    """Per-chunk light-curve shape statistics from a harmonic fit at the period.
+
+    A weighted least-squares Fourier series of ``harmonics`` terms is fitted
+    to each chunk's standardised magnitudes against phase. Returns
+    (B, 3 * harmonics + 1) float32, every entry O(1):
+
+    - the amplitude of each harmonic over the root-sum-square of all of them
+      (``harmonics`` values; the light curve's shape, not its size);
+    - the fraction of the magnitudes' variance the series explains (near 0
+      when the period does not fold the light curve);
+    - cosine and sine of the phase differences ``phi_k - k phi_1`` for
+      ``k >= 2``, times that harmonic's relative amplitude (independent of the
+      phase origin: they tell an eclipse from a pulsation, a rising branch
+      from a falling one);
+    - skewness and excess kurtosis of the magnitudes, as ``sign(v) log1p(|v|)``.
+
+    These are the classical Fourier parameters of variable-star work, computed
+    inside the model so that every chunk the network sees (cut copies of the
+    augmentation included) gets them from its own points.
+
+    Parameters
+    ----------
+    harmonics : int
+        Fourier terms (>= 1).
+    period_folded : bool
+        True when the input lags are phase lags (``train --period_fold``);
+        False when they are in days, folded here on ``10 ** log10_period``.
+
+    Call arguments: ``x`` (B, T, 2) raw network input (lag, standardised
+    magnitude), ``weights`` (B, T) (0 = padding), ``log10_period`` (B,).
+    """
+
+    #: Ridge term of the normal equations, relative to the chunk's weight sum:
+    #: keeps the fit finite when the points cover little of the phase.
+    RIDGE = 1e-3
+
+    def __init__(self, harmonics=3, period_folded=True, **kwargs):
+        super().__init__(**kwargs)
+        if int(harmonics) < 1:
+            raise ValueError(f"harmonics must be >= 1 (got {harmonics!r})")
+        self.harmonics = int(harmonics)
+        self.period_folded = bool(period_folded)
+
+    def call(self, x, weights, log10_period):
+        x = ops.cast(x, "float32")
+        w = ops.cast(weights, "float32")
+        positions = ops.cumsum(x[..., 0], axis=-1)
+        if not self.period_folded:
+            period = ops.power(10.0, ops.cast(log10_period, "float32"))
+            positions = positions / period[:, None]
+        angle = 2.0 * np.pi * (positions - ops.floor(positions))
+        orders = ops.arange(1, self.harmonics + 1, dtype="float32")
+        kx = angle[..., None] * orders                      # (B, T, K)
+        design = ops.concatenate([ops.ones_like(angle)[..., None], ops.cos(kx), ops.sin(kx)],
+                                 axis=-1)                   # (B, T, 2K + 1)
+        mag = x[..., 1]
+        total = ops.sum(w, axis=-1)
+        weighted = design * w[..., None]
+        normal = ops.einsum("btp,btq->bpq", weighted, design)
+        ridge = self.RIDGE * total[:, None, None] * ops.eye(2 * self.harmonics + 1)[None]
+        coefficients = ops.solve(normal + ridge + 1e-6 * ops.eye(2 * self.harmonics + 1)[None],
+                                 ops.einsum("btp,bt->bp", weighted, mag)[..., None])[..., 0]
+        k = self.harmonics
+        cos_terms, sin_terms = coefficients[:, 1:k + 1], coefficients[:, k + 1:]
+        amplitudes = ops.sqrt(ops.square(cos_terms) + ops.square(sin_terms) + 1e-12)
+        relative = amplitudes / ops.sqrt(ops.sum(ops.square(amplitudes), axis=-1,
+                                                 keepdims=True))
+        safe_total = ops.maximum(total, 1e-6)
+        mean = ops.sum(w * mag, axis=-1) / safe_total
+        centred = (mag - mean[:, None]) * ops.cast(w > 0, "float32")
+        variance = ops.maximum(ops.sum(w * ops.square(centred), axis=-1) / safe_total, 1e-12)
+        residual = mag - ops.einsum("btp,bp->bt", design, coefficients)
+        residual_variance = ops.sum(w * ops.square(residual), axis=-1) / safe_total
+        explained = ops.clip(1.0 - residual_variance / variance, 0.0, 1.0)
+        phases = ops.arctan2(sin_terms, cos_terms)          # A cos(k a - phi_k)
+        difference = phases[:, 1:] - orders[1:] * phases[:, :1]
+        skewness = ops.sum(w * centred ** 3, axis=-1) / safe_total / variance ** 1.5
+        kurtosis = ops.sum(w * centred ** 4, axis=-1) / safe_total / ops.square(variance) - 3.0
+
+        def signed_log(values):
+            return ops.sign(values) * ops.log1p(ops.abs(values))
+
+        # Scaled by the harmonic's relative amplitude: a phase is undefined
+        # where its harmonic vanishes, and the product stays continuous there.
+        higher = relative[:, 1:]
+        return ops.concatenate([relative, explained[:, None], higher * ops.cos(difference),
+                                higher * ops.sin(difference), signed_log(skewness)[:, None],
+                                signed_log(kurtosis)[:, None]], axis=-1)
+
+    def compute_output_shape(self, x_shape, *args):
+        return (x_shape[0], 3 * self.harmonics + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "harmonics": self.harmonics,
+                "period_folded": self.period_folded}
 
 
 @keras.saving.register_keras_serializable(package="rnngmm")

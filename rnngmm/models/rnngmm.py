@@ -18,7 +18,7 @@ from keras import ops
 from ..configs import BASE, validate_config
 from . import gmm
 from .layers import (EstimationNetwork, ReconstructionFeatures, RecurrentDecoder,
-                     RecurrentEncoder)
+                     RecurrentEncoder, ShapeStatistics)
 
 #: Training stages: which loss is minimised and which variables move.
 STAGES = ("joint", "autoencoder", "estimation")
@@ -57,7 +57,10 @@ class RNNGMM(keras.Model):
     (:mod:`rnngmm.training.cached`); only ``z`` and ``gamma`` are returned then. Outputs
     are a dict ``{"reconstruction": (B, T), "code": (B, E), "z": (B, D),
     "gamma": (B, K)}`` with ``z = [code, relative Euclidean error, cosine
-    error, supports]`` and ``D = E + 5``. ``z`` and ``gamma`` are float32.
+    error, supports]`` and ``D = E + 5``; with ``shape_harmonics`` H > 0 the
+    chunk's shape statistics (:class:`~rnngmm.models.layers.ShapeStatistics`,
+    3 H + 1 values) follow, ``D = E + 5 + 3 H + 1``. ``z`` and ``gamma`` are
+    float32.
 
     ``stage`` ("joint", "autoencoder", "estimation") and ``gradient_hook``
     (callable on the list of gradients, identity by default) may be set after
@@ -84,6 +87,10 @@ class RNNGMM(keras.Model):
             drop_frac=hparams["drop_frac"], bidirectional=hparams["bidirectional"],
             name="decoder")
         self.error_features = ReconstructionFeatures(name="error_features")
+        self.shape_statistics = (
+            ShapeStatistics(harmonics=hparams["shape_harmonics"],
+                            period_folded=hparams["period_folded"], name="shape_statistics")
+            if int(hparams["shape_harmonics"]) > 0 else None)
         self.estimation_net = EstimationNetwork(
             estnet_size=hparams["estnet_size"],
             estnet_drop_frac=hparams["estnet_drop_frac"],
@@ -147,7 +154,9 @@ class RNNGMM(keras.Model):
     @property
     def z_size(self):
         """Dimension ``D`` of ``z``."""
-        return self.embedding_size + N_ERROR_FEATURES + N_SUPPORTS
+        harmonics = int(self.hparams["shape_harmonics"])
+        shape = 3 * harmonics + 1 if harmonics > 0 else 0
+        return self.embedding_size + N_ERROR_FEATURES + N_SUPPORTS + shape
 
     def _forward(self, inputs, training=False, freeze_autoencoder=False):
         if "z" in inputs:  # cached estimation stage: z computed once, autoencoder frozen
@@ -164,7 +173,12 @@ class RNNGMM(keras.Model):
         errors = self.error_features(x[..., 1], reconstruction, mask)
         supports = ((ops.cast(inputs["supports"], "float32") - self.support_mean)
                     / self.support_scale)
-        z = ops.concatenate([ops.cast(code, "float32"), errors, supports], axis=-1)
+        parts = [ops.cast(code, "float32"), errors, supports]
+        if self.shape_statistics is not None:
+            # Raw inputs: the fit needs the lags and the unscaled log period.
+            parts.append(self.shape_statistics(inputs["x"], inputs["weights"],
+                                               ops.cast(inputs["supports"], "float32")[:, 2]))
+        z = ops.concatenate(parts, axis=-1)
         if freeze_autoencoder:
             z = ops.stop_gradient(z)
         gamma = self.estimation_net(z, training=training)

@@ -43,6 +43,7 @@ class TrainConfig:
     estnet_drop_frac: float = None
     estnet_activation: str = None
     label_smoothing: float = None
+    shape_harmonics: int = None
     num_classes: int = None
     class_weight: str = "sqrt"  # best of none/sqrt/balanced on CRTS validation
     lambda1: float = None
@@ -56,6 +57,7 @@ class TrainConfig:
     lr: float = 1e-3
     no_lr_scaling: bool = False
     warmup_epochs: float = None
+    lr_schedule: str = "constant"
     patience: int = 20
     seed: int = 0
     mixed_precision: bool = False
@@ -137,6 +139,8 @@ class TrainConfig:
             (_valid_class_weight(self.class_weight),
              f"--class_weight {self.class_weight!r}: use none, balanced, sqrt or a power "
              "between 0 and 1"),
+            (self.lr_schedule in ("constant", "cosine"),
+             f"--lr_schedule must be 'constant' or 'cosine' (got {self.lr_schedule!r})"),
             (self.warmup_epochs is None or self.warmup_epochs >= 0,
              f"--warmup_epochs must be >= 0 (got {self.warmup_epochs})"),
             (self.patience >= 0, f"--patience must be >= 0 (got {self.patience})"),

@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from .. import __version__, debug
+from ..configs import BASE
 from ..dist import init_horovod
 from ..errors import InputError
 from ..io.atomic import save_keras_model
@@ -75,7 +76,11 @@ def _check_run_directory(run_dir, args, config):
     if args.resume:
         previous = rundir.read_json(config_path)
         for key in _RESUME_KEYS:
-            if previous.get(key) != rundir._jsonable(config[key]):
+            before, now = previous.get(key), rundir._jsonable(config[key])
+            if key == "model":  # keys added to BASE after the run was written: defaults
+                defaults = rundir._jsonable(BASE)
+                before, now = {**defaults, **(before or {})}, {**defaults, **now}
+            if before != now:
                 raise InputError(f"--resume: the {key!r} settings differ from those in "
                                  f"{config_path}; use the run's original flags")
     elif os.path.exists(config_path):

@@ -17,6 +17,7 @@ and a stop-flag allreduce; per epoch the metric averages.
 """
 
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -72,6 +73,10 @@ class TrainOptions:
         (:func:`rnngmm.training.augment.random_subsets`); None: no augmentation.
     augment_probability : float
         Chance that a chunk is cut, each epoch.
+    lr_schedule : {"constant", "cosine"}
+        "cosine" anneals the learning rate of the autoencoder and joint
+        stages from ``lr`` to ``LR_FLOOR`` x ``lr`` over the stage
+        (:func:`schedule_factor`).
     """
 
     stages: list
@@ -91,6 +96,36 @@ class TrainOptions:
     cache_estimation: bool = True
     augment_min_points: int = None
     augment_probability: float = 0.5
+    lr_schedule: str = "constant"
+
+
+#: Fraction of the learning rate a cosine schedule ends at.
+LR_FLOOR = 0.05
+
+
+def stage_progress(options, state, epoch, start, end):
+    """How far the stage containing ``epoch`` has come, in [0, 1].
+
+    The larger of the epochs done (of the stage's maximum) and, under a time
+    budget, the stage's time spent of its cap (or of the whole budget for a
+    run without caps): a budgeted run anneals to the end of its wall time.
+    Every input is the same on every rank (rank 0's clock is broadcast).
+    """
+    progress = (epoch - start) / max(end - start, 1)
+    cap = options.stage_budget_s.get(state.get("stage"))
+    if cap:
+        progress = max(progress, state.get("stage_elapsed_s", 0.0) / cap)
+    elif options.time_budget_s and not options.stage_budget_s:
+        progress = max(progress, state.get("elapsed_s", 0.0) / options.time_budget_s)
+    return min(max(progress, 0.0), 1.0)
+
+
+def schedule_factor(options, state, stage, epoch, start, end):
+    """Multiplier of the base learning rate for the next epoch (1 = constant)."""
+    if options.lr_schedule != "cosine" or stage == "estimation":
+        return 1.0
+    progress = stage_progress(options, state, epoch, start, end)
+    return LR_FLOOR + (1.0 - LR_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 @dataclass
@@ -371,7 +406,9 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None,
         monitor = "val_loss" if sum(validation_counts) else "loss"
         batches = epoch_batches(train_counts, options.batch_size, seed=options.seed,
                                 epoch=epoch, rank=dist.rank)
-        control = StepControl(base_lr=base_lr, warmup_steps=warmup_steps,
+        stage_start = stage_at(options.stages, epoch)[1]
+        factor = schedule_factor(options, state, stage, epoch, stage_start, stage_end)
+        control = StepControl(base_lr=base_lr * factor, warmup_steps=warmup_steps,
                               seed=options.seed, epoch=epoch, start_step=start_step,
                               rank=dist.rank, stop=stop, collectives=collectives)
         started = time.perf_counter()

@@ -24,9 +24,13 @@ def model_config_from_args(args, num_classes=None):
     if num_classes is not None and "num_classes" not in overrides:
         overrides["num_classes"] = int(num_classes)
     try:
-        return get_config(args.config, **overrides)
+        config = get_config(args.config, **overrides)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    if int(config["shape_harmonics"]) > 0:
+        # The shape statistics fold on the period unless the lags already are phases.
+        config["period_folded"] = bool(getattr(args, "period_fold", False))
+    return config
 
 
 def chunking_from_args(args, model_config):
@@ -58,4 +62,5 @@ def train_options_from_args(args, world_size):
                         time_budget_s=budget_s, stage_budget_s=stage_caps,
                         cache_estimation=bool(getattr(args, "cache_estimation", True)),
                         augment_min_points=getattr(args, "augment_min_points", None),
-                        augment_probability=float(getattr(args, "augment_probability", 0.5)))
+                        augment_probability=float(getattr(args, "augment_probability", 0.5)),
+                        lr_schedule=getattr(args, "lr_schedule", "constant"))

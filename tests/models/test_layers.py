@@ -6,7 +6,7 @@ import pytest
 from keras import ops
 
 from rnngmm.models.layers import (EstimationNetwork, ReconstructionFeatures,
-                                  RecurrentDecoder, RecurrentEncoder)
+                                  RecurrentDecoder, RecurrentEncoder, ShapeStatistics)
 
 B, T = 3, 7
 
@@ -101,7 +101,7 @@ def test_estimation_network_shape_softmax_and_config():
 
 def test_layers_are_registered_for_serialisation():
     for layer_class in (RecurrentEncoder, RecurrentDecoder, ReconstructionFeatures,
-                        EstimationNetwork):
+                        EstimationNetwork, ShapeStatistics):
         name = keras.saving.get_registered_name(layer_class)
         assert name == f"rnngmm>{layer_class.__name__}"
         assert keras.saving.get_registered_object(name) is layer_class
@@ -110,3 +110,80 @@ def test_layers_are_registered_for_serialisation():
 def test_unknown_model_type_is_rejected():
     with pytest.raises(ValueError, match="tcn"):
         RecurrentEncoder(model_type="tcn")
+
+
+def folded_chunk(phase, mag, n_max=None):
+    """Network input of one phase-sorted chunk (lags, standardised magnitudes)."""
+    order = np.argsort(phase)
+    phase, mag = phase[order], mag[order]
+    n_max = n_max or len(phase)
+    x = np.zeros((1, n_max, 2), np.float32)
+    x[0, :len(phase), 0] = np.diff(phase, prepend=phase[0])
+    x[0, :len(phase), 1] = (mag - mag.mean()) / mag.std()
+    weights = np.zeros((1, n_max), np.float32)
+    weights[0, :len(phase)] = 1.0
+    return x, weights
+
+
+def two_harmonics(phase, shift=0.0):
+    angle = 2 * np.pi * (phase + shift)
+    return np.cos(angle) + 0.5 * np.cos(2 * angle - 1.0)
+
+
+def test_shape_statistics_recover_a_known_fourier_series():
+    phase = np.random.default_rng(0).random(150)
+    x, weights = folded_chunk(phase, two_harmonics(phase))
+    out = ops.convert_to_numpy(ShapeStatistics(harmonics=3)(x, weights, np.zeros(1)))[0]
+    assert out.shape == (10,)
+    np.testing.assert_allclose(out[:3], [1 / np.sqrt(1.25), 0.5 / np.sqrt(1.25), 0.0],
+                               atol=2e-3)
+    assert out[3] > 0.999                               # explained variance
+    # phi_2 - 2 phi_1 = 1 rad for the second harmonic, 0 amplitude for the third.
+    np.testing.assert_allclose([out[4], out[6]], np.array([np.cos(1.0), np.sin(1.0)])
+                               * 0.5 / np.sqrt(1.25), atol=2e-3)
+
+
+def test_shape_statistics_do_not_depend_on_the_phase_origin():
+    phase = np.random.default_rng(1).random(120)
+    shifted = (phase + 0.37) % 1.0
+    layer = ShapeStatistics(harmonics=3)
+    first = layer(*folded_chunk(phase, two_harmonics(phase)), np.zeros(1))
+    second = layer(*folded_chunk(shifted, two_harmonics(phase)), np.zeros(1))
+    np.testing.assert_allclose(ops.convert_to_numpy(first), ops.convert_to_numpy(second),
+                               atol=1e-3)
+
+
+def test_shape_statistics_fold_lags_in_days_on_the_period():
+    rng = np.random.default_rng(2)
+    period = 0.61
+    times = np.sort(rng.uniform(0, 900, 150))
+    mag = two_harmonics(times / period)
+    x = np.zeros((1, 150, 2), np.float32)
+    x[0, :, 0] = np.diff(times, prepend=times[0])
+    x[0, :, 1] = (mag - mag.mean()) / mag.std()
+    weights = np.ones((1, 150), np.float32)
+    in_days = ShapeStatistics(harmonics=3, period_folded=False)(x, weights,
+                                                                np.log10([period]))
+    folded = ShapeStatistics(harmonics=3)(*folded_chunk(times / period % 1.0, mag),
+                                          np.zeros(1))
+    # float32 epochs over 900 days: phases good to ~1e-4 cycles.
+    np.testing.assert_allclose(ops.convert_to_numpy(in_days), ops.convert_to_numpy(folded),
+                               atol=5e-3)
+
+
+def test_shape_statistics_ignore_padding_and_stay_finite():
+    phase = np.random.default_rng(3).random(25)
+    layer = ShapeStatistics(harmonics=3)
+    whole = layer(*folded_chunk(phase, two_harmonics(phase)), np.zeros(1))
+    x, weights = folded_chunk(phase, two_harmonics(phase), n_max=60)
+    x[0, 25:] = 7.0                                     # garbage behind the mask
+    padded = layer(x, weights, np.zeros(1))
+    np.testing.assert_allclose(ops.convert_to_numpy(whole), ops.convert_to_numpy(padded),
+                               atol=1e-4)
+    flat = np.zeros((1, 20, 2), np.float32)             # a constant light curve
+    out = ops.convert_to_numpy(layer(flat, np.ones((1, 20), np.float32), np.zeros(1)))
+    assert np.all(np.isfinite(out))
+    clone, config = round_trip(layer)
+    assert config["harmonics"] == 3 and clone.period_folded is True
+    with pytest.raises(ValueError, match="harmonics"):
+        ShapeStatistics(harmonics=0)

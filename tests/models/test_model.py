@@ -240,6 +240,23 @@ def test_relu_estimation_network_is_saved_with_its_activation(tmp_path):
         get_config("tiny", estnet_activation="sigmoid")
 
 
+def test_shape_statistics_join_z_and_survive_save_load(data, tmp_path):
+    inputs, _ = data
+    model = RNNGMM(**get_config("tiny", shape_harmonics=2, period_folded=True))
+    outputs = numpy_outputs(model, inputs)
+    plain = RNNGMM(**get_config("tiny"))
+    assert model.z_size == plain.z_size + 7
+    assert outputs["z"].shape == (len(inputs["x"]), model.z_size)
+    assert np.all(np.isfinite(outputs["z"]))
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    assert loaded.hparams["shape_harmonics"] == 2
+    np.testing.assert_array_equal(numpy_outputs(loaded, inputs)["z"], outputs["z"])
+    with pytest.raises(ValueError, match="shape_harmonics"):
+        get_config("tiny", shape_harmonics=-1)
+
+
 def test_gmm_loss_terms_survive_a_collapsed_code():
     # Eight code dimensions that all follow one direction (a collapsed code)
     # beside unit-spread ones: float32 round-off makes this batch covariance

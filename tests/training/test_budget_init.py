@@ -7,7 +7,7 @@ import numpy as np
 
 from fixtures_runs import TINY_NOVEL_CLASS, TINY_TRAIN_FLAGS, tiny_run_dir  # noqa: F401
 from helpers import run_cli
-from rnngmm.training.loop import TrainOptions, budget_left
+from rnngmm.training.loop import LR_FLOOR, TrainOptions, budget_left, schedule_factor
 
 
 def test_budget_left_caps_the_run_and_the_stage():
@@ -32,6 +32,38 @@ def test_budget_left_caps_the_run_and_the_stage():
     joint = TrainOptions(stages=[("joint", 5)], time_budget_s=100.0)
     assert budget_left(joint, {"elapsed_s": 85.0, "stage_elapsed_s": 85.0},
                        "joint", 20.0) == "run"
+
+
+def test_cosine_schedule_follows_the_stage_budget_or_its_epochs():
+    options = TrainOptions(stages=[("autoencoder", 10), ("estimation", 10)],
+                           time_budget_s=100.0, stage_budget_s={"autoencoder": 60.0},
+                           lr_schedule="cosine")
+    state = {"stage": "autoencoder", "stage_elapsed_s": 0.0, "elapsed_s": 0.0}
+    assert schedule_factor(options, state, "autoencoder", 0, 0, 10) == 1.0
+    # half the stage's 60 s cap spent: halfway down (epochs lag behind the clock)
+    half = schedule_factor(options, dict(state, stage_elapsed_s=30.0), "autoencoder", 1, 0, 10)
+    np.testing.assert_allclose(half, LR_FLOOR + (1 - LR_FLOOR) / 2)
+    assert schedule_factor(options, dict(state, stage_elapsed_s=99.0), "autoencoder",
+                           2, 0, 10) == LR_FLOOR
+    # no budget: the stage's epochs decide; the estimation stage stays constant
+    unbudgeted = TrainOptions(stages=[("joint", 4)], lr_schedule="cosine")
+    assert schedule_factor(unbudgeted, {"stage": "joint"}, "joint", 2, 0, 4) == \
+        schedule_factor(options, dict(state, stage_elapsed_s=30.0), "autoencoder", 1, 0, 10)
+    assert schedule_factor(options, {"stage": "estimation"}, "estimation", 15, 10, 20) == 1.0
+    assert schedule_factor(TrainOptions(stages=[("joint", 4)]), {}, "joint", 3, 0, 4) == 1.0
+
+
+def test_cosine_schedule_lowers_the_logged_learning_rate(small_dataset, tmp_path):
+    flags = list(_flags(tmp_path, "cosine", "--data", small_dataset,
+                        "--lr_schedule", "cosine"))
+    flags[flags.index("--nb_epoch") + 1] = "3"
+    assert run_cli(*flags) == 0
+    with open(tmp_path / "test" / "cosine" / "training.csv") as handle:
+        rates = [float(row["lr"]) for row in csv.DictReader(handle)]
+    base = float(flags[flags.index("--lr") + 1]) if "--lr" in flags else 1e-3
+    np.testing.assert_allclose(rates, [base * f for f in
+                                       (1.0, LR_FLOOR + (1 - LR_FLOOR) * 0.75,
+                                        LR_FLOOR + (1 - LR_FLOOR) * 0.25)], rtol=1e-5)
 
 
 def _flags(log_dir, name, *extra):
@@ -78,7 +110,7 @@ def test_init_from_with_another_head_keeps_the_autoencoder(tiny_run_dir,  # noqa
     flags = list(_flags(tmp_path, "head", "--data", small_dataset, "--init_from",
                         tiny_run_dir, "--estnet_size", "12", "12",
                         "--estnet_activation", "relu", "--class_weight", "sqrt",
-                        "--label_smoothing", "0.1"))
+                        "--label_smoothing", "0.1", "--shape_harmonics", "2"))
     flags.remove("--gmm_on")  # sequential: no autoencoder epoch, two head epochs
     flags[flags.index("--nb_epoch") + 1] = "0"
     assert run_cli(*flags, "--cls_epoch", "2") == 0
@@ -90,3 +122,5 @@ def test_init_from_with_another_head_keeps_the_autoencoder(tiny_run_dir,  # noqa
     np.testing.assert_array_equal(source.support_mean.numpy(), head.support_mean.numpy())
     assert head.estimation_net.estnet_size == [12, 12]
     assert head.hparams["estnet_activation"] == "relu"
+    # the shape statistics widen z (3 x 2 + 1 values) on the same autoencoder
+    assert head.z_size == source.z_size + 7 and head.hparams["shape_harmonics"] == 2

@@ -77,6 +77,9 @@ def test_resume_with_the_same_settings_is_accepted(tmp_path):
     rundir.write_json(tmp_path / "config.json", CONFIG)
     changed_elsewhere = dict(CONFIG, train={"lr": 0.1})   # only model/classes/chunking matter
     _check_run_directory(str(tmp_path), TrainConfig(data="x", resume=True), changed_elsewhere)
+    # a model key added to BASE later, at its default, does not block the resume
+    newer = dict(CONFIG, model=dict(CONFIG["model"], shape_harmonics=0))
+    _check_run_directory(str(tmp_path), TrainConfig(data="x", resume=True), newer)
 
 
 @pytest.mark.parametrize("key, value", [
