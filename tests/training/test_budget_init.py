@@ -124,3 +124,7 @@ def test_init_from_with_another_head_keeps_the_autoencoder(tiny_run_dir,  # noqa
     assert head.hparams["estnet_activation"] == "relu"
     # the shape statistics widen z (3 x 2 + 1 values) on the same autoencoder
     assert head.z_size == source.z_size + 7 and head.hparams["shape_harmonics"] == 2
+    # and the run scores like any other (mixture fitted on the wider z)
+    run_dir = tmp_path / "test" / "head"
+    assert run_cli("score", "--run_dir", str(run_dir), "--no_baselines") == 0
+    assert (run_dir / "scoring" / "objects.ecsv").is_file()
