@@ -32,20 +32,28 @@ def read_predictions(path, column, role):
 
 
 def paired_bootstrap(labels, first, second, *, resamples=1000, seed=0):
-    """Macro-F1 of both, their difference (first - second) and its 95 % interval."""
+    """F1 of both per class and macro, and 95 % intervals of first - second.
+
+    Returns
+    -------
+    dict
+        ``{name: (f1 first, f1 second, low, high)}`` for ``"macro"`` and each class.
+    """
     classes = sorted(set(labels))
     labels, first, second = map(np.asarray, (labels, first, second))
 
-    def macro(truth, predicted):
-        return f1_score(truth, predicted, labels=classes, average="macro", zero_division=0)
+    def scores(truth, predicted):
+        per_class = f1_score(truth, predicted, labels=classes, average=None, zero_division=0)
+        return np.append(per_class.mean(), per_class)
 
     rng = np.random.default_rng(seed)
     differences = []
     for _ in range(resamples):
         pick = rng.integers(0, len(labels), len(labels))
-        differences.append(macro(labels[pick], first[pick]) - macro(labels[pick], second[pick]))
-    low, high = np.percentile(differences, [2.5, 97.5])
-    return macro(labels, first), macro(labels, second), low, high
+        differences.append(scores(labels[pick], first[pick]) - scores(labels[pick], second[pick]))
+    low, high = np.percentile(differences, [2.5, 97.5], axis=0)
+    a, b = scores(labels, first), scores(labels, second)
+    return {name: (a[i], b[i], low[i], high[i]) for i, name in enumerate(["macro", *classes])}
 
 
 def main(argv=None):
@@ -61,12 +69,12 @@ def main(argv=None):
     b = read_predictions(args.run_b, args.column_b, args.role)
     ids = sorted(set(a) & set(b))
     labels = [a[i][0] for i in ids]
-    f1_a, f1_b, low, high = paired_bootstrap(labels, [a[i][1] for i in ids],
-                                             [b[i][1] for i in ids],
-                                             resamples=args.resamples)
-    print(f"{len(ids)} objects ({args.role}): macro-F1 A {f1_a:.3f}, B {f1_b:.3f}, "
-          f"A - B {f1_a - f1_b:+.3f} [{low:+.3f}, {high:+.3f}] (95 %, "
-          f"{args.resamples} paired resamples)")
+    results = paired_bootstrap(labels, [a[i][1] for i in ids], [b[i][1] for i in ids],
+                               resamples=args.resamples)
+    print(f"{len(ids)} objects ({args.role}), F1 of A and B, A - B with its 95 % interval "
+          f"over {args.resamples} paired resamples:")
+    for name, (f1_a, f1_b, low, high) in results.items():
+        print(f"  {name:>8}  {f1_a:.3f}  {f1_b:.3f}  {f1_a - f1_b:+.3f} [{low:+.3f}, {high:+.3f}]")
 
 
 if __name__ == "__main__":
