@@ -14,6 +14,11 @@
 # chunk in the estimation stage, sqrt class weights, a [64, 64] ReLU head.
 # Every shared star is used for training (20 % of them for early stopping):
 # the shipped model has no test set of its own.
+#
+# The shipped v1 models predate the bidirectional autoencoder and the shape
+# statistics (--bidirectional --shape_harmonics 3 --novelty_score class_energy,
+# README "The recipe for real light curves"); this script rebuilds v1 as it
+# was shipped.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
