@@ -31,6 +31,13 @@ def sinusoid_chunks(n=64, seed=0):
     return {"x": x, "weights": weights, "supports": supports}, labels.astype("int32")
 
 
+#: The model the other-backend checks compare with TensorFlow: no dropout (so
+#: the two backends' random streams do not matter) and the shape statistics on
+#: (their keras.ops maths must agree across backends too).
+BACKEND_CHECK_MODEL = {"drop_frac": 0.0, "estnet_drop_frac": 0.0, "shape_harmonics": 2,
+                       "period_folded": True}
+
+
 def tiny_model(**overrides):
     keras.utils.set_random_seed(0)
     return build_model("rnngmm", **get_config("tiny", num_classes=2, **overrides))

@@ -17,7 +17,7 @@ import sys
 import keras
 import numpy as np
 
-from model_helpers import tiny_model
+from model_helpers import BACKEND_CHECK_MODEL, tiny_model
 from rnngmm.inference import predict_chunks
 from rnngmm.preprocess import Chunks
 
@@ -27,7 +27,7 @@ FORBIDDEN = ("tensorflow", "horovod", "mpi4py")
 def main(source, target, stage):
     with np.load(source, allow_pickle=False) as data:
         given = {key: data[key] for key in data.files}
-    model = tiny_model(drop_frac=0.0, estnet_drop_frac=0.0)
+    model = tiny_model(**BACKEND_CHECK_MODEL)
     model.build()
     model.set_weights([given[f"w{i}"] for i in range(len(model.weights))])
     inputs = {key: given[key] for key in ("x", "weights", "supports")}

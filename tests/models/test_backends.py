@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import pytest
 
-from model_helpers import sinusoid_chunks, tiny_model
+from model_helpers import BACKEND_CHECK_MODEL, sinusoid_chunks, tiny_model
 from rnngmm.inference import predict_chunks
 from rnngmm.preprocess import Chunks
 
@@ -137,7 +137,7 @@ def test_other_backend_forward_and_step_equal_tensorflow(backend, stage, tmp_pat
     if python is None:
         pytest.skip(reason)
     inputs, labels = sinusoid_chunks(n=32, seed=5)
-    model = tiny_model(drop_frac=0.0, estnet_drop_frac=0.0)
+    model = tiny_model(**BACKEND_CHECK_MODEL)
     model.build()
     weights = [keras.ops.convert_to_numpy(w) for w in model.weights]
     lr = 0.05
