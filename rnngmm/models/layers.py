@@ -189,9 +189,9 @@ class ShapeStatistics(keras.layers.Layer):
     - the fraction of the magnitudes' variance the series explains (near 0
       when the period does not fold the light curve);
     - cosine and sine of the phase differences ``phi_k - k phi_1`` for
-      ``k >= 2``, times that harmonic's relative amplitude (independent of the
-      phase origin: they tell an eclipse from a pulsation, a rising branch
-      from a falling one);
+      ``k >= 2``, times the relative amplitudes of harmonics k and 1
+      (independent of the phase origin: they tell an eclipse from a
+      pulsation, a rising branch from a falling one);
     - skewness and excess kurtosis of the magnitudes, as ``sign(v) log1p(|v|)``.
 
     These are the classical Fourier parameters of variable-star work, computed
@@ -260,11 +260,13 @@ class ShapeStatistics(keras.layers.Layer):
         def signed_log(values):
             return ops.sign(values) * ops.log1p(ops.abs(values))
 
-        # Scaled by the harmonic's relative amplitude: a phase is undefined
-        # where its harmonic vanishes, and the product stays continuous there.
-        higher = relative[:, 1:]
-        return ops.concatenate([relative, explained[:, None], higher * ops.cos(difference),
-                                higher * ops.sin(difference), signed_log(skewness)[:, None],
+        # Scaled by the relative amplitudes of both harmonics involved: phi_k is
+        # undefined where harmonic k vanishes and phi_1 where the fundamental
+        # does (an EW folded at its orbital period); the product stays
+        # continuous there, and round-off in phi_1 cannot swing it.
+        scale = relative[:, 1:] * relative[:, :1]
+        return ops.concatenate([relative, explained[:, None], scale * ops.cos(difference),
+                                scale * ops.sin(difference), signed_log(skewness)[:, None],
                                 signed_log(kurtosis)[:, None]], axis=-1)
 
     def compute_output_shape(self, x_shape, *args):
