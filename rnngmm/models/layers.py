@@ -237,8 +237,9 @@ class ShapeStatistics(keras.layers.Layer):
         total = ops.sum(w, axis=-1)
         weighted = design * w[..., None]
         normal = ops.einsum("btp,btq->bpq", weighted, design)
-        ridge = self.RIDGE * total[:, None, None] * ops.eye(2 * self.harmonics + 1)[None]
-        coefficients = ops.solve(normal + ridge + 1e-6 * ops.eye(2 * self.harmonics + 1)[None],
+        identity = ops.eye(2 * self.harmonics + 1)[None]
+        ridge = (self.RIDGE * total[:, None, None] + 1e-6) * identity
+        coefficients = ops.solve(normal + ridge,
                                  ops.einsum("btp,bt->bp", weighted, mag)[..., None])[..., 0]
         k = self.harmonics
         cos_terms, sin_terms = coefficients[:, 1:k + 1], coefficients[:, k + 1:]
@@ -269,8 +270,13 @@ class ShapeStatistics(keras.layers.Layer):
                                 scale * ops.sin(difference), signed_log(skewness)[:, None],
                                 signed_log(kurtosis)[:, None]], axis=-1)
 
+    @property
+    def output_size(self):
+        """Statistics per chunk: ``3 * harmonics + 1``."""
+        return 3 * self.harmonics + 1
+
     def compute_output_shape(self, x_shape, *args):
-        return (x_shape[0], 3 * self.harmonics + 1)
+        return (x_shape[0], self.output_size)
 
     def get_config(self):
         return {**super().get_config(), "harmonics": self.harmonics,

@@ -154,8 +154,7 @@ class RNNGMM(keras.Model):
     @property
     def z_size(self):
         """Dimension ``D`` of ``z``."""
-        harmonics = int(self.hparams["shape_harmonics"])
-        shape = 3 * harmonics + 1 if harmonics > 0 else 0
+        shape = self.shape_statistics.output_size if self.shape_statistics else 0
         return self.embedding_size + N_ERROR_FEATURES + N_SUPPORTS + shape
 
     def _forward(self, inputs, training=False, freeze_autoencoder=False):

@@ -103,8 +103,8 @@ class TrainOptions:
 LR_FLOOR = 0.05
 
 
-def stage_progress(options, state, epoch, start, end):
-    """How far the stage containing ``epoch`` has come, in [0, 1].
+def stage_progress(options, state, stage, epoch, start, end):
+    """How far ``stage`` (containing ``epoch``) has come, in [0, 1].
 
     The larger of the epochs done (of the stage's maximum) and, under a time
     budget, the stage's time spent of its cap (or of the whole budget for a
@@ -112,7 +112,7 @@ def stage_progress(options, state, epoch, start, end):
     Every input is the same on every rank (rank 0's clock is broadcast).
     """
     progress = (epoch - start) / max(end - start, 1)
-    cap = options.stage_budget_s.get(state.get("stage"))
+    cap = options.stage_budget_s.get(stage)
     if cap:
         progress = max(progress, state.get("stage_elapsed_s", 0.0) / cap)
     elif options.time_budget_s and not options.stage_budget_s:
@@ -124,7 +124,7 @@ def schedule_factor(options, state, stage, epoch, start, end):
     """Multiplier of the base learning rate for the next epoch (1 = constant)."""
     if options.lr_schedule != "cosine" or stage == "estimation":
         return 1.0
-    progress = stage_progress(options, state, epoch, start, end)
+    progress = stage_progress(options, state, stage, epoch, start, end)
     return LR_FLOOR + (1.0 - LR_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
@@ -395,7 +395,7 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None,
 
     while state["epoch"] < total:
         epoch, start_step = state["epoch"], state["step"]
-        stage, _, stage_end = stage_at(options.stages, epoch)
+        stage, stage_start, stage_end = stage_at(options.stages, epoch)
         if state["stage"] != stage:
             state.update(stage=stage, best=None, best_epoch=None, wait=0, stage_elapsed_s=0.0)
         if model.stage != stage:
@@ -406,7 +406,6 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None,
         monitor = "val_loss" if sum(validation_counts) else "loss"
         batches = epoch_batches(train_counts, options.batch_size, seed=options.seed,
                                 epoch=epoch, rank=dist.rank)
-        stage_start = stage_at(options.stages, epoch)[1]
         factor = schedule_factor(options, state, stage, epoch, stage_start, stage_end)
         control = StepControl(base_lr=base_lr * factor, warmup_steps=warmup_steps,
                               seed=options.seed, epoch=epoch, start_step=start_step,
