@@ -65,10 +65,10 @@ def make_untrained_run(directory):
     """A run directory with the fiducial model (random weights) and a GMM."""
     import keras
 
-    from rnngmm.configs import get_config
+    from rnngmm.models.configs import get_config
     from rnngmm.models.registry import build_model
-    from rnngmm.novelty import GMMNovelty
-    from rnngmm.training.rundir import write_json
+    from rnngmm.novelty.mixture import GMMNovelty
+    from rnngmm.rundir import write_json
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -151,9 +151,9 @@ def model_only_rate(run_dir, lightcurves, n_objects):
     from rnngmm.inference import predict_chunks
     from rnngmm.io.catalog import read_catalog
     from rnngmm.io.readers import read_lightcurve
-    from rnngmm.runs import load_run
+    from rnngmm.rundir import load_run
 
-    from rnngmm.objects import chunk_objects, prepare_object
+    from rnngmm.lightcurves.objects import chunk_objects, prepare_object
     run = load_run(run_dir)
     catalog = read_catalog(CRTS / "catalog.csv", "id", period_col="period")
     records = []

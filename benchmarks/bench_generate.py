@@ -162,7 +162,7 @@ def main(argv=None):
     write_shifted(args.catalog, patterns_idx, "unshifted", args.seed, patterns)
     write_shifted(args.catalog, test_idx, "unshifted", args.seed, test)
     synthetic = os.path.join(args.out, "synthetic.h5")
-    from rnngmm.generate import GenerateConfig, run_generate
+    from rnngmm.decoder.generate import GenerateConfig, run_generate
     run_generate(GenerateConfig(run_dir=args.run_dir, times_from=patterns, output=synthetic,
                                 n=args.n, seed=args.seed,
                                 min_points=args.min_points).validate())

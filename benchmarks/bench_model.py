@@ -23,7 +23,7 @@ Under ``KERAS_BACKEND=jax`` or ``torch`` (machines without TensorFlow, e.g.
 a GPU node with JAX and PyTorch) the same scoring and training figures are
 taken through the package's backend-neutral paths: scoring by
 ``rnngmm.inference.predict_chunks`` (``jax.jit`` / eager torch), training by
-``rnngmm.training.jax_step.JaxTrainStep`` (stateless, jitted) or
+``rnngmm.models.jax_step.JaxTrainStep`` (stateless, jitted) or
 ``model.train_on_batch`` (torch); the ceiling is the backend's own float32
 matmul on its device (``backends.py``), and neither TensorFlow, horovod nor
 mpi4py is imported (each record says so in ``imported``). JAX runs with
@@ -70,7 +70,7 @@ def _inputs(batch, steps, seed=0):
 
 
 def _build(config_name, unroll):
-    from rnngmm.configs import get_config
+    from rnngmm.models.configs import get_config
     from rnngmm.models.registry import build_model
     config = get_config(config_name)
     model = build_model("rnngmm", **config)
@@ -101,7 +101,7 @@ def _measure_score(s, config, model):
     if s.get("package_path") or s["backend"] != "tensorflow":
         # Exactly what `rnngmm score` / `flag` call.
         from rnngmm.inference import predict_chunks
-        from rnngmm.preprocess import Chunks
+        from rnngmm.lightcurves.preprocess import Chunks
         chunks = Chunks(inputs["x"], inputs["weights"], inputs["supports"])
         xla = s["jit"] if "jit" in s and not s.get("package_path") else True
 
@@ -134,7 +134,7 @@ def _measure_train(s, config, model):
                   jit_compile=bool(s["jit"]) and s["backend"] == "tensorflow")
     model.build_for_training()
     if s["backend"] == "jax":
-        from rnngmm.training.jax_step import JaxTrainStep
+        from rnngmm.models.jax_step import JaxTrainStep
         step = JaxTrainStep(model)
 
         def call():
@@ -218,7 +218,7 @@ def child(s):
     record = dict(s, intra_actual=intra, inter_actual=inter)
     seconds = s["seconds"]
     before = _ceilings(s)
-    from rnngmm.configs import get_config
+    from rnngmm.models.configs import get_config
     if s["mode"] == "anatomy":
         config = get_config(s["config"])
         record["anatomy_gflops"] = _anatomy(s, config)
@@ -306,7 +306,7 @@ def run_child(setting, timeout):
 
 
 def report(results, config_name):
-    from rnngmm.configs import get_config
+    from rnngmm.models.configs import get_config
     parts = common.model_flops(get_config(config_name))
     print(f"\nbackend {backends.keras_backend()}, model '{config_name}': "
           f"forward {parts['total'] / 1e6:.1f} MFLOP/chunk "

@@ -1,12 +1,12 @@
 """Period search speed and recovery on the real CRTS light curves (issue 16.4).
 
 For a fixed, seeded random subset of the CRTS stars (all have a catalog
-period), each light curve is read, cleaned with ``rnngmm.preprocess.clean``
+period), each light curve is read, cleaned with ``rnngmm.lightcurves.preprocess.clean``
 (as ``rnngmm prepare`` does, no sigma clipping) and searched with
 
 * ``exhaustive``: the whole fine grid in one nifty-ls periodogram
-  (:func:`rnngmm.periods.exhaustive_period`, the search before issue 16.4);
-* ``refined``: :func:`rnngmm.periods.lomb_scargle_period` (coarse periodogram,
+  (:func:`rnngmm.lightcurves.periods.exhaustive_period`, the search before issue 16.4);
+* ``refined``: :func:`rnngmm.lightcurves.periods.lomb_scargle_period` (coarse periodogram,
   the best peaks refined on the same fine grid, then off the grid).
 
 Both run on one core (one process, every library on one thread), in
@@ -44,9 +44,9 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from rnngmm.errors import BadLightCurve  # noqa: E402
-from rnngmm.periods import (available_backend, exhaustive_period,  # noqa: E402
+from rnngmm.lightcurves.periods import (available_backend, exhaustive_period,  # noqa: E402
                             frequency_grid, lomb_scargle_period)
-from rnngmm.preprocess import clean  # noqa: E402
+from rnngmm.lightcurves.preprocess import clean  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 METHODS = {"exhaustive": exhaustive_period, "refined": lomb_scargle_period}

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from common import cpu_model  # benchmarks/ is on sys.path when run as a script
 from rnngmm.dist import init_mpi
-from rnngmm.periods import available_backend
+from rnngmm.lightcurves.periods import available_backend
 from rnngmm.prepare import PrepareConfig, prepare
 
 REPO = Path(__file__).resolve().parent.parent

@@ -62,7 +62,7 @@ def worker(args):
     import numpy as np
     import tensorflow as tf
 
-    from rnngmm.configs import get_config
+    from rnngmm.models.configs import get_config
     from rnngmm.dist import init_horovod
     from rnngmm.models.registry import build_model
     from rnngmm.training.distributed import Collectives

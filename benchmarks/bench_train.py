@@ -46,7 +46,7 @@ def training_model(args, collectives, num_classes):
     """The compiled model of ``--config``, prepared (broadcast) for training."""
     import keras
 
-    from rnngmm.configs import get_config
+    from rnngmm.models.configs import get_config
     from rnngmm.models.registry import build_model
     from rnngmm.training.loop import TrainOptions, prepare_model
     config = get_config(args.config, n_max=args.n_max, num_classes=num_classes)

@@ -481,7 +481,7 @@ def main(argv=None):
                         help="of the training objects, for early stopping")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--prepare_ranks", type=int, default=1)
-    parser.add_argument("--config", default="small", help="rnngmm.configs name")
+    parser.add_argument("--config", default="small", help="rnngmm.models.configs name")
     parser.add_argument("--n_min", type=int, default=100)
     parser.add_argument("--batch_size", type=int, default=256)
     parser.add_argument("--patience", type=int, default=20)

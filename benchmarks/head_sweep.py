@@ -42,7 +42,7 @@ def cache_run(run_dir, cache_path):
     """Write the run's frozen-autoencoder outputs of its train/validation chunks."""
     from rnngmm.dist import Dist
     from rnngmm.io.dataset import Dataset
-    from rnngmm.runs import load_model
+    from rnngmm.rundir import load_model
     from rnngmm.training.cached import cache_chunks
     from rnngmm.training.config import TrainConfig
     from rnngmm.training.data import load_training_data
@@ -97,8 +97,8 @@ def train_head(run_dir, class_names, parts, variant):
     import rnngmm.training.cached as cached_module
     from rnngmm.dist import Dist
     from rnngmm.models.registry import build_model
-    from rnngmm.training.data import (TrainingData, balanced_class_weights,
-                                      class_weight_power)
+    from rnngmm.class_frequencies import balanced_class_weights, class_weight_power
+    from rnngmm.training.data import TrainingData
     from rnngmm.training.distributed import Collectives
     from rnngmm.training.loop import TrainOptions, prepare_model, train
 
@@ -161,7 +161,7 @@ def train_plain_head(run_dir, class_names, parts, variant):
     from sklearn.metrics import balanced_accuracy_score, f1_score
 
     from rnngmm.inference import mean_by_object
-    from rnngmm.training.data import balanced_class_weights, class_weight_power
+    from rnngmm.class_frequencies import balanced_class_weights, class_weight_power
 
     inputs = {}
     extra = _object_features(run_dir) if variant.get("features") else None

@@ -36,11 +36,11 @@ import sys
 
 import numpy as np
 
-from rnngmm.calibration import ClassCalibration
+from rnngmm.novelty.class_fair import ClassCalibration
 from rnngmm.dist import Dist
 from rnngmm.inference import aggregate_objects, mean_by_object
 from rnngmm.io.dataset import Dataset
-from rnngmm.runs import load_run
+from rnngmm.rundir import load_run
 from rnngmm.scoring import features
 from rnngmm.scoring.baselines import (impute_with_training_medians, isolation_forest_scores,
                                       random_forest_probabilities)
@@ -111,7 +111,7 @@ def candidate_scores(run, training, evaluated, k=10):
         calibration = ClassCalibration().fit(train[name], t_pred)
         train[f"class_{name}"] = calibration.transform(train[name], t_pred)
         scores[f"class_{name}"] = calibration.transform(scores[name], e_pred)
-    # The package's "class_energy_msp" (rnngmm.novelty): class-calibrated
+    # The package's "class_energy_msp" (rnngmm.novelty.mixture): class-calibrated
     # energy and pooled-calibrated doubt averaged, calibrated within the class.
     pooled = ClassCalibration().fit(train["max_probability"], np.zeros(len(t_pred)))
     t_mean = 0.5 * (train["class_energy"] + pooled.transform(train["max_probability"],

@@ -15,9 +15,18 @@ Accepted inputs
   is converted to MJD.
 """
 
-import numpy as np
+import dataclasses
 
-from .errors import InputError
+import numpy as np
+from astropy.table import Table
+
+from rnngmm.errors import InputError
+from rnngmm.flagging.scorer import ModelScorer
+from rnngmm.flagging.sources import ObjectRecord
+from rnngmm.flagging.stream import score_batch
+from rnngmm.object_table import describe_columns, result_columns, text_column
+from rnngmm.rundir import LoadedRun
+from rnngmm.rundir import load_run as load_run_directory
 
 
 def _as_days(column):
@@ -88,9 +97,6 @@ def light_curve_records(data, mag=None, err=None, *, period=None, ids=None, id_c
 
 def score_light_curves(run, ids, records, *, batch_size=512):
     """RowResults of ``records`` on the flag path, in order."""
-    from .flagging.scorer import ModelScorer
-    from .flagging.sources import ObjectRecord
-    from .flagging.stream import score_batch
     items = [(k, ObjectRecord(np.asarray(t, np.float64), np.asarray(m, np.float64),
                               np.asarray(e, np.float64), float(p), "catalog"))
              for k, (t, m, e, p) in enumerate(records)]
@@ -100,9 +106,6 @@ def score_light_curves(run, ids, records, *, batch_size=512):
 
 def predict_table(run, ids, results, percentiles):
     """The flag table's result columns for API results, with an ``id`` column first."""
-    from astropy.table import Table
-
-    from .object_table import describe_columns, result_columns, text_column
     table = Table()
     table["id"] = text_column(ids)
     for name, values in result_columns(
@@ -123,3 +126,83 @@ def codes_of(run, results):
     if results.code is None:
         return np.full((len(results), width), np.nan)
     return np.asarray(results.code, np.float64)
+
+
+class Run(LoadedRun):
+    """A loaded run that scores light curves: what :func:`rnngmm.load_run` returns.
+
+    Everything of :class:`rnngmm.rundir.LoadedRun` (``config``, ``model``,
+    ``class_names``, ``novelty``, ``split``, ``preprocessing``, ``chunking``),
+    plus :meth:`predict` and :meth:`embed`.
+    """
+
+    def predict(self, data, mag=None, err=None, *, period=None, ids=None,
+                percentiles=(80.0, 95.0, 99.0), batch_size=512, **columns):
+        """Classify light curves and flag anomalies, as ``rnngmm flag`` does.
+
+        Parameters
+        ----------
+        data : array_like, list of tuples, or astropy Table/TimeSeries
+            ``predict(time, mag, err)`` for one light curve; a list of
+            ``(time, mag, err[, period])``; or a table with one light curve,
+            or many told apart by an ``id`` column (see :mod:`rnngmm.api`).
+        mag, err : array_like, optional
+            With ``data`` = time, for one light curve.
+        period : float or dict, optional
+            Catalog period(s) in days (a dict maps ids to periods); missing or
+            unusable periods are searched with Lomb-Scargle, as in training.
+        ids : sequence of str, optional
+            Names of array inputs (default "0", "1", ...).
+        percentiles : sequence of float
+            Anomaly thresholds (percentiles of the training energies).
+        batch_size : int
+        **columns
+            ``id_col``, ``time_col``, ``mag_col``, ``err_col``, ``period_col``
+            of a table input.
+
+        Returns
+        -------
+        astropy.table.Table
+            ``id`` then the flag table's result columns: ``status``, period,
+            class probabilities, ``energy`` (HIGHER = more anomalous), its
+            percentile and ``anomaly_<p>`` flags; one row per light curve.
+        """
+        names, records = light_curve_records(data, mag, err, period=period, ids=ids,
+                                                 **columns)
+        results = score_light_curves(self, names, records, batch_size=batch_size)
+        return predict_table(self, names, results, percentiles)
+
+    def embed(self, data, mag=None, err=None, *, period=None, ids=None, batch_size=512,
+              **columns):
+        """Latent codes of light curves (mean over each object's chunks).
+
+        Same inputs as :meth:`predict`.
+
+        Returns
+        -------
+        ndarray, shape (n_objects, embedding)
+            NaN rows for objects that could not be scored (``predict`` says why).
+        """
+        names, records = light_curve_records(data, mag, err, period=period, ids=ids,
+                                                 **columns)
+        return codes_of(self, score_light_curves(self, names, records,
+                                                         batch_size=batch_size))
+
+
+def load_run(run_dir):
+    """Load a run directory written by ``rnngmm train`` (or a shipped pretrained one).
+
+    Returns
+    -------
+    Run
+        ``.predict(...)`` classifies light curves and flags anomalies as
+        ``rnngmm flag`` does; ``.embed(...)`` returns their latent codes.
+
+    Raises
+    ------
+    rnngmm.errors.InputError
+        Naming the missing or unreadable file (e.g. an unfinished run).
+    """
+    loaded = load_run_directory(run_dir)
+    return Run(**{field.name: getattr(loaded, field.name)
+                  for field in dataclasses.fields(LoadedRun)})

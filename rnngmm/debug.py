@@ -57,7 +57,7 @@ def prepare_fault(rank, stage, n):
         return
     if kind == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
-    from .errors import InputError
+    from rnngmm.errors import InputError
     error = InputError if kind == "error" else RuntimeError
     raise error(f"{PREPARE_FAULT}: injected failure on rank {rank} at {stage} {n}")
 
@@ -85,7 +85,7 @@ def dump_weights(model, rank):
     import h5py
     import numpy as np
 
-    from .io.atomic import atomic_path
+    from rnngmm.io.atomic import atomic_path
     os.makedirs(directory, exist_ok=True)
     with atomic_path(os.path.join(directory, f"weights-rank{rank}.h5")) as tmp:
         with h5py.File(tmp, "w") as f:

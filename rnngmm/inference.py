@@ -2,7 +2,7 @@
 
 Every consumer of a trained model goes through here: the whole-training-set
 mixture fit (``training/gmm_fit.py``), ``rnngmm score``, ``rnngmm flag``,
-leave-one-class-out (through score) and the Python API (``rnngmm.runs``)::
+leave-one-class-out (through score) and the Python API (``rnngmm.rundir``)::
 
     predict_chunks(model, chunks)          -> gamma, z, code per chunk
     score_chunks(model, novelty, chunks)   -> ChunkScores (+ energy per chunk)
@@ -15,7 +15,7 @@ training objects' energies aggregated exactly this way; any other statistic
 would change the false-alarm rate the percentiles promise. It is also less
 sensitive than the max to one bad chunk.
 
-The forward pass is compiled for the Keras backend in use (:mod:`rnngmm.forward`);
+The forward pass is compiled for the Keras backend in use (:mod:`rnngmm.models.forward`);
 this module imports Keras and the backend only when one is built.
 """
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .forward import OUTPUTS, compiled_forward
+from rnngmm.models.forward import OUTPUTS, compiled_forward
 
 
 def padded_batch_size(n, batch_size):
@@ -48,11 +48,11 @@ def predict_chunks(model, chunks, batch_size=512, xla=True):
     ----------
     model : keras.Model
         Follows the model contract (dict inputs, dict outputs).
-    chunks : rnngmm.preprocess.Chunks
+    chunks : rnngmm.lightcurves.preprocess.Chunks
     batch_size : int
     xla : bool
         Compile the forward pass with XLA (faster; one compilation per shape;
-        see :func:`rnngmm.forward.compiled_forward` for each backend).
+        see :func:`rnngmm.models.forward.compiled_forward` for each backend).
 
     Returns
     -------
@@ -177,9 +177,9 @@ def score_chunks(model, novelty, chunks, batch_size=512, xla=True):
     Parameters
     ----------
     model : keras.Model
-    novelty : rnngmm.novelty.GMMNovelty
+    novelty : rnngmm.novelty.mixture.GMMNovelty
         The run's whole-training-set mixture.
-    chunks : rnngmm.preprocess.Chunks
+    chunks : rnngmm.lightcurves.preprocess.Chunks
     batch_size : int
     xla : bool
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
-from .object_table import OK, anomaly_column
+from rnngmm.errors import InputError
+from rnngmm.object_table import OK, anomaly_column
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def read_code_table(path):
     InputError
         When the file does not exist or cannot be read as a table.
     """
-    from .flagging.output import read_table
+    from rnngmm.flagging.output import read_table
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise InputError(f"table {path!r} does not exist")
@@ -271,7 +271,7 @@ def neighbour_table(table, catalog, query_ids, query_codes, k, self_rows=None):
     """
     from astropy.table import Table
 
-    from .object_table import describe_columns, text_column
+    from rnngmm.object_table import describe_columns, text_column
     mean, scale = fit_standardiser(catalog.codes)
     distances, indices = nearest_neighbours(standardise(catalog.codes, mean, scale),
                                             standardise(query_codes, mean, scale), k,
@@ -440,7 +440,7 @@ def plot_map(coords, classes, anomalous, stem, *, class_order=None, anomaly_labe
     list of str
         The PNG and PDF paths.
     """
-    from .scoring.plots import plt, save_figure
+    from rnngmm.scoring.plots import plt, save_figure
     coords = np.asarray(coords, np.float64)
     classes = np.asarray(classes).astype(str)
     anomalous = np.asarray(anomalous, bool)

@@ -92,7 +92,7 @@ def result_columns(*, status, period, period_source, prob, n_chunks, energy, cla
     energy : array_like of float, shape (n,)
         Mean chunk energy (NaN where not scored).
     class_names : sequence of str
-    novelty : rnngmm.novelty.GMMNovelty
+    novelty : rnngmm.novelty.mixture.GMMNovelty
         The run's mixture: thresholds and training energies.
     percentiles : sequence of float
     thresholds : dict of float to float, optional

@@ -28,21 +28,21 @@ from pathlib import Path
 
 import numpy as np
 
-from .dist import Dist
-from .errors import BadLightCurve, InputError
-from . import debug
-from .io.catalog import kept_blocks, scan_catalog
-from .io.catalog_file import CatalogFile
-from .io.dataset import create_column, streamed_dataset
-from .io.dataset_parts import (STR as _STR, PartWriter, block_owner, check_free_space,
+from rnngmm.dist import Dist
+from rnngmm.errors import BadLightCurve, InputError
+from rnngmm import debug
+from rnngmm.io.catalog import kept_blocks, scan_catalog
+from rnngmm.io.catalog_file import CatalogFile
+from rnngmm.io.dataset import create_column, streamed_dataset
+from rnngmm.io.dataset_parts import (STR as _STR, PartWriter, block_owner, check_free_space,
                                join_parts, remove_pieces)
-from .io.rejects import rejects_writer
-from .io.readers import (DEFAULT_TEMPLATES, READERS, TABLE_FORMATS, check_reader_options,
+from rnngmm.io.rejects import rejects_writer
+from rnngmm.io.readers import (DEFAULT_TEMPLATES, READERS, TABLE_FORMATS, check_reader_options,
                          check_template, locate_lightcurve, read_lightcurve,
                          read_table_objects)
-from .objects import MIN_CATALOG_PERIOD, Preprocessing, prepare_object
-from .periods import MAX_PERIOD, MIN_PERIOD
-from .progress import Progress
+from rnngmm.lightcurves.objects import MIN_CATALOG_PERIOD, Preprocessing, prepare_object
+from rnngmm.lightcurves.periods import MAX_PERIOD, MIN_PERIOD
+from rnngmm.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class PrepareConfig:
     min_points : int
         Objects with fewer cleaned points are rejected.
     sigma_clip : float, optional
-        Robust sigma-clip threshold for :func:`rnngmm.preprocess.clean`.
+        Robust sigma-clip threshold for :func:`rnngmm.lightcurves.preprocess.clean`.
     ss_resid_col, max_ss_resid : str, float
         Reject objects whose residual column exceeds ``max_ss_resid`` (if set).
     class_prob_col, min_class_prob : str, float
@@ -100,7 +100,7 @@ class PrepareConfig:
         Catalog objects per block of work (blocks go round robin to the ranks).
 
     The cleaning and period settings form the dataset's
-    :class:`rnngmm.objects.Preprocessing` (:meth:`preprocessing`), which
+    :class:`rnngmm.lightcurves.objects.Preprocessing` (:meth:`preprocessing`), which
     ``flag`` reuses for new objects.
     """
 
@@ -130,7 +130,7 @@ class PrepareConfig:
     block_objects: int = BLOCK_OBJECTS
 
     def preprocessing(self):
-        """The :class:`~rnngmm.objects.Preprocessing` these settings describe."""
+        """The :class:`~rnngmm.lightcurves.objects.Preprocessing` these settings describe."""
         return Preprocessing.from_dict(asdict(self))
 
     def validate(self):

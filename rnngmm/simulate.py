@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .io.atomic import atomic_path
+from rnngmm.io.atomic import atomic_path
 
 #: The 8 ASAS-SN super-classes of the reference work.
 CLASSES = ("CEPH", "DSCT", "ECL", "RRAB", "RRCD", "M", "ROT", "SR")

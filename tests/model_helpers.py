@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from rnngmm.configs import get_config
+from rnngmm.models.configs import get_config
 from rnngmm.models import build_model
 
 N_STEPS = 24

@@ -8,9 +8,9 @@ from astropy.table import Table
 
 from rnngmm.io.dataset import Dataset
 from rnngmm.io.readers import read_lightcurve
-from rnngmm.periods import lomb_scargle_period
+from rnngmm.lightcurves.periods import lomb_scargle_period
 from rnngmm.prepare import PrepareConfig, prepare
-from rnngmm.preprocess import clean
+from rnngmm.lightcurves.preprocess import clean
 
 pytestmark = pytest.mark.crts
 N_OBJECTS = 40

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rnngmm.inference import padded_batch_size, predict_chunks
-from rnngmm.preprocess import Chunks
+from rnngmm.lightcurves.preprocess import Chunks
 from model_helpers import numpy_outputs, sinusoid_chunks, tiny_model
 
 
@@ -62,7 +62,7 @@ def test_score_and_aggregate_objects_match_the_model_and_mixture(model_and_chunk
     """The one scoring path: per-object values are means of the chunk values,
     and chunk energies are the mixture's energies of the model's z."""
     from rnngmm.inference import aggregate_objects, score_chunks
-    from rnngmm.novelty import GMMNovelty
+    from rnngmm.novelty.mixture import GMMNovelty
     model, chunks = model_and_chunks
     direct = numpy_outputs(model, {"x": chunks.x, "weights": chunks.weights,
                                    "supports": chunks.supports})

@@ -197,7 +197,7 @@ class GMMFile:
     name = "gmm.h5"
 
     def make(self, seed):
-        from rnngmm.novelty import GMMNovelty
+        from rnngmm.novelty.mixture import GMMNovelty
         rng = np.random.default_rng(seed)
         z = rng.normal(size=(20000, 3))
         return GMMNovelty().fit(z, rng.dirichlet(np.ones(4), size=len(z)))
@@ -206,7 +206,7 @@ class GMMFile:
         thing.save(path)
 
     def check(self, path, thing):
-        from rnngmm.novelty import GMMNovelty
+        from rnngmm.novelty.mixture import GMMNovelty
         loaded = GMMNovelty.load(path)
         np.testing.assert_array_equal(loaded.mu_, thing.mu_)
         np.testing.assert_array_equal(loaded.train_energy_, thing.train_energy_)

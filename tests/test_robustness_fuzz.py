@@ -148,7 +148,7 @@ case_spec = st.tuples(
 
 @pytest.fixture(scope="module")
 def loaded(tiny_run_dir, request):  # noqa: F811
-    from rnngmm.runs import load_run
+    from rnngmm.rundir import load_run
     run = load_run(tiny_run_dir)
     yield run
     line = (f"fuzz: {COUNTS['cases']} cases, {COUNTS['objects']} objects "

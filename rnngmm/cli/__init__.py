@@ -8,8 +8,8 @@ import argparse
 import importlib
 import sys
 
-from .. import __version__
-from ..errors import InputError
+from rnngmm._version import __version__
+from rnngmm.errors import InputError
 
 #: Subcommands in pipeline order; each names a module of this package.
 COMMANDS = ("simulate", "prepare", "train", "adapt", "score", "flag", "embed", "similar",
@@ -36,7 +36,7 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of the ``rnngmm`` console script; returns the exit code."""
-    from .. import log
+    from rnngmm import log
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     # Before anything imports TensorFlow: its C++ start-up lines are noise.
     log.quiet_tensorflow(verbose="--verbose" in argv or "-v" in argv)
@@ -58,7 +58,7 @@ if __name__ == "__main__":
 def console_main():
     """The ``rnngmm`` console script: :func:`main` with TensorFlow's native
     start-up lines filtered from stderr (unless ``--verbose``)."""
-    from .. import log
+    from rnngmm import log
     argv = sys.argv[1:]
     if "--verbose" not in argv and "-v" not in argv:
         log.filter_native_stderr()

@@ -1,5 +1,5 @@
 import sys
 
-from . import console_main
+from rnngmm.cli import console_main
 
 sys.exit(console_main())

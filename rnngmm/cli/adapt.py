@@ -6,7 +6,7 @@ SIGTERM/SIGUSR1 after writing a checkpoint (rerun with ``--resume``).
 
 import argparse
 
-from .common import add_logging_flags
+from rnngmm.cli.common import add_logging_flags
 
 
 def add_parser(subparsers):
@@ -66,7 +66,7 @@ def add_parser(subparsers):
 
 def config_from_args(args):
     """The validated :class:`~rnngmm.training.adapt.AdaptConfig` of the flags."""
-    from ..training.adapt import AdaptConfig
+    from rnngmm.training.adapt import AdaptConfig
     return AdaptConfig(
         init_from=args.init_from, data=args.data, catalog=args.catalog, mix=args.mix,
         nb_epoch=args.nb_epoch, cls_epoch=args.cls_epoch, lr=args.lr,
@@ -78,5 +78,5 @@ def config_from_args(args):
 
 def run(args):
     """Execute ``rnngmm adapt``; returns the exit code."""
-    from ..training.adapt import run_adapt
+    from rnngmm.training.adapt import run_adapt
     return run_adapt(config_from_args(args))

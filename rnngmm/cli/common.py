@@ -89,7 +89,7 @@ def add_lightcurve_source_flags(parser, source_title):
     argparse._ArgumentGroup
         The "columns" group, for command-specific column flags.
     """
-    from ..io.readers import READERS
+    from rnngmm.io.readers import READERS
     src = parser.add_argument_group(source_title)
     src.add_argument("--catalog", default=None,
                      help="catalog file (CSV, ECSV, FITS, VOTable, Parquet)")

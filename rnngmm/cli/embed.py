@@ -11,7 +11,7 @@ same MPI-aware job. The output IS the flag table with the code columns
 import argparse
 from dataclasses import replace
 
-from . import flag
+from rnngmm.cli import flag
 
 
 def _flag_parser():
@@ -51,7 +51,7 @@ def config_from_args(args):
 
 def run_command(args):
     """Entry point of ``rnngmm embed``: ``rnngmm flag --with_code`` under MPI."""
-    from ..flagging.job import run_flag_job
+    from rnngmm.flagging.job import run_flag_job
     config = config_from_args(args)
     config.validate()
     return run_flag_job(config)

@@ -4,7 +4,7 @@ Runs as one process or under ``mpirun``/``srun`` (mpi4py): ranks share the
 catalog's shards; the output is the same file either way.
 """
 
-from .common import (add_deprecated, add_lightcurve_source_flags, add_logging_flags,
+from rnngmm.cli.common import (add_deprecated, add_lightcurve_source_flags, add_logging_flags,
                      add_pass_through)
 
 DEFAULT_PERCENTILES = (80.0, 95.0, 99.0)
@@ -82,7 +82,7 @@ def config_from_args(args):
     """The :class:`~rnngmm.flagging.job.FlagConfig` the flags describe."""
     from dataclasses import fields
 
-    from ..flagging.job import FlagConfig
+    from rnngmm.flagging.job import FlagConfig
     names = {f.name for f in fields(FlagConfig)}
     values = {k: v for k, v in vars(args).items() if k in names}
     values["percentiles"] = tuple(float(p) for p in args.percentiles)
@@ -91,7 +91,7 @@ def config_from_args(args):
 
 def run_command(args):
     """Entry point of ``rnngmm flag``: any failure on any rank ends the whole job."""
-    from ..flagging.job import run_flag_job
+    from rnngmm.flagging.job import run_flag_job
     config = config_from_args(args)
     config.validate()
     return run_flag_job(config)

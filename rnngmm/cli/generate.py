@@ -3,9 +3,9 @@
 import logging
 import sys
 
-from ..dist import init_mpi
-from .common import add_logging_flags
-from .score import raise_everywhere
+from rnngmm.dist import init_mpi
+from rnngmm.cli.common import add_logging_flags
+from rnngmm.cli.score import raise_everywhere
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,8 @@ def add_parser(subparsers):
 
 
 def config_from_args(args):
-    """The validated :class:`~rnngmm.generate.GenerateConfig` of the flags."""
-    from ..generate import GenerateConfig
+    """The validated :class:`~rnngmm.decoder.generate.GenerateConfig` of the flags."""
+    from rnngmm.decoder.generate import GenerateConfig
     return GenerateConfig(run_dir=args.run_dir, times_from=args.times_from,
                           output=args.output, n=args.n, data=args.data,
                           classes=args.classes, seed=args.seed,
@@ -61,8 +61,8 @@ def run(args):
     """Execute ``rnngmm generate``; returns the exit code."""
     config = config_from_args(args)
     dist = init_mpi()
-    from ..errors import InputError
-    from ..generate import run_generate
+    from rnngmm.errors import InputError
+    from rnngmm.decoder.generate import run_generate
     try:
         run_generate(config, dist)
     except Exception as exc:  # one failing rank must not leave the others waiting

@@ -10,9 +10,9 @@ import logging
 import os
 import shlex
 
-from ..dist import init_mpi
-from ..errors import InputError
-from .common import add_logging_flags
+from rnngmm.dist import init_mpi
+from rnngmm.errors import InputError
+from rnngmm.cli.common import add_logging_flags
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def check_args(args):
 
 def resolve_classes(args):
     """The class list of ``all`` / ``--class_index`` (dataset labels by default)."""
-    from ..scoring.loco import dataset_classes
+    from rnngmm.tuning.loco_experiment import dataset_classes
     available = dataset_classes(args.data)
     classes = args.classes or available
     unknown = sorted(set(classes) - set(available))
@@ -115,7 +115,7 @@ def resolve_classes(args):
 def train_config_from(args):
     """The :class:`~rnngmm.training.config.TrainConfig` of ``--train_args``,
     parsed by the ``train`` command's own parser (same flags, same checks)."""
-    from . import train
+    from rnngmm.cli import train
     parser = argparse.ArgumentParser(prog="rnngmm loco --train_args")
     train.add_parser(parser.add_subparsers(dest="command"))
     argv = ["train", "--data", args.data, "--log_dir", args.log_dir,
@@ -131,7 +131,7 @@ def train_config_from(args):
 def run(args):
     """Execute ``rnngmm loco``; returns the exit code."""
     check_args(args)
-    from ..scoring import loco
+    from rnngmm.scoring import loco
     if args.mode == "gather":
         table, paths = loco.gather_results(args.results_dir, args.output)
         log.info(loco.markdown_table(table))

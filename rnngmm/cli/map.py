@@ -2,7 +2,7 @@
 
 import logging
 
-from .common import add_logging_flags
+from rnngmm.cli.common import add_logging_flags
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,11 @@ def run_command(args):
     """Entry point of ``rnngmm map`` (rank 0 does the work under mpirun)."""
     import os
 
-    from .. import latent
-    from ..dist import init_mpi
-    from ..errors import InputError
-    from ..flagging.output import output_format, write_table
-    from ..object_table import anomaly_column
+    from rnngmm import latent
+    from rnngmm.dist import init_mpi
+    from rnngmm.errors import InputError
+    from rnngmm.flagging.output import output_format, write_table
+    from rnngmm.object_table import anomaly_column
     if args.max_objects < 1:
         raise InputError(f"--max_objects must be at least 1, got {args.max_objects}")
     if not 0 < args.percentile < 100:

@@ -1,11 +1,11 @@
 """``rnngmm prepare``: catalog + light curves -> HDF5 dataset + rejects table."""
 
-from ..errors import InputError
-from .common import add_logging_flags, add_pass_through, add_reader_flags
-from ..io.readers import DEFAULT_TEMPLATES, READERS, check_reader_options
-from ..periods import MAX_PERIOD, MIN_PERIOD
-from ..objects import MIN_CATALOG_PERIOD, PERIOD_SOURCES
-from ..prepare import BLOCK_OBJECTS, PrepareConfig, parse_class_map, prepare
+from rnngmm.errors import InputError
+from rnngmm.cli.common import add_logging_flags, add_pass_through, add_reader_flags
+from rnngmm.io.readers import DEFAULT_TEMPLATES, READERS, check_reader_options
+from rnngmm.lightcurves.periods import MAX_PERIOD, MIN_PERIOD
+from rnngmm.lightcurves.objects import MIN_CATALOG_PERIOD, PERIOD_SOURCES
+from rnngmm.prepare import BLOCK_OBJECTS, PrepareConfig, parse_class_map, prepare
 
 
 def add_parser(subparsers):
@@ -128,7 +128,7 @@ def config_from_args(args):
 
 def run(args):
     """Run ``rnngmm prepare``; returns the exit code."""
-    from ..dist import init_mpi
+    from rnngmm.dist import init_mpi
     config = config_from_args(args)
     prepare(config, init_mpi())
     return 0

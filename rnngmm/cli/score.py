@@ -3,8 +3,8 @@
 import logging
 import sys
 
-from ..dist import init_mpi
-from .common import add_deprecated, add_logging_flags
+from rnngmm.dist import init_mpi
+from rnngmm.cli.common import add_deprecated, add_logging_flags
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def add_parser(subparsers):
 
 def config_from_args(args):
     """The validated :class:`~rnngmm.scoring.score.ScoreConfig` of the flags."""
-    from ..scoring.score import ScoreConfig
+    from rnngmm.scoring.score import ScoreConfig
     return ScoreConfig(run_dir=args.run_dir, data=args.data, novel_classes=args.novel_classes,
                        percentiles=tuple(args.percentiles), output=args.output,
                        batch_size=args.batch_size,
@@ -59,7 +59,7 @@ def run(args):
     """Execute ``rnngmm score``; returns the exit code."""
     config = config_from_args(args)
     dist = init_mpi()
-    from ..scoring.score import score_run
+    from rnngmm.scoring.score import score_run
     try:
         result = score_run(config, dist)
     except Exception:  # one failing rank must not leave the others waiting

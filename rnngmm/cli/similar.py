@@ -3,7 +3,7 @@
 import logging
 import os
 
-from .common import add_logging_flags
+from rnngmm.cli.common import add_logging_flags
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,8 @@ def add_parser(subparsers):
 
 
 def _check(args):
-    from ..errors import InputError
-    from ..flagging.output import output_format
+    from rnngmm.errors import InputError
+    from rnngmm.flagging.output import output_format
     if not args.ids and not args.lightcurve:
         raise InputError("give --ids and/or --lightcurve (what to find neighbours of)")
     if args.k < 1:
@@ -75,9 +75,9 @@ def embed_lightcurves(args, table, catalog):
     """Query ids and raw codes of the ``--lightcurve`` files."""
     import numpy as np
 
-    from ..errors import BadLightCurve, InputError
-    from ..io.readers import read_lightcurve
-    from ..runs import load_run
+    from rnngmm.errors import BadLightCurve, InputError
+    from rnngmm.io.readers import read_lightcurve
+    from rnngmm.api import load_run
     run_dir = args.run_dir or table.meta.get("run_dir")
     if not run_dir:
         raise InputError("--run_dir is required with --lightcurve (the table records none)")
@@ -112,10 +112,10 @@ def run_command(args):
     """Entry point of ``rnngmm similar`` (rank 0 does the work under mpirun)."""
     import numpy as np
 
-    from .. import latent
-    from ..dist import init_mpi
-    from ..errors import InputError
-    from ..flagging.output import write_table
+    from rnngmm import latent
+    from rnngmm.dist import init_mpi
+    from rnngmm.errors import InputError
+    from rnngmm.flagging.output import write_table
     _check(args)
     if not init_mpi().is_root:
         return 0

@@ -4,9 +4,9 @@ import logging
 import os
 import time
 
-from ..errors import InputError
-from ..simulate import CLASSES, NOVEL_CLASSES, SIMULATORS, simulate_sample, write_sample
-from .common import add_logging_flags
+from rnngmm.errors import InputError
+from rnngmm.simulate import CLASSES, NOVEL_CLASSES, SIMULATORS, simulate_sample, write_sample
+from rnngmm.cli.common import add_logging_flags
 
 
 def add_parser(subparsers):

@@ -7,8 +7,8 @@ after writing a checkpoint (continue with the same flags plus ``--resume``).
 import argparse
 import sys
 
-from ..errors import InputError
-from .common import add_logging_flags
+from rnngmm.errors import InputError
+from rnngmm.cli.common import add_logging_flags
 
 
 def add_parser(subparsers):
@@ -49,7 +49,7 @@ def add_parser(subparsers):
 
     model = parser.add_argument_group("model (default: the --config value)")
     model.add_argument("--config", default="fiducial",
-                       help="named configuration of rnngmm.configs (fiducial, small, tiny)")
+                       help="named configuration of rnngmm.models.configs (fiducial, small, tiny)")
     model.add_argument("--model_type", choices=("gru", "lstm", "vanilla"), default=None,
                        help="encoder recurrent cell (vanilla = SimpleRNN)")
     model.add_argument("--size", type=int, default=None, help="recurrent units per layer")
@@ -193,7 +193,7 @@ def config_from_args(args):
     With ``--from_config`` the stored settings are the base, and every flag
     whose value differs from its default overrides them.
     """
-    from ..training.config import TrainConfig
+    from rnngmm.training.config import TrainConfig
     if args.sigma_clip is not None:
         print("rnngmm train: warning: --sigma_clip is deprecated and ignored: light "
               "curves are cleaned once, by 'rnngmm prepare --sigma_clip'",
@@ -218,5 +218,5 @@ def config_from_args(args):
 def run(args):
     """Execute ``rnngmm train``; returns the exit code."""
     config = config_from_args(args)
-    from ..training.driver import run_training
+    from rnngmm.training.driver import run_training
     return run_training(config)

@@ -13,14 +13,14 @@ failed, its parameters re-queued; rerun to continue).
 
 import logging
 
-from .common import add_logging_flags
+from rnngmm.cli.common import add_logging_flags
 
 log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers):
     """Register the ``tune`` subcommand."""
-    from ..tuning.config import MAX_LOCO_CLASSES, OBJECTIVES, TuneConfig
+    from rnngmm.tuning.config import MAX_LOCO_CLASSES, OBJECTIVES, TuneConfig
     d = TuneConfig(study="")
     p = subparsers.add_parser(
         "tune", help="hyper-parameter search (Optuna) over 'rnngmm train' settings",
@@ -95,7 +95,7 @@ _NOT_SETTINGS = ("run", "command", "quiet", "verbose", "log_all_ranks")
 
 def config_from_args(args):
     """The validated :class:`~rnngmm.tuning.config.TuneConfig` the flags describe."""
-    from ..tuning.config import TuneConfig
+    from rnngmm.tuning.config import TuneConfig
     return TuneConfig(**{k: v for k, v in vars(args).items()
                          if k not in _NOT_SETTINGS}).validate()
 
@@ -104,8 +104,8 @@ def run(args):
     """Execute ``rnngmm tune``; returns the exit code."""
     config = config_from_args(args)
     if config.report:
-        from ..tuning.report import default_stem, write_report
-        from ..tuning.study import open_study
+        from rnngmm.tuning.report import default_stem, write_report
+        from rnngmm.tuning.study import open_study
         study = open_study(config, create=False)
         text, paths = write_report(study, config.output or default_stem(config),
                                    config.objective)
@@ -113,5 +113,5 @@ def run(args):
         for path in paths:
             log.info(f"wrote {path}")
         return 0
-    from ..tuning.runner import run_tuning
+    from rnngmm.tuning.runner import run_tuning
     return run_tuning(config)

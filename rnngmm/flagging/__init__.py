@@ -12,6 +12,6 @@ Modules, one job each:
 ``driver``    the job on one or many MPI ranks, with failure handling
 """
 
-from .driver import FlagJob, run_flagging
+from rnngmm.flagging.driver import FlagJob, run_flagging
 
 __all__ = ["FlagJob", "run_flagging"]

@@ -1,9 +1,9 @@
 """A pass over the finished shards that adapts the flags to the catalog.
 
 ``flag --calibrate catalog`` takes the flag thresholds from the catalog's
-own novelty scores (:mod:`rnngmm.flagging.calibrate`), and
+own novelty scores (:mod:`rnngmm.novelty.thresholds`), and
 ``flag --estimate_priors`` estimates the catalog's class mix by EM and
-re-weights the class probabilities (:mod:`rnngmm.priors`). Both need every
+re-weights the class probabilities (:mod:`rnngmm.class_frequencies`). Both need every
 object's results, so they run after every rank finished scoring and before
 rank 0 writes the output.
 
@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError
-from ..object_table import anomaly_column, class_column, percentile_label
-from ..priors import classifier_training_prior, em_class_priors, reweight
-from . import shards as sh
-from .assemble import read_results
-from .calibrate import (DEFAULT_CONTAMINATION, catalog_thresholds, check_contamination,
+from rnngmm.errors import InputError
+from rnngmm.object_table import anomaly_column, class_column, percentile_label
+from rnngmm.class_frequencies import classifier_training_prior, em_class_priors, reweight
+from rnngmm.flagging import shards as sh
+from rnngmm.flagging.assemble import read_results
+from rnngmm.novelty.thresholds import (DEFAULT_CONTAMINATION, catalog_thresholds, check_contamination,
                         flag_counts_by_class, rates_from_counts, thin_thresholds)
 
 #: ``--calibrate`` modes: thresholds of the run's training objects, or of the catalog.
@@ -79,8 +79,8 @@ class Calibration:
 
 def run_training_prior(run):
     """``(prior, source)``: the prior the run's class probabilities are
-    calibrated to (:func:`rnngmm.priors.classifier_training_prior`)."""
-    from ..training.data import class_weight_power
+    calibrated to (:func:`rnngmm.class_frequencies.classifier_training_prior`)."""
+    from rnngmm.class_frequencies import class_weight_power
     setting = (run.config.get("train") or {}).get("class_weight", "none")
     try:
         power = class_weight_power(setting)
@@ -107,7 +107,7 @@ class CatalogAdjustment:
     n_scored : int
     training_prior : ndarray or None
     prior_source : str or None
-    estimate : rnngmm.priors.PriorEstimate or None
+    estimate : rnngmm.class_frequencies.PriorEstimate or None
         Without its probabilities (each block is re-weighted when written).
     thin : list of float
         Percentiles whose catalog threshold rests on few objects.

@@ -24,17 +24,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import __version__, debug
-from ..errors import InputError
-from ..io.dataset import provenance
-from ..object_table import percentile_label
-from . import shards as sh
-from .assemble import read_results, row_status, write_output
-from .catalog_pass import adjust_on_catalog
-from ..progress import Progress
-from .results import RowResults, write_shard
-from .prefetch import Prefetch
-from .stream import batches_of, prepare_batch, score_prepared
+from rnngmm import debug
+from rnngmm._version import __version__
+from rnngmm.errors import InputError
+from rnngmm.io.dataset import provenance
+from rnngmm.object_table import percentile_label
+from rnngmm.flagging import shards as sh
+from rnngmm.flagging.assemble import read_results, row_status, write_output
+from rnngmm.flagging.catalog_pass import adjust_on_catalog
+from rnngmm.progress import Progress
+from rnngmm.flagging.results import RowResults, write_shard
+from rnngmm.flagging.prefetch import Prefetch
+from rnngmm.flagging.stream import batches_of, prepare_batch, score_prepared
 
 #: Seconds between polls of a pending barrier.
 POLL_SECONDS = 0.05
@@ -49,12 +50,12 @@ class FlagJob:
     source : CatalogSource or DatasetSource
     scorer : object
         ``n_classes`` and ``score(chunks)``, e.g. ``ModelScorer``.
-    novelty : rnngmm.novelty.GMMNovelty
+    novelty : rnngmm.novelty.mixture.GMMNovelty
         The run's mixture: thresholds and training energies.
     class_names : list of str
-    preprocessing : rnngmm.objects.Preprocessing
+    preprocessing : rnngmm.lightcurves.objects.Preprocessing
         The run's cleaning and period settings.
-    chunking : rnngmm.objects.Chunking
+    chunking : rnngmm.lightcurves.objects.Chunking
         The run's chunking.
     out : str
         Output file.

@@ -1,9 +1,9 @@
 """``FlagConfig`` and :func:`flag_catalog`: the library entry point of ``rnngmm flag``.
 
 The run's own settings decide how each new object is prepared: the
-:class:`~rnngmm.objects.Preprocessing` of its training dataset (cleaning,
+:class:`~rnngmm.lightcurves.objects.Preprocessing` of its training dataset (cleaning,
 period rule and Lomb-Scargle range) and its
-:class:`~rnngmm.objects.Chunking`; catalog labels are merged with the
+:class:`~rnngmm.lightcurves.objects.Chunking`; catalog labels are merged with the
 dataset's ``--class_map`` before they are compared with the run's classes.
 """
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..errors import InputError
-from ..object_table import anomaly_column, reserved_columns
+from rnngmm.errors import InputError
+from rnngmm.object_table import anomaly_column, reserved_columns
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +67,13 @@ class FlagConfig:
 
     def calibration(self):
         """The :class:`~rnngmm.flagging.catalog_pass.Calibration` of these settings."""
-        from .catalog_pass import Calibration
+        from rnngmm.flagging.catalog_pass import Calibration
         return Calibration(mode=self.calibrate, contamination=self.contamination,
                            estimate_priors=bool(self.estimate_priors))
 
     def validate(self):
         """Check every setting before any work; raise InputError for the first problem."""
-        from .output import output_format
+        from rnngmm.flagging.output import output_format
         if not self.output:
             raise InputError("--output is required (the flag table to write)")
         if self.data is not None:
@@ -91,7 +91,7 @@ class FlagConfig:
         if self.filter and self.format != "asassn":
             raise InputError("--filter only applies to --format asassn")
         if self.data is None:
-            from ..io.readers import check_reader_options
+            from rnngmm.io.readers import check_reader_options
             check_reader_options(self.format, self.reader_options())
         else:
             given = [f"--{name}" for name in ("band_col", "band", "flux_col", "flux_err_col",
@@ -149,7 +149,7 @@ class FlagConfig:
 
 def build_source(config):
     """The flagging source (catalog + light curves, or a prepared dataset)."""
-    from .sources import CatalogSource, DatasetSource
+    from rnngmm.flagging.sources import CatalogSource, DatasetSource
     pass_through = list(config.pass_through)
     if config.label_col and config.label_col not in pass_through:
         pass_through.append(config.label_col)
@@ -275,10 +275,10 @@ def flag_catalog(config, dist):
         Counts of the written table on rank 0 (which never holds the whole
         table), None on the other ranks.
     """
-    from ..runs import load_run
-    from .catalog_pass import run_training_prior
-    from .driver import FlagJob, run_flagging
-    from .scorer import ModelScorer
+    from rnngmm.rundir import load_run
+    from rnngmm.flagging.catalog_pass import run_training_prior
+    from rnngmm.flagging.driver import FlagJob, run_flagging
+    from rnngmm.flagging.scorer import ModelScorer
     config.validate()
     source = build_source(config)
     _limit_threads(dist)
@@ -328,8 +328,8 @@ def run_flag_job(config):
     int
         Exit code 0 (failures raise on one rank, or abort the job on several).
     """
-    from ..dist import init_mpi
-    from .driver import abort_on_failure
+    from rnngmm.dist import init_mpi
+    from rnngmm.flagging.driver import abort_on_failure
     dist = init_mpi()
     if dist.size == 1:
         flag_catalog(config, dist)

@@ -14,9 +14,9 @@ import warnings
 
 import numpy as np
 
-from ..errors import InputError
-from ..io.atomic import atomic_path
-from ..object_table import (code_columns, describe_columns, prior_adjusted_columns,
+from rnngmm.errors import InputError
+from rnngmm.io.atomic import atomic_path
+from rnngmm.object_table import (code_columns, describe_columns, prior_adjusted_columns,
                             result_columns, text_column)
 
 #: Output formats by file-name suffix.
@@ -58,7 +58,7 @@ def build_table(*, id_name, ids, columns, results, class_names, novelty, percent
     results : RowResults
         Results of every row, in catalog order.
     class_names : sequence of str
-    novelty : rnngmm.novelty.GMMNovelty
+    novelty : rnngmm.novelty.mixture.GMMNovelty
         The run's mixture (thresholds, training energies).
     percentiles : sequence of float
     meta : dict
@@ -148,7 +148,7 @@ def column_widths(table, fmt):
     if fmt == "fits":
         return text_widths(table)
     if fmt == "hdf5":
-        from ..io.hdf5_table_stream import byte_widths
+        from rnngmm.io.hdf5_table_stream import byte_widths
         return byte_widths(table)
     return None
 
@@ -195,7 +195,7 @@ class TableWriter:
         tmp = self._atomic.__enter__()
         self._tmp = tmp
         if self.format in ("ascii.ecsv", "ascii.csv"):
-            from ..io.table_stream import TextTableStream
+            from rnngmm.io.table_stream import TextTableStream
             self._handle = open(tmp, "w", encoding="utf-8", newline="")
             options = {"comment": "# "} if self.format == "ascii.csv" else {}
             self._sink = TextTableStream(self._handle, self.format, **options)
@@ -220,7 +220,7 @@ class TableWriter:
         self.rows += len(block)
 
     def _write_hdf5(self, table):
-        from ..io.hdf5_table_stream import HDF5TableStream
+        from rnngmm.io.hdf5_table_stream import HDF5TableStream
         if self._sink is None:
             self._sink = HDF5TableStream(self._handle, HDF5_TABLE_PATH, self.n_rows,
                                          self.widths or column_widths(table, "hdf5"),

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from ..io.atomic import atomic_hdf5
-from ..object_table import OK
+from rnngmm.io.atomic import atomic_hdf5
+from rnngmm.object_table import OK
 
 SHARD_FORMAT = "rnngmm-flag-shard"
 SHARD_FORMAT_VERSION = 1

@@ -11,7 +11,7 @@ class ModelScorer:
     ----------
     model : keras.Model
         The run's RNNGMM model.
-    novelty : rnngmm.novelty.GMMNovelty
+    novelty : rnngmm.novelty.mixture.GMMNovelty
         The run's fitted mixture.
     batch_size : int
         Chunks per forward pass.
@@ -26,5 +26,5 @@ class ModelScorer:
 
     def score(self, chunks):
         """:class:`rnngmm.inference.ChunkScores` of ``chunks``."""
-        from ..inference import score_chunks
+        from rnngmm.inference import score_chunks
         return score_chunks(self.model, self.novelty, chunks, batch_size=self.batch_size)

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
-from ..io.atomic import atomic_path
-from .results import read_shard
+from rnngmm.errors import InputError
+from rnngmm.io.atomic import atomic_path
+from rnngmm.flagging.results import read_shard
 
 MANIFEST = "manifest.json"
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import BadLightCurve, InputError
-from .shards import fingerprint
+from rnngmm.errors import BadLightCurve, InputError
+from rnngmm.flagging.shards import fingerprint
 
 
 @dataclass
@@ -94,8 +94,8 @@ class CatalogSource:
     def __init__(self, catalog, lightcurves, format, *, id_col="id", period_col=None,
                  pass_through=(), label_col=None, template=None, reader_options=None,
                  lc_id_col=None, catalog_format=None):
-        from ..io.catalog import read_catalog
-        from ..io.readers import (DEFAULT_TEMPLATES, READERS, check_reader_options,
+        from rnngmm.io.catalog import read_catalog
+        from rnngmm.io.readers import (DEFAULT_TEMPLATES, READERS, check_reader_options,
                                   check_template)
         if format not in READERS:
             raise InputError(f"unknown light-curve format {format!r}; "
@@ -130,7 +130,7 @@ class CatalogSource:
         self._table = None
         self._directory = os.path.isdir(self.lightcurves)
         if not self._directory:
-            from ..io.readers import TABLE_FORMATS, is_parquet
+            from rnngmm.io.readers import TABLE_FORMATS, is_parquet
             if format not in TABLE_FORMATS:
                 raise InputError(f"light curves {lightcurves!r} must be a directory for "
                                  f"format {format!r} (one file per object)")
@@ -153,7 +153,7 @@ class CatalogSource:
         A Parquet table is read again for each call (one shard), only the
         rows of the shard's ids; another table is read whole once and cached.
         """
-        from ..io.readers import read_table_objects
+        from rnngmm.io.readers import read_table_objects
         if self._per_shard:
             ids = [str(self.ids[row]) for row in rows if not self.row_status[row]]
             self._table = None
@@ -165,7 +165,7 @@ class CatalogSource:
         return self._table
 
     def _read(self, object_id, table=None):
-        from ..io.readers import locate_lightcurve, read_lightcurve
+        from rnngmm.io.readers import locate_lightcurve, read_lightcurve
         if self._directory:
             path = locate_lightcurve(self.lightcurves, object_id, self.template)
             return read_lightcurve(path, self.format, **self.reader_options)
@@ -210,7 +210,7 @@ class DatasetSource:
     """
 
     def __init__(self, path, pass_through=()):
-        from ..io.dataset import Dataset
+        from rnngmm.io.dataset import Dataset
         self.dataset = Dataset(path)
         missing = [c for c in pass_through if c not in self.dataset.extra_names]
         if missing:

@@ -8,7 +8,7 @@ catalog: objects are pulled lazily from the source's iterator,
 ``prefetch`` a reader thread prepares the next batches while the current one
 is scored (at most ``prefetch + 2`` batches in memory).
 
-Each object goes through :mod:`rnngmm.objects` (clean once, the period rule,
+Each object goes through :mod:`rnngmm.lightcurves.objects` (clean once, the period rule,
 chunking) with the run's own preprocessing settings, and through the one
 scoring path of :mod:`rnngmm.inference`, exactly as in training and scoring.
 """
@@ -18,13 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import BadLightCurve
-from ..inference import aggregate_objects
-from ..objects import object_chunks, prepare_object
-from ..object_table import OK
-from ..preprocess import Chunks
-from .prefetch import Prefetch
-from .results import RowResults
+from rnngmm.errors import BadLightCurve
+from rnngmm.inference import aggregate_objects
+from rnngmm.lightcurves.objects import object_chunks, prepare_object
+from rnngmm.object_table import OK
+from rnngmm.lightcurves.preprocess import Chunks
+from rnngmm.flagging.prefetch import Prefetch
+from rnngmm.flagging.results import RowResults
 
 
 def describe_failure(exc):
@@ -43,9 +43,9 @@ def prepare_record(record, preprocessing, chunking):
     record : ObjectRecord
         Raw photometry, or (``record.prepared``) a dataset's prepared object,
         which is chunked without being cleaned again.
-    preprocessing : rnngmm.objects.Preprocessing
+    preprocessing : rnngmm.lightcurves.objects.Preprocessing
         The run's cleaning and period settings.
-    chunking : rnngmm.objects.Chunking
+    chunking : rnngmm.lightcurves.objects.Chunking
 
     Returns
     -------
@@ -160,8 +160,8 @@ def stream_results(records, scorer, preprocessing, chunking, *, batch_objects, p
     scorer : object
         ``scorer.n_classes`` and ``scorer.score(chunks) -> ChunkScores``, see
         :class:`~rnngmm.flagging.scorer.ModelScorer`.
-    preprocessing : rnngmm.objects.Preprocessing
-    chunking : rnngmm.objects.Chunking
+    preprocessing : rnngmm.lightcurves.objects.Preprocessing
+    chunking : rnngmm.lightcurves.objects.Chunking
         The run's settings.
     batch_objects : int
         Objects in flight.

@@ -11,7 +11,7 @@ import io
 import os
 import tempfile
 
-from ..errors import InputError
+from rnngmm.errors import InputError
 
 #: errno values that mean "the disk (or the user's quota) is full".
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)

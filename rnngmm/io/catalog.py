@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .catalog_file import CatalogFile, text_converters
+from rnngmm.io.catalog_file import CatalogFile, text_converters
 
 
 @dataclass

@@ -24,7 +24,7 @@ import re
 
 import numpy as np
 
-from ..errors import InputError
+from rnngmm.errors import InputError
 
 #: astropy format of each file-name suffix (anything else: astropy guesses).
 FORMATS_BY_SUFFIX = {

@@ -30,9 +30,9 @@ import sys
 import h5py
 import numpy as np
 
-from .. import __version__
-from ..errors import InputError
-from .atomic import atomic_hdf5, atomic_path
+from rnngmm._version import __version__
+from rnngmm.errors import InputError
+from rnngmm.io.atomic import atomic_hdf5, atomic_path
 
 FORMAT = "rnngmm-dataset"
 FORMAT_VERSION = 1

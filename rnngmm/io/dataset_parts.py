@@ -33,8 +33,8 @@ import os
 import h5py
 import numpy as np
 
-from ..errors import InputError
-from .atomic import atomic_hdf5
+from rnngmm.errors import InputError
+from rnngmm.io.atomic import atomic_hdf5
 
 PART_FORMAT = "rnngmm-prepare-part"
 STR = h5py.string_dtype("utf-8")
@@ -116,7 +116,7 @@ class PartWriter:
         self.points = 0
 
     def add_kept(self, index, object_id, label, prepared, extra):
-        """Record a kept object (``prepared``: :class:`rnngmm.objects.PreparedObject`)."""
+        """Record a kept object (``prepared``: :class:`rnngmm.lightcurves.objects.PreparedObject`)."""
         self.kept.append((int(index), object_id, label, prepared.period,
                           prepared.period_source, prepared.period_power,
                           np.asarray(prepared.time, np.float64),

@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from ..errors import InputError
+from rnngmm.errors import InputError
 
 #: Bytes per chunk of the table's dataset (HDF5's default chunk cache holds several).
 CHUNK_BYTES = 1 << 20

@@ -1,7 +1,7 @@
 """Light-curve readers behind one entry point, one reader per file format.
 
 Every reader returns ``(time float64, mag float64, err float64)`` exactly as
-stored (unsorted, possibly duplicated): cleaning is ``rnngmm.preprocess.clean``'s
+stored (unsorted, possibly duplicated): cleaning is ``rnngmm.lightcurves.preprocess.clean``'s
 job. A file that cannot give a light curve raises ``BadLightCurve`` with a
 short reason, so ``prepare`` records it as a reject instead of crashing.
 
@@ -65,7 +65,7 @@ import re
 
 import numpy as np
 
-from ..errors import BadLightCurve, InputError
+from rnngmm.errors import BadLightCurve, InputError
 
 #: Magnitude errors at or above this mark a non-detection in ASAS-SN files.
 ASASSN_MISSING_ERR = 99.0

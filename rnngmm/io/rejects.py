@@ -11,8 +11,8 @@ import contextlib
 
 import numpy as np
 
-from .atomic import atomic_path
-from .table_stream import TextTableStream, text_array
+from rnngmm.io.atomic import atomic_path
+from rnngmm.io.table_stream import TextTableStream, text_array
 
 COMMENT = "Objects of the catalog left out of the dataset, and why."
 

@@ -1,6 +1,6 @@
 """Keras models of the package; see docs/DESIGN.md "Model contract"."""
 
-from .registry import MODELS, build_model
-from .rnngmm import RNNGMM, STAGES
+from rnngmm.models.registry import MODELS, build_model
+from rnngmm.models.rnngmm import RNNGMM, STAGES
 
 __all__ = ["MODELS", "RNNGMM", "STAGES", "build_model"]

@@ -1,7 +1,7 @@
 """Gaussian-mixture maths of the estimation network, as pure ``keras.ops`` functions.
 
 The same functions serve the training loss (tensors, float32) and the
-whole-training-set GMM of :mod:`rnngmm.novelty` (numpy, float64), so there is
+whole-training-set GMM of :mod:`rnngmm.novelty.mixture` (numpy, float64), so there is
 one implementation of the maths. Inputs may be numpy arrays or backend
 tensors; results are backend tensors (use ``keras.ops.convert_to_numpy``).
 

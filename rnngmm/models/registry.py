@@ -1,6 +1,6 @@
 """Model registry: build a model from its name and a configuration dict."""
 
-from .rnngmm import RNNGMM
+from rnngmm.models.rnngmm import RNNGMM
 
 #: Every buildable model, by the name used in configs and on the command line.
 MODELS = {"rnngmm": RNNGMM}
@@ -14,7 +14,7 @@ def build_model(name, **config):
     name : str
         A key of :data:`MODELS`.
     **config
-        Hyper-parameters (keys of :data:`rnngmm.configs.BASE`).
+        Hyper-parameters (keys of :data:`rnngmm.models.configs.BASE`).
 
     Returns
     -------

@@ -15,9 +15,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from ..configs import BASE, validate_config
-from . import gmm
-from .layers import (EstimationNetwork, ReconstructionFeatures, RecurrentDecoder,
+from rnngmm.models.configs import BASE, validate_config
+from rnngmm.models import gmm
+from rnngmm.models.layers import (EstimationNetwork, ReconstructionFeatures, RecurrentDecoder,
                      RecurrentEncoder, ShapeStatistics)
 
 #: Training stages: which loss is minimised and which variables move.
@@ -29,7 +29,7 @@ N_SUPPORTS = 3
 
 _MIN_WEIGHT_SUM = 1e-8
 
-#: Module of ``rnngmm.training`` holding ``train_step(model, data)``, per Keras backend.
+#: Module of ``rnngmm.models`` holding ``train_step(model, data)``, per Keras backend.
 _TRAIN_STEPS = {"tensorflow": "tf_step", "torch": "torch_step"}
 
 
@@ -44,14 +44,14 @@ class RNNGMM(keras.Model):
     Parameters
     ----------
     **config
-        Keys of :data:`rnngmm.configs.BASE` (missing keys take the ``BASE``
+        Keys of :data:`rnngmm.models.configs.BASE` (missing keys take the ``BASE``
         default; unknown keys raise ``ValueError``). Keras keyword arguments
         (``name``, ``dtype``, ``trainable``) are passed on.
 
     Notes
     -----
     Inputs are a dict ``{"x": (B, T, 2), "weights": (B, T), "supports": (B, 3)}``
-    (see ``rnngmm.preprocess.Chunks``); ``weights > 0`` is the mask. In the
+    (see ``rnngmm.lightcurves.preprocess.Chunks``); ``weights > 0`` is the mask. In the
     "estimation" stage the inputs may instead be cached ``{"z": (B, D),
     "recon_error": (B,)}`` computed once by the frozen autoencoder
     (:mod:`rnngmm.training.cached`); only ``z`` and ``gamma`` are returned then. Outputs
@@ -65,7 +65,7 @@ class RNNGMM(keras.Model):
     ``stage`` ("joint", "autoencoder", "estimation") and ``gradient_hook``
     (callable on the list of gradients, identity by default) may be set after
     construction; they are not saved in the config. The whole-training-set
-    GMM is not part of the model: see :class:`rnngmm.novelty.GMMNovelty`.
+    GMM is not part of the model: see :class:`rnngmm.novelty.mixture.GMMNovelty`.
     """
 
     def __init__(self, **config):
@@ -335,18 +335,18 @@ class RNNGMM(keras.Model):
     def train_step(self, *args):
         """One optimizer step, by the backend's module in ``rnngmm.training``.
 
-        Under TensorFlow this is :func:`rnngmm.training.tf_step.train_step`
-        (``tf.GradientTape``), under torch :func:`rnngmm.training.torch_step.train_step`.
+        Under TensorFlow this is :func:`rnngmm.models.tf_step.train_step`
+        (``tf.GradientTape``), under torch :func:`rnngmm.models.torch_step.train_step`.
         Keras' JAX trainer needs a stateless step with another signature:
-        use :class:`rnngmm.training.jax_step.JaxTrainStep` there.
+        use :class:`rnngmm.models.jax_step.JaxTrainStep` there.
         """
         backend = keras.backend.backend()
         if backend not in _TRAIN_STEPS:
             raise NotImplementedError(
                 f"RNNGMM.fit/train_on_batch are not available under the Keras {backend!r} "
                 f"backend (only {sorted(_TRAIN_STEPS)}); under JAX use "
-                "rnngmm.training.jax_step.JaxTrainStep")
-        module = importlib.import_module(f"..training.{_TRAIN_STEPS[backend]}", __package__)
+                "rnngmm.models.jax_step.JaxTrainStep")
+        module = importlib.import_module(f"rnngmm.models.{_TRAIN_STEPS[backend]}")
         return module.train_step(self, *args)
 
     def test_step(self, data):

@@ -1,6 +1,6 @@
 """Hand-crafted light-curve features for the baselines.
 
-Three groups, all computed after :func:`rnngmm.preprocess.clean` (the one
+Three groups, all computed after :func:`rnngmm.lightcurves.preprocess.clean` (the one
 cleaning routine of the package):
 
 - the ``light-curve`` package's statistics (amplitude, percentiles, Stetson
@@ -41,10 +41,10 @@ import h5py
 import light_curve
 import numpy as np
 
-from ..errors import BadLightCurve
-from ..io.atomic import atomic_path
-from ..io.dataset import update_digest
-from ..preprocess import clean
+from rnngmm.errors import BadLightCurve
+from rnngmm.io.atomic import atomic_path
+from rnngmm.io.dataset import update_digest
+from rnngmm.lightcurves.preprocess import clean
 
 #: Bump when the feature list or its preprocessing changes (invalidates caches).
 #: 2: survey-suited periodogram and Fourier features (issue 13.1).

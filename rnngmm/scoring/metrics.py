@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.metrics import (average_precision_score, confusion_matrix,
                              precision_recall_curve, roc_auc_score, roc_curve)
 
-from ..object_table import percentile_label
+from rnngmm.object_table import percentile_label
 
 
 def classification_metrics(y_true, y_pred, class_names):

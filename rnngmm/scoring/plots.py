@@ -15,8 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 
-from ..io.atomic import atomic_path  # noqa: E402
-from ..object_table import percentile_label  # noqa: E402
+from rnngmm.io.atomic import atomic_path  # noqa: E402
+from rnngmm.object_table import percentile_label  # noqa: E402
 
 #: Resolution of the PNG files.
 DPI = 100

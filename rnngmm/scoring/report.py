@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 from astropy.table import Table
 
-from ..io.atomic import atomic_path
+from rnngmm.io.atomic import atomic_path
 
 #: Human names of the methods in the reports.
 METHOD_TITLES = {

@@ -2,11 +2,11 @@
 
 Flow (``score_run``):
 
-1. every rank loads the run (:func:`rnngmm.runs.load_run`) and the dataset;
+1. every rank loads the run (:func:`rnngmm.rundir.load_run`) and the dataset;
 2. the objects to evaluate (and, for the baselines, the training objects)
    are chosen from the run's ``split.json`` or from ``--data`` labels;
 3. each rank chunks its contiguous shard of objects with
-   :func:`rnngmm.objects.chunk_objects` (the run's chunking) and scores them
+   :func:`rnngmm.lightcurves.objects.chunk_objects` (the run's chunking) and scores them
    on the one scoring path, :func:`rnngmm.inference.score_chunks`; shards
    are gathered on rank 0 in object order, so 1 and N ranks give the same
    results;
@@ -22,15 +22,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.table import Table
 
-from ..calibration import ClassCalibration
-from ..dist import Dist
-from ..errors import InputError
-from ..inference import ChunkScores, aggregate_objects, mean_by_object, score_chunks
-from ..io.dataset import Dataset
-from ..object_table import (OK, describe_columns, percentile_label, result_columns,
+from rnngmm.novelty.class_fair import ClassCalibration
+from rnngmm.dist import Dist
+from rnngmm.errors import InputError
+from rnngmm.inference import ChunkScores, aggregate_objects, mean_by_object, score_chunks
+from rnngmm.io.dataset import Dataset
+from rnngmm.object_table import (OK, describe_columns, percentile_label, result_columns,
                             text_column)
-from ..objects import chunk_objects, dataset_records
-from . import baselines, features, metrics, novelty_scores, plots, report
+from rnngmm.lightcurves.objects import chunk_objects, dataset_records
+from rnngmm.scoring import baselines, features, metrics, novelty_scores, plots, report
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def infer_objects(run, dataset, indices, dist, batch_size, *, block_objects=2048
     Inference or None
         Complete on rank 0; None on the other ranks.
     """
-    from ..progress import Progress
+    from rnngmm.progress import Progress
     indices = np.asarray(indices, dtype=np.int64)
     mine = np.asarray(dist.shard(len(indices)), dtype=np.int64)
     progress = Progress(len(indices), interval=10.0, label=label) if dist.is_root else None
@@ -198,7 +198,7 @@ def _concatenate_scores(parts, run):
 
 
 def _no_chunks(n_max):
-    from ..preprocess import Chunks
+    from rnngmm.lightcurves.preprocess import Chunks
     return Chunks.concatenate([], n_max)
 
 
@@ -319,7 +319,7 @@ def score_run(config, dist=None):
         On rank 0: ``{"out_dir", "files": {name: path}, "classification",
         "novelty"}``; None on other ranks.
     """
-    from ..runs import load_run
+    from rnngmm.rundir import load_run
 
     config.validate()
     dist = dist or Dist()
@@ -578,7 +578,7 @@ def object_table(ids, labels, roles, evaluated, probabilities, energy, periods,
 
 def alternative_novelty_scores(run, evaluated, training, y_train_object, train_ok,
                                percentiles):
-    """The scores of :mod:`rnngmm.scoring.novelty_scores` for the evaluated
+    """The scores of :mod:`rnngmm.novelty.alternative_scores` for the evaluated
     objects, and thresholds from the same scores of the training objects.
 
     Returns

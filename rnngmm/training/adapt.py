@@ -24,13 +24,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import InputError
-from ..io.dataset import Dataset, update_digest
-from ..objects import Chunking, Preprocessing, dataset_preprocessing
-from ..runs import REQUIRED
-from ..split import object_split
-from .data import LabelledChunks, StageChunks, chunk_shard
-from .rundir import read_json
+from rnngmm.errors import InputError
+from rnngmm.io.dataset import Dataset, update_digest
+from rnngmm.lightcurves.objects import Chunking, Preprocessing, dataset_preprocessing
+from rnngmm.rundir import REQUIRED
+from rnngmm.split import object_split
+from rnngmm.training.data import LabelledChunks, StageChunks, chunk_shard
+from rnngmm.rundir import read_json
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def preprocessing_conflicts(run, catalog, period_fold):
 
     Parameters
     ----------
-    run, catalog : rnngmm.objects.Preprocessing
+    run, catalog : rnngmm.lightcurves.objects.Preprocessing
         The run's (its training dataset's) and the catalog's settings.
     period_fold : bool
         Whether the run folds on the period: only then do the period
@@ -117,7 +117,7 @@ class AdaptConfig:
         weights, with this command's overrides. The run directory defaults
         to a sibling of the parent's, ``<parent name>_adapt-<catalog name>``.
         """
-        from .config import TrainConfig
+        from rnngmm.training.config import TrainConfig
         parent = TrainConfig.from_run(self.init_from)
         run = os.path.abspath(self.init_from)
         catalog = os.path.splitext(os.path.basename(self.catalog))[0]
@@ -273,5 +273,5 @@ class CatalogAdaptation:
 def run_adapt(config):
     """Adapt as ``config`` (an :class:`AdaptConfig`) says; return the exit code."""
     config.validate()
-    from .driver import run_training
+    from rnngmm.training.driver import run_training
     return run_training(config.train_config(), adaptation=CatalogAdaptation(config))

@@ -5,14 +5,14 @@ training set of 200-point chunks; trained only on full chunks, the network
 sees such objects out of distribution. :func:`random_subsets` replaces, with
 probability ``probability``, each chunk by a uniformly drawn subset of its
 points (between ``min_points`` and all of them), re-standardised exactly as
-:func:`rnngmm.preprocess.standardise_chunk` would have standardised those
+:func:`rnngmm.lightcurves.preprocess.standardise_chunk` would have standardised those
 points (mean, spread, supports and error weights of the subset). Pure numpy,
 seeded: an epoch's augmentation depends only on the generator given.
 """
 
 import numpy as np
 
-from ..preprocess import MIN_STD, Chunks
+from rnngmm.lightcurves.preprocess import MIN_STD, Chunks
 
 
 def random_subsets(chunks, rng, *, min_points=20, probability=0.5):
@@ -20,7 +20,7 @@ def random_subsets(chunks, rng, *, min_points=20, probability=0.5):
 
     Parameters
     ----------
-    chunks : rnngmm.preprocess.Chunks
+    chunks : rnngmm.lightcurves.preprocess.Chunks
     rng : numpy.random.Generator
     min_points : int
         Fewest points a subset keeps (chunks at or below it are left whole).
@@ -81,7 +81,7 @@ class SparseCopies:
     def __call__(self, model, train, collectives=None):
         """Cut copies of this rank's training chunks (``LabelledChunks``), with
         their objects' indices and labels."""
-        from .data import LabelledChunks
+        from rnngmm.training.data import LabelledChunks
         chunks = train.chunks
         cuts, objects, labels = [], [], []
         for obj in np.unique(train.object_index):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..inference import predict_chunks
+from rnngmm.inference import predict_chunks
 
 
 @dataclass

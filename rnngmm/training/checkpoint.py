@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from ..io.atomic import atomic_hdf5
+from rnngmm.io.atomic import atomic_hdf5
 
 FORMAT = "rnngmm-checkpoint"
 FORMAT_VERSION = 1

@@ -5,15 +5,15 @@ The ``rnngmm train`` flags map one to one onto these fields (the CLI builds a
 ``config.json`` stores ``asdict(config)`` under ``"train"``, so
 ``rnngmm train --from_config RUN/config.json`` (or :meth:`TrainConfig.from_run`)
 replays it. Model hyper-parameters left at None take the value of the named
-configuration ``config`` (:mod:`rnngmm.configs`).
+configuration ``config`` (:mod:`rnngmm.models.configs`).
 """
 
 import json
 import os
 from dataclasses import asdict, dataclass, field, fields
 
-from ..errors import InputError
-from ..novelty import NOVELTY_SCORES
+from rnngmm.errors import InputError
+from rnngmm.novelty.mixture import NOVELTY_SCORES
 
 
 @dataclass
@@ -189,7 +189,7 @@ class TrainConfig:
         if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
             raise InputError(f"--log_dir {self.log_dir!r} cannot be written: {existing!r} is "
                              "not a writable directory")
-        from .options import model_config_from_args
+        from rnngmm.training.options import model_config_from_args
         model = model_config_from_args(self)
         if model["n_max"] < self.n_min:
             raise InputError(f"n_max of --config {self.config} ({model['n_max']}) must be "
@@ -198,7 +198,7 @@ class TrainConfig:
 
 
 def _valid_class_weight(setting):
-    from .data import class_weight_power
+    from rnngmm.class_frequencies import class_weight_power
     try:
         class_weight_power(setting)
     except ValueError:

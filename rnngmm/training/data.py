@@ -1,6 +1,6 @@
 """Training inputs: object split, chunking, per-rank epoch batches, tf.data.
 
-Preparing and chunking one object lives in :mod:`rnngmm.objects` (shared with
+Preparing and chunking one object lives in :mod:`rnngmm.lightcurves.objects` (shared with
 scoring and flagging); the dataset's objects are already cleaned, so they are
 only chunked here; this module decides WHICH objects and chunks each rank sees and in
 what order.
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..objects import Chunking, chunk_objects, dataset_records
-from ..errors import InputError
-from ..preprocess import Chunks
-from ..split import object_split
+from rnngmm.lightcurves.objects import Chunking, chunk_objects, dataset_records
+from rnngmm.errors import InputError
+from rnngmm.lightcurves.preprocess import Chunks
+from rnngmm.split import object_split
 
 
 @dataclass
@@ -203,8 +203,8 @@ def rank_objects(indices, rank, size, block_objects=None):
 def chunk_shard(dataset, indices, collectives, chunking):
     """Chunk this rank's share (:func:`rank_objects`) of ``indices`` of ``dataset``.
 
-    ``chunking`` is a :class:`rnngmm.objects.Chunking`. Returns a
-    :class:`rnngmm.objects.ChunkSet` of this rank's chunks; its ``rejects``
+    ``chunking`` is a :class:`rnngmm.lightcurves.objects.Chunking`. Returns a
+    :class:`rnngmm.lightcurves.objects.ChunkSet` of this rank's chunks; its ``rejects``
     (objects without chunks) are gathered from every rank. The union over
     the ranks is the one-rank result, whatever the number of ranks.
     """
@@ -226,7 +226,7 @@ def load_training_data(dataset, collectives, *, n_min, n_max, period_fold=False,
     dataset : rnngmm.io.dataset.Dataset
     collectives : rnngmm.training.distributed.Collectives
     n_min, n_max, period_fold
-        Chunking options (see :class:`rnngmm.objects.Chunking`).
+        Chunking options (see :class:`rnngmm.lightcurves.objects.Chunking`).
     novel_classes : sequence of str
         Kept out of training and validation entirely.
     validation_fraction, seed
@@ -274,54 +274,6 @@ def load_training_data(dataset, collectives, *, n_min, n_max, period_fold=False,
                         train_counts=train_counts,
                         validation_counts=[int(c) for c in counts[:, 1]],
                         train_labels=collectives.allgather(train.labels))
-
-
-def balanced_class_weights(labels, num_classes, power=1.0):
-    """Cross-entropy weights ``(n / (K n_k)) ** power`` from the training labels.
-
-    With ``power`` 1 a class with ``n_k`` of the ``n`` chunks gets weight
-    ``n / (K n_k)``, where ``K`` counts the classes that have chunks, so every
-    such class contributes the same total weight and the chunk-weighted mean
-    of the weights is 1 ("balanced"). ``power`` 0 weights every chunk the
-    same; values between trade rare-class recall against the precision that
-    full balancing costs on a catalogue dominated by common classes. A class
-    without chunks gets weight 1.
-
-    Parameters
-    ----------
-    labels : array_like of int, shape (N,)
-        Class index of each training chunk.
-    num_classes : int
-    power : float
-        In [0, 1].
-
-    Returns
-    -------
-    list of float, length ``num_classes``
-    """
-    counts = np.bincount(np.asarray(labels, np.int64), minlength=num_classes)
-    total, present = counts.sum(), np.count_nonzero(counts)
-    return [float((total / (present * c)) ** power) if c else 1.0 for c in counts]
-
-
-def class_weight_power(setting):
-    """The power of :func:`balanced_class_weights` that ``--class_weight`` names.
-
-    ``"none"`` is 0, ``"balanced"`` is 1, ``"sqrt"`` is 0.5 and a number in
-    [0, 1] is itself; anything else raises ``ValueError``.
-    """
-    named = {"none": 0.0, "balanced": 1.0, "sqrt": 0.5}
-    text = str(setting).strip().lower()
-    if text in named:
-        return named[text]
-    try:
-        power = float(text)
-    except ValueError:
-        power = float("nan")
-    if not 0.0 <= power <= 1.0:
-        raise ValueError(f"--class_weight {setting!r}: use none, balanced, sqrt or a "
-                         "power between 0 and 1")
-    return power
 
 
 def epoch_batches(counts, batch_size, *, seed, epoch, rank=0):

@@ -11,18 +11,20 @@ import os
 
 import numpy as np
 
-from .. import __version__, debug
-from ..configs import BASE
-from ..dist import init_horovod
-from ..errors import InputError
-from ..io.atomic import save_keras_model
-from ..io.dataset import Dataset
-from ..objects import dataset_class_map, dataset_preprocessing
-from . import rundir
-from .data import balanced_class_weights, class_weight_power, load_training_data
-from .distributed import Collectives
-from .options import chunking_from_args, model_config_from_args, train_options_from_args
-from .signals import EXIT_INTERRUPTED, StopRequest
+from rnngmm import debug
+from rnngmm._version import __version__
+from rnngmm.models.configs import BASE
+from rnngmm.dist import init_horovod
+from rnngmm.errors import InputError
+from rnngmm.io.atomic import save_keras_model
+from rnngmm.io.dataset import Dataset
+from rnngmm.lightcurves.objects import dataset_class_map, dataset_preprocessing
+from rnngmm import rundir
+from rnngmm.class_frequencies import balanced_class_weights, class_weight_power
+from rnngmm.training.data import load_training_data
+from rnngmm.training.distributed import Collectives
+from rnngmm.training.options import chunking_from_args, model_config_from_args, train_options_from_args
+from rnngmm.training.signals import EXIT_INTERRUPTED, StopRequest
 
 #: Keys of config.json that must match for ``--resume`` to continue a run.
 _RESUME_KEYS = ("model", "class_names", "chunking")
@@ -125,7 +127,7 @@ def init_weights_from(model, source_run, collectives):
     InputError
         When the autoencoders do not fit (other model settings).
     """
-    from ..runs import load_model
+    from rnngmm.rundir import load_model
     problem = None
     if collectives.dist.is_root:
         source = load_model(os.path.join(source_run, "model.keras"))
@@ -183,9 +185,9 @@ def run_training(config, on_epoch=None, adaptation=None):
     _configure_tensorflow(args, dist)
     import keras
 
-    from ..models.registry import build_model
-    from .gmm_fit import fit_training_gmm
-    from .loop import prepare_model, resume_state, train
+    from rnngmm.models.registry import build_model
+    from rnngmm.training.gmm_fit import fit_training_gmm
+    from rnngmm.training.loop import prepare_model, resume_state, train
 
     with Dataset(args.data) as dataset:
         data = load_training_data(
@@ -197,8 +199,8 @@ def run_training(config, on_epoch=None, adaptation=None):
         model_config = model_config_from_args(args, num_classes=len(data.class_names))
         extras = []
         if args.reobserve_from:
-            from ..objects import Chunking
-            from .reobserve import Reobservation
+            from rnngmm.lightcurves.objects import Chunking
+            from rnngmm.training.reobserve import Reobservation
             # Patterns as short as the run will score (--score_n_min) are the
             # point: a sparse survey's cadence is what the head must learn.
             extras.append(Reobservation(
@@ -209,9 +211,9 @@ def run_training(config, on_epoch=None, adaptation=None):
                 args.reobserve_fraction, args.seed))
         if args.augment_min_points is not None and not args.gmm_on:
             # the (cached) estimation stage would otherwise see whole chunks only
-            from .augment import SparseCopies
+            from rnngmm.training.augment import SparseCopies
             extras.append(SparseCopies(args.augment_min_points, seed=args.seed))
-        from .augment import chain_extras
+        from rnngmm.training.augment import chain_extras
         data.estimation_extra = chain_extras(extras)
         power = class_weight_power(args.class_weight)
         if power > 0:

@@ -9,14 +9,14 @@ Training energies are per object (mean over its chunks), like scoring's.
 import numpy as np
 from keras import ops
 
-from ..inference import mean_by_object, predict_chunks
-from ..models import gmm
-from ..novelty import GMMNovelty
+from rnngmm.inference import mean_by_object, predict_chunks
+from rnngmm.models import gmm
+from rnngmm.novelty.mixture import GMMNovelty
 
 
 def fit_training_gmm(model, train, collectives, *, batch_size=512, jitter=1e-6,
                      novelty_score="energy"):
-    """Fit :class:`rnngmm.novelty.GMMNovelty` over every training chunk.
+    """Fit :class:`rnngmm.novelty.mixture.GMMNovelty` over every training chunk.
 
     Parameters
     ----------
@@ -28,7 +28,7 @@ def fit_training_gmm(model, train, collectives, *, batch_size=512, jitter=1e-6,
     jitter : float
         Covariance jitter, as in the model.
     novelty_score : str
-        The run's novelty score (:data:`rnngmm.novelty.NOVELTY_SCORES`).
+        The run's novelty score (:data:`rnngmm.novelty.mixture.NOVELTY_SCORES`).
 
     Returns
     -------

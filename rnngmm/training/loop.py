@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from .. import debug
-from . import checkpoint as ckpt
-from .data import epoch_batches, eval_dataset, train_dataset
-from .rundir import write_history
-from .signals import StopRequest
+from rnngmm import debug
+from rnngmm.training import checkpoint as ckpt
+from rnngmm.training.data import epoch_batches, eval_dataset, train_dataset
+from rnngmm.rundir import write_history
+from rnngmm.training.signals import StopRequest
 
 #: Metrics reported by the model's train/test steps (model contract).
 METRICS = ("loss", "recon", "ce", "energy", "penalty", "accuracy")
@@ -211,7 +211,7 @@ def _augmenter(options, epoch, rank):
     """The epoch's chunk augmentation (seeded by seed, epoch and rank), or None."""
     if options.augment_min_points is None:
         return None
-    from .augment import random_subsets
+    from rnngmm.training.augment import random_subsets
     rng = np.random.default_rng([options.seed, epoch, rank, 7])
 
     def augment(chunks):
@@ -380,7 +380,7 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None,
         if stage != "estimation" or not options.cache_estimation:
             return data.stage_chunks(stage)[:2]
         if not cached:
-            from .cached import cache_chunks
+            from rnngmm.training.cached import cache_chunks
             started = time.perf_counter()
             train_part, validation_part, train_counts, validation_counts = \
                 data.stage_chunks(stage)

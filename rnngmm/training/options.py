@@ -1,8 +1,8 @@
 """From training settings (:class:`~rnngmm.training.config.TrainConfig`) to the
 model configuration and loop options."""
 
-from ..configs import BASE, get_config
-from ..errors import InputError
+from rnngmm.models.configs import BASE, get_config
+from rnngmm.errors import InputError
 
 
 def model_config_from_args(args, num_classes=None):
@@ -34,8 +34,8 @@ def model_config_from_args(args, num_classes=None):
 
 
 def chunking_from_args(args, model_config):
-    """The :class:`rnngmm.objects.Chunking` recorded in config.json (as a dict)."""
-    from ..objects import Chunking
+    """The :class:`rnngmm.lightcurves.objects.Chunking` recorded in config.json (as a dict)."""
+    from rnngmm.lightcurves.objects import Chunking
     chunking = Chunking(int(args.n_min), int(model_config["n_max"]),
                         bool(args.period_fold)).to_dict()
     if getattr(args, "score_n_min", None) is not None:
@@ -45,7 +45,7 @@ def chunking_from_args(args, model_config):
 
 def train_options_from_args(args, world_size):
     """:class:`rnngmm.training.loop.TrainOptions` for the flags and world size."""
-    from .loop import TrainOptions, stage_plan
+    from rnngmm.training.loop import TrainOptions, stage_plan
     scale = not args.no_lr_scaling and world_size > 1
     warmup = args.warmup_epochs if args.warmup_epochs is not None else (1.0 if scale else 0.0)
     budget = getattr(args, "time_budget", None)

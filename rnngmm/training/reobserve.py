@@ -2,7 +2,7 @@
 
 When sequential training reaches its estimation stage the autoencoder is
 frozen, so its decoder can re-observe the training objects at another
-survey's cadence (:mod:`rnngmm.reobserve`): each rank decodes the codes of
+survey's cadence (:mod:`rnngmm.decoder.reobserve`): each rank decodes the codes of
 ITS training objects at the sampling patterns (epochs and errors) of random
 objects of the catalog dataset, adds noise from the pattern's errors, chunks
 the synthetic light curves as training chunks them, and the estimation
@@ -28,10 +28,10 @@ import os
 
 import numpy as np
 
-from ..io.dataset import Dataset
-from ..objects import chunk_objects
-from ..preprocess import Chunks
-from ..reobserve import eligible_patterns, read_patterns, reobserve_chunks
+from rnngmm.io.dataset import Dataset
+from rnngmm.lightcurves.objects import chunk_objects
+from rnngmm.lightcurves.preprocess import Chunks
+from rnngmm.decoder.reobserve import eligible_patterns, read_patterns, reobserve_chunks
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class Reobservation:
         Prepared dataset lending its sampling patterns.
     periods : ndarray of float
         Period of every object of the training dataset (indexed by dataset index).
-    chunking : rnngmm.objects.Chunking
+    chunking : rnngmm.lightcurves.objects.Chunking
         Training's chunking; patterns need at least ``n_min`` points.
     fraction : float
         Mean synthetic copies per training object.
@@ -110,7 +110,7 @@ class Reobservation:
             Object indices are ``-1 - source index`` (negative: no dataset
             object), labels those of the sources.
         """
-        from .data import LabelledChunks
+        from rnngmm.training.data import LabelledChunks
         objects = np.unique(train.object_index)
         copies = copies_per_object(objects, self.fraction, self.seed)
         picked, periods, rngs, pattern_index, owners, labels = [], [], [], [], [], []

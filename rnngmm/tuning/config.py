@@ -3,7 +3,7 @@
 import os
 from dataclasses import dataclass
 
-from ..errors import InputError
+from rnngmm.errors import InputError
 
 #: Objectives on the validation objects of one run per trial (never test).
 RUN_OBJECTIVES = ("macro_f1", "balanced_accuracy", "accuracy")
@@ -142,10 +142,10 @@ class TuneConfig:
             if not ok:
                 raise InputError(message)
         if self.space is not None and not self.report:
-            from .space import load_space
+            from rnngmm.tuning.space import load_space
             space = load_space(self.space)
             if self.is_loco:
-                from .loco import check_loco_space
+                from rnngmm.tuning.loco import check_loco_space
                 check_loco_space(space, self.loco_classes)
         return self
 

@@ -3,8 +3,8 @@
 A trial trains one run per held-out class of ``--loco_classes`` (at most
 two): the fold of class C is ``rnngmm train ... --novel_classes C``, trained
 and scored by the code of ``rnngmm loco run``
-(:func:`rnngmm.scoring.loco.train_held_out`,
-:func:`rnngmm.scoring.loco.score_held_out`), and kept as
+(:func:`rnngmm.tuning.loco_experiment.train_held_out`,
+:func:`rnngmm.tuning.loco_experiment.score_held_out`), and kept as
 ``<log_dir>/<sim_type>/<study>-trial<N>-loco_<C>``. A fold's figure is the
 AUROC of the run's own novelty score (``novelty_score`` of its
 ``config.json``/``gmm.h5``, ``class_energy`` by default) separating the
@@ -28,7 +28,7 @@ import os
 
 import numpy as np
 
-from ..errors import InputError
+from rnngmm.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ FOLD_FIGURES = ("auroc", "macro_f1", "balanced_accuracy", "accuracy")
 
 def fold_run_name(trial_name, label):
     """Run directory name of the fold holding out ``label``: ``<trial>-loco_<label>``."""
-    from ..scoring.loco import run_name_for
+    from rnngmm.tuning.loco_experiment import run_name_for
     return f"{trial_name}-{run_name_for(label)}"
 
 
@@ -46,7 +46,7 @@ def check_loco_space(space, classes):
     """InputError when a LOCO objective cannot run on ``space``: the held-out
     classes must be labels of the fixed ``data``, and the space must not set
     ``novel_classes`` (each fold sets it)."""
-    from ..scoring.loco import check_classes_in_dataset
+    from rnngmm.tuning.loco_experiment import check_classes_in_dataset
     where = f"--space {space.path}" if space.path else "search space"
     if "novel_classes" in space.fixed or "novel_classes" in space.names:
         raise InputError(f"{where}: novel_classes is set by the LOCO objective (one fold "
@@ -61,7 +61,7 @@ def check_loco_space(space, classes):
 
 
 def fold_figures(record):
-    """The figures of one fold from its :func:`rnngmm.scoring.loco.class_result` record."""
+    """The figures of one fold from its :func:`rnngmm.tuning.loco_experiment.class_result` record."""
     network = record["novelty"]["network"]
     classified = record["classification_network_object"]
     figures = {"auroc": network["roc_auc"], "n_known": network["n_known"],
@@ -109,7 +109,7 @@ def run_folds(train_config, classes, trial_name, reporter, dist):
     folds : dict
         ``{class: fold_figures}`` of the folds scored (on rank 0; empty elsewhere).
     """
-    from ..scoring.loco import score_held_out, train_held_out
+    from rnngmm.tuning.loco_experiment import score_held_out, train_held_out
     folds = {}
     for n, label in enumerate(classes):
         run_dir, code = train_held_out(label, train_config,

@@ -17,9 +17,9 @@ import os
 import numpy as np
 from astropy.table import Table
 
-from ..io.atomic import atomic_path
-from ..scoring.report import write_json, write_text
-from . import study as studies
+from rnngmm.io.atomic import atomic_path
+from rnngmm.scoring.report import write_json, write_text
+from rnngmm.tuning import study as studies
 
 #: The validation figures of each trial, as table columns.
 FIGURES = ("macro_f1", "balanced_accuracy", "accuracy")
@@ -131,7 +131,7 @@ def write_all_classes_config(fold_config, path):
     (``novel_classes`` emptied, no run name) as a ``--from_config`` file."""
     import dataclasses
 
-    from ..training.config import TrainConfig
+    from rnngmm.training.config import TrainConfig
     settings = dataclasses.replace(TrainConfig.from_run(fold_config), novel_classes=[],
                                    run_name=None)
     return write_json(path, {"train": settings.to_dict(),
@@ -186,7 +186,7 @@ def markdown(table, found, note, best, objective="value"):
 def default_stem(config):
     """Report stem: ``<journal file without extension>_report``, or
     ``<study name>_report`` in the working directory for a database URL."""
-    from .config import is_database_url
+    from rnngmm.tuning.config import is_database_url
     if is_database_url(config.study):
         return f"{config.name}_report"
     return os.path.splitext(os.fspath(config.study))[0] + "_report"

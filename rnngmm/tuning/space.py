@@ -36,7 +36,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from ..errors import InputError
+from rnngmm.errors import InputError
 
 #: Settings a search must not set: the tuner chooses them per trial.
 RESERVED = ("run_name", "log_dir", "sim_type", "resume")
@@ -248,7 +248,7 @@ def parse_space(content, path=None, field_names=None):
         no searched setting, or no ``time_budget``.
     """
     if field_names is None:
-        from ..training.config import TrainConfig
+        from rnngmm.training.config import TrainConfig
         field_names = TrainConfig.field_names()
     where = f"--space {path}" if path else "search space"
     if not isinstance(content, dict):

@@ -27,8 +27,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ..errors import InputError
-from .config import is_database_url
+from rnngmm.errors import InputError
+from rnngmm.tuning.config import is_database_url
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from fixtures_runs import TINY_NOVEL_CLASS, TINY_TRAIN_FLAGS
 from flagging_helpers import flag_args, new_catalog  # noqa: F401
 from helpers import run_cli
 from rnngmm.flagging.output import read_table
-from rnngmm.novelty import GMMNovelty
+from rnngmm.novelty.mixture import GMMNovelty
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from flagging_helpers import flag_args, new_catalog  # noqa: F401
 from helpers import run_cli
 from rnngmm.flagging.output import read_table
 from rnngmm.flagging.shards import parts_dir
-from rnngmm.priors import reweight
+from rnngmm.class_frequencies import reweight
 
 PERCENTILES = (80, 95, 99)
 
@@ -33,7 +33,7 @@ def tables(tiny_run_dir, new_catalog, tmp_path_factory):  # noqa: F811
 def scores_of(table, run_dir):
     """The run's novelty score of each scored row (network class, energy and
     class probability: a table without --estimate_priors)."""
-    from rnngmm.novelty import GMMNovelty
+    from rnngmm.novelty.mixture import GMMNovelty
     novelty = GMMNovelty.load(run_dir / "gmm.h5")
     names = list(table.meta["class_names"])
     column = "network_class" if "network_class" in table.colnames else "predicted_class"
@@ -83,7 +83,7 @@ def expected_training_prior(run_dir):
     when the cross-entropy was not weighted."""
     import json
 
-    from rnngmm.novelty import GMMNovelty
+    from rnngmm.novelty.mixture import GMMNovelty
     config = json.loads((run_dir / "config.json").read_text())
     weights = config["model"].get("class_weights")
     power = {"none": 0.0, "sqrt": 0.5, "balanced": 1.0}.get(

@@ -45,7 +45,7 @@ def test_one_row_per_catalog_row_with_reasons(reference, new_catalog, tiny_run_d
 
 
 def test_thresholds_are_the_runs(reference, tiny_run_dir):  # noqa: F811
-    from rnngmm.novelty import GMMNovelty
+    from rnngmm.novelty.mixture import GMMNovelty
     novelty = GMMNovelty.load(tiny_run_dir / "gmm.h5")
     assert novelty.novelty_score == "class_energy_msp"  # the default of new runs
     assert reference.meta["novelty_score"] == "class_energy_msp"

@@ -53,9 +53,9 @@ def test_top_three_make_a_three_page_pdf_and_three_pngs(flagged, new_catalog,  #
 
 def test_pages_hold_the_reconstruction_of_the_points_flag_scored(flagged, new_catalog,  # noqa: F811
                                                                   tiny_run_dir):
-    from rnngmm.anomaly_report import (ReportConfig, collect_objects, open_source,
+    from rnngmm.report.job import (ReportConfig, collect_objects, open_source,
                                        select_rows)
-    from rnngmm.runs import load_run
+    from rnngmm.rundir import load_run
     table = read_table(str(flagged))
     rows = select_rows(table, n=3)
     energy = np.asarray(table["energy"], float)[rows]

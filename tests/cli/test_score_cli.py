@@ -11,7 +11,7 @@ from matplotlib.image import imread
 from fixtures_runs import TINY_NOVEL_CLASS, tiny_run_dir  # noqa: F401
 from helpers import mpirun, run_cli
 from rnngmm.io.dataset import Dataset, write_dataset
-from rnngmm.novelty import GMMNovelty
+from rnngmm.novelty.mixture import GMMNovelty
 from rnngmm.scoring import plots
 
 JSON_OUTPUTS = ("classification_accuracy.json", "novel_detection_scores.json")

@@ -77,10 +77,10 @@ def test_run_directory_contents(trained):
 
 
 def test_load_run_and_predict(trained, sim_path):
-    from rnngmm.objects import chunk_objects, dataset_records
+    from rnngmm.lightcurves.objects import chunk_objects, dataset_records
     from rnngmm.inference import predict_chunks
     from rnngmm.io.dataset import Dataset
-    from rnngmm.runs import load_run
+    from rnngmm.rundir import load_run
     run = load_run(trained[0])
     assert run.class_names == ["EW", "LPV", "RRab"] and run.run_id == "demo"
     with Dataset(sim_path) as dataset:
@@ -99,7 +99,7 @@ def test_load_run_and_predict(trained, sim_path):
 def test_existing_run_needs_resume_and_missing_files_are_named(trained, sim_path, capsys,
                                                                tmp_path):
     from rnngmm.errors import InputError
-    from rnngmm.runs import load_run
+    from rnngmm.rundir import load_run
     run_dir = trained[0]
     log_dir = run_dir.parent.parent
     assert main(tiny_train_args(sim_path, log_dir, "demo")) == 2

@@ -11,8 +11,8 @@ from rnngmm.flagging.catalog_pass import Calibration
 from rnngmm.flagging.driver import FlagJob, run_flagging
 from rnngmm.flagging.output import read_table
 from rnngmm.flagging.sources import CatalogSource
-from rnngmm.objects import Chunking, Preprocessing
-from rnngmm.priors import reweight
+from rnngmm.lightcurves.objects import Chunking, Preprocessing
+from rnngmm.class_frequencies import reweight
 
 CLASSES = ["A", "B", "C"]
 PERCENTILES = (50.0, 80.0)

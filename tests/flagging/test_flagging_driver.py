@@ -15,7 +15,7 @@ from rnngmm.flagging.driver import FlagJob, run_flagging
 from rnngmm.flagging.output import read_table
 from rnngmm.flagging.sources import CatalogSource
 from rnngmm.flagging.stream import stream_results
-from rnngmm.objects import Chunking, Preprocessing
+from rnngmm.lightcurves.objects import Chunking, Preprocessing
 
 CHUNKING = Chunking(n_min=10, n_max=50, period_fold=False)
 PREPROCESSING = Preprocessing(min_points=10)

@@ -83,7 +83,7 @@ def test_joined_parts_keep_any_text(tmp_path):
     over several pieces."""
     from rnngmm.io.dataset import create_column, streamed_dataset
     from rnngmm.io.dataset_parts import STR, PartWriter, join_parts
-    from rnngmm.objects import PreparedObject
+    from rnngmm.lightcurves.objects import PreparedObject
     out = str(tmp_path / "d.h5")
     ids = ["étoile", "b", "c", "日本", "e", "f"]
     labels = ["", "RR", "EW", "Ω", "EW", "x"]

@@ -19,7 +19,7 @@ import numpy as np
 
 from model_helpers import BACKEND_CHECK_MODEL, tiny_model
 from rnngmm.inference import predict_chunks
-from rnngmm.preprocess import Chunks
+from rnngmm.lightcurves.preprocess import Chunks
 
 FORBIDDEN = ("tensorflow", "horovod", "mpi4py")
 
@@ -36,7 +36,7 @@ def main(source, target, stage):
     model.compile(optimizer=keras.optimizers.SGD(float(given["lr"])))
     model.stage = stage
     if keras.backend.backend() == "jax":
-        from rnngmm.training.jax_step import JaxTrainStep
+        from rnngmm.models.jax_step import JaxTrainStep
         step = JaxTrainStep(model)
         loss = float(step(inputs, given["labels"])["loss"])
         step.write_back()

@@ -3,7 +3,7 @@
 Two checks:
 
 - always: the modules a JAX or torch process imports to score and train
-  (``rnngmm.models``, ``rnngmm.inference``, ``rnngmm.training.jax_step`` /
+  (``rnngmm.models``, ``rnngmm.inference``, ``rnngmm.models.jax_step`` /
   ``torch_step`` and every package module they import at module level,
   followed transitively) contain no module-level import of tensorflow,
   horovod or mpi4py. This is read from the source, because this suite's
@@ -28,15 +28,15 @@ import pytest
 
 from model_helpers import BACKEND_CHECK_MODEL, sinusoid_chunks, tiny_model
 from rnngmm.inference import predict_chunks
-from rnngmm.preprocess import Chunks
+from rnngmm.lightcurves.preprocess import Chunks
 
 REPO = Path(__file__).resolve().parents[2]
 TESTS = REPO / "tests"
 FORBIDDEN = ("tensorflow", "horovod", "mpi4py")
 #: What a JAX/torch process imports to score and train (benchmarks/bench_model.py).
 ENTRY_MODULES = ("rnngmm.models", "rnngmm.models.registry", "rnngmm.inference",
-                 "rnngmm.configs", "rnngmm.preprocess", "rnngmm.training.jax_step",
-                 "rnngmm.training.torch_step")
+                 "rnngmm.models.configs", "rnngmm.lightcurves.preprocess", "rnngmm.models.jax_step",
+                 "rnngmm.models.torch_step")
 
 
 def _source(module):
@@ -105,14 +105,14 @@ def import_closure(entries):
 def test_import_checker_sees_tensorflow_where_it_is():
     # The checker must find the TensorFlow step's own import, or the test
     # below would pass vacuously.
-    _, offenders = import_closure(["rnngmm.training.tf_step"])
-    assert offenders == {"rnngmm.training.tf_step": ["tensorflow"]}
+    _, offenders = import_closure(["rnngmm.models.tf_step"])
+    assert offenders == {"rnngmm.models.tf_step": ["tensorflow"]}
 
 
 def test_scoring_and_training_path_imports_no_tensorflow_horovod_or_mpi4py():
     modules, offenders = import_closure(ENTRY_MODULES)
     assert {"rnngmm.models.rnngmm", "rnngmm.models.layers", "rnngmm.models.gmm",
-            "rnngmm.forward", "rnngmm.inference"} <= modules
+            "rnngmm.models.forward", "rnngmm.inference"} <= modules
     assert offenders == {}
 
 

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from rnngmm.configs import get_config
+from rnngmm.models.configs import get_config
 from rnngmm.models import MODELS, RNNGMM, build_model
 from rnngmm.models import gmm
 from rnngmm.models.rnngmm import gmm_loss_terms, weighted_cross_entropy
@@ -214,7 +214,7 @@ def test_label_smoothing_mixes_in_the_uniform_target():
 
 
 def test_class_weight_powers_go_from_none_to_balanced():
-    from rnngmm.training.data import balanced_class_weights, class_weight_power
+    from rnngmm.class_frequencies import balanced_class_weights, class_weight_power
     labels = np.array([0] * 90 + [1] * 10)
     balanced = balanced_class_weights(labels, 2, class_weight_power("balanced"))
     sqrt = balanced_class_weights(labels, 2, class_weight_power("sqrt"))

@@ -11,7 +11,7 @@ import pytest
 
 from helpers import mpirun, run_cli, run_cli_subprocess
 from rnngmm.io.dataset import Dataset, update_digest, write_dataset
-from rnngmm.objects import Chunking, Preprocessing, chunk_objects, dataset_records
+from rnngmm.lightcurves.objects import Chunking, Preprocessing, chunk_objects, dataset_records
 from rnngmm.training.adapt import preprocessing_conflicts
 from rnngmm.training.checkpoint import checkpoint_name, read_checkpoint
 from rnngmm.training.signals import EXIT_INTERRUPTED
@@ -135,7 +135,7 @@ def test_adapt_records_its_parent_keeps_the_split_and_flag_loads_it(
     assert (_iterations(run_dir, 2)
             == chunks["train"] // BATCH + training_chunks // BATCH)
 
-    from rnngmm.runs import load_run
+    from rnngmm.rundir import load_run
     parent, adapted = load_run(parent_run), load_run(run_dir)
     assert adapted.class_names == parent.class_names
     assert max_difference([w.numpy() for w in parent.model.encoder.weights],
@@ -239,7 +239,7 @@ def test_two_rank_adapt_ends_with_equal_weights(parent_run, sim_path, catalog_pa
     assert "on 2 ranks (horovod)" in done.stdout
     rank0, rank1 = (read_weights(dumps / f"weights-rank{r}.h5") for r in (0, 1))
     assert max_difference(rank0, rank1) == 0.0
-    from rnngmm.runs import load_run
+    from rnngmm.rundir import load_run
     parent = load_run(parent_run).model
     assert max_difference([w.numpy() for w in parent.trainable_variables], rank0) > 1e-6
     config = _read(tmp_path / "crts" / "two", "config.json")

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from rnngmm.preprocess import make_chunks
+from rnngmm.lightcurves.preprocess import make_chunks
 from rnngmm.training.augment import random_subsets
 
 
@@ -36,7 +36,7 @@ def test_probability_zero_changes_nothing_and_short_chunks_stay_whole():
 
 
 def test_a_resumed_epoch_sees_the_same_augmentation():
-    from rnngmm.preprocess import Chunks
+    from rnngmm.lightcurves.preprocess import Chunks
     from rnngmm.training.data import LabelledChunks, epoch_batches, train_dataset
     from rnngmm.training.loop import TrainOptions, _augmenter
     rng = np.random.default_rng(2)
@@ -77,7 +77,7 @@ def test_sparse_objects_are_scored_by_a_run_trained_for_them(small_dataset, smal
 
 
 def test_sparse_copies_cut_every_chunk_once_and_do_not_depend_on_the_chunk_order():
-    from rnngmm.preprocess import Chunks
+    from rnngmm.lightcurves.preprocess import Chunks
     from rnngmm.training.augment import SparseCopies, chain_extras
     from rnngmm.training.data import LabelledChunks
     rng = np.random.default_rng(2)

@@ -72,7 +72,7 @@ def _flags(log_dir, name, *extra):
 
 
 def _weights(run_dir):
-    from rnngmm.runs import load_model
+    from rnngmm.rundir import load_model
     return load_model(run_dir / "model.keras").get_weights()
 
 
@@ -106,7 +106,7 @@ def test_init_from_with_another_head_keeps_the_autoencoder(tiny_run_dir,  # noqa
                                                             small_dataset, tmp_path):
     """Only the estimation network differs: the autoencoder is copied, the new
     head trained (``--nb_epoch 0``: no autoencoder epoch at all)."""
-    from rnngmm.runs import load_model
+    from rnngmm.rundir import load_model
     flags = list(_flags(tmp_path, "head", "--data", small_dataset, "--init_from",
                         tiny_run_dir, "--estnet_size", "12", "12",
                         "--estnet_activation", "relu", "--class_weight", "sqrt",

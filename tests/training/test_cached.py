@@ -5,7 +5,7 @@ import csv
 import numpy as np
 
 from helpers import run_cli
-from rnngmm.runs import load_model
+from rnngmm.rundir import load_model
 from training_sim import tiny_train_args, write_sim_dataset
 
 

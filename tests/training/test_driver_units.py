@@ -5,7 +5,7 @@ import pytest
 
 from rnngmm.errors import InputError
 from rnngmm.io.dataset import Dataset, write_dataset
-from rnngmm.training import rundir
+from rnngmm import rundir
 from rnngmm.training.config import TrainConfig
 from rnngmm.training.driver import _check_run_directory, catalog_cuts
 

@@ -5,8 +5,8 @@ import pytest
 
 from model_helpers import numpy_outputs, sinusoid_chunks, tiny_model
 from rnngmm.dist import Dist
-from rnngmm.novelty import GMMNovelty
-from rnngmm.preprocess import Chunks
+from rnngmm.novelty.mixture import GMMNovelty
+from rnngmm.lightcurves.preprocess import Chunks
 from rnngmm.training.data import LabelledChunks
 from rnngmm.training.distributed import Collectives
 from rnngmm.training.gmm_fit import fit_training_gmm

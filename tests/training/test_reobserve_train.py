@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from helpers import run_cli
-from rnngmm.novelty import GMMNovelty
+from rnngmm.novelty.mixture import GMMNovelty
 from rnngmm.training.config import TrainConfig
 from rnngmm.training.driver import run_training
 from training_sim import tiny_train_args, write_sim_dataset

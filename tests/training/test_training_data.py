@@ -6,8 +6,8 @@ import pytest
 from rnngmm.dist import Dist
 from rnngmm.errors import InputError
 from rnngmm.io.dataset import Dataset
-from rnngmm.training.data import (balanced_class_weights, epoch_batches, load_training_data,
-                                  rank_objects, resolve_classes)
+from rnngmm.class_frequencies import balanced_class_weights
+from rnngmm.training.data import epoch_batches, load_training_data, rank_objects, resolve_classes
 from rnngmm.training.distributed import Collectives
 from training_sim import write_sim_dataset
 
@@ -83,7 +83,7 @@ class _FakeCollectives:
 def test_two_ranks_hold_disjoint_shards_whose_union_is_the_one_rank_data(sim_path):
     """Rank 0 and rank 1 chunk different objects; together they hold exactly
     the one-rank chunks (and both see the same split and rejects)."""
-    from rnngmm.objects import Chunking
+    from rnngmm.lightcurves.objects import Chunking
     from rnngmm.training.data import chunk_shard
     one, _ = _load(sim_path)
     with Dataset(sim_path) as dataset:

@@ -167,7 +167,7 @@ def _own_score_auroc(run_dir):
     from astropy.table import Table
     from sklearn.metrics import roc_auc_score
 
-    from rnngmm.runs import load_run
+    from rnngmm.rundir import load_run
     run = load_run(run_dir)
     table = Table.read(run_dir / "scoring" / "objects.ecsv")
     table = table[(table["status"] == "ok") & np.isin(table["role"], ["validation", "novel"])]
@@ -210,7 +210,7 @@ def test_loco_objective_trains_one_run_per_held_out_class(tmp_path, data, capsys
         assert trial.value == pytest.approx(np.mean([f["auroc"] for f in folds.values()]))
         assert trial.user_attrs["rnngmm_run_dir"] == folds["RRab"]["run_dir"]
         # the first fold reported its epochs (steps 0-3: 2 autoencoder + 2 estimation)
-        from rnngmm.training.rundir import read_history
+        from rnngmm.rundir import read_history
         history = read_history(tmp_path / "logs" / "tune" / f"s-trial{trial.number:04d}-"
                                "loco_RRab" / "training.csv")
         assert sorted(trial.intermediate_values) == [0, 1, 2, 3]
@@ -243,7 +243,7 @@ def test_head_only_trials_from_a_finished_autoencoder(tmp_path, data):
     """init_from + nb_epoch 0 in 'fixed': each trial copies the finished run's
     autoencoder and trains only a new head; estnet_size (a list flag) is searched
     as its flag text and reaches the trial's run as a list."""
-    from rnngmm.runs import load_model
+    from rnngmm.rundir import load_model
     from rnngmm.training.config import TrainConfig
     from rnngmm.training.driver import run_training
     source = TrainConfig(data=str(data), config="tiny", n_min=20, n_max=32, batch_size=8,

@@ -1,0 +1,1 @@
+"""``rnngmm report``: pages of the top anomalies of a flag table."""
