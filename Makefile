@@ -2,7 +2,7 @@
 # (scripts/setup.sh skips what is already done), then its job.
 VENV ?= .venv
 
-.PHONY: setup demo test bench clean-demo
+.PHONY: setup demo test test-fast bench clean-demo
 
 setup:
 	bash scripts/setup.sh
@@ -12,6 +12,11 @@ demo: setup
 
 test: setup
 	VENV=$(VENV) bash scripts/test.sh
+
+# The quick subset for the edit loop (no slow, mpi or slurm tests); `make test`
+# runs everything.
+test-fast: setup
+	VENV=$(VENV) bash scripts/test.sh --fast
 
 clean-demo:
 	rm -rf demo_output keras_logs/demo

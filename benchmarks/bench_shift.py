@@ -114,7 +114,7 @@ def markdown(rows, percentile="95"):
 
 def overall_rates(run_dir, output):
     """Known-object flag rates at each percentile from the objects table."""
-    from rnngmm.flagging.output import read_table
+    from rnngmm.flagging.table import read_table
     table = read_table(os.path.join(run_dir, output, "objects.ecsv"))
     known = (np.asarray(table["role"]) != "novel") & (np.asarray(table["status"]) == "ok")
     return {c[len("anomaly_"):]: float(np.mean(np.asarray(table[c])[known]))

@@ -5,19 +5,19 @@ training objects and its evaluation objects (known validation objects and the
 held-out class) go through the scoring path once; every candidate score is
 then computed per object and judged by AUROC (held-out class = positive,
 known validation objects = negative). Thresholds are not needed for AUROC,
-but the class-calibrated scores are fitted on the TRAINING objects only.
+but the class-fair scores are fitted on the TRAINING objects only.
 
 Candidates (HIGHER = more anomalous for all):
 
 ``energy``          the run's mixture sample energy (DAGMM)
-``class_energy``    the energy calibrated within the predicted class
+``class_energy``    the energy ranked within the predicted class
 ``max_probability`` ``1 - max_k p_k`` (maximum softmax probability)
 ``reconstruction``  mean reconstruction error of the object's chunks
 ``knn_code``        mean distance to the k nearest training objects' mean
                     latent codes (standardised on the training objects)
 ``knn_mix``         the same on the mixture input (code, reconstruction
                     features, supports)
-``class_<score>``   a score calibrated within the predicted class
+``class_<score>``   a score ranked within the predicted class
 ``rank_<a>+<b>``    mean of two scores' training-ECDF ranks
 ``rf_max_probability``, ``iforest``  the frozen feature forest's
                     ``1 - max p`` and an isolation forest on the same features
@@ -36,7 +36,7 @@ import sys
 
 import numpy as np
 
-from rnngmm.novelty.class_fair import ClassCalibration
+from rnngmm.novelty.class_fair import ClassPercentile
 from rnngmm.dist import Dist
 from rnngmm.inference import aggregate_objects, mean_by_object
 from rnngmm.io.dataset import Dataset
@@ -108,29 +108,29 @@ def candidate_scores(run, training, evaluated, k=10):
         column[e_ok] = knn_distance(t_x, e_x[e_ok], k)
         scores[name] = column
     for name in list(train):
-        calibration = ClassCalibration().fit(train[name], t_pred)
+        calibration = ClassPercentile().fit(train[name], t_pred)
         train[f"class_{name}"] = calibration.transform(train[name], t_pred)
         scores[f"class_{name}"] = calibration.transform(scores[name], e_pred)
-    # The package's "class_energy_msp" (rnngmm.novelty.mixture): class-calibrated
-    # energy and pooled-calibrated doubt averaged, calibrated within the class.
-    pooled = ClassCalibration().fit(train["max_probability"], np.zeros(len(t_pred)))
+    # The package's "class_energy_msp" (rnngmm.novelty.mixture): class-fair
+    # energy and pooled-percentile doubt averaged, calibrated within the class.
+    pooled = ClassPercentile().fit(train["max_probability"], np.zeros(len(t_pred)))
     t_mean = 0.5 * (train["class_energy"] + pooled.transform(train["max_probability"],
                                                               np.zeros(len(t_pred))))
     e_doubt = scores["max_probability"]
     e_mean = 0.5 * (scores["class_energy"] + pooled.transform(e_doubt, np.zeros(len(e_doubt))))
-    scores["class_energy_msp"] = ClassCalibration().fit(t_mean, t_pred).transform(e_mean, e_pred)
-    # Variant: class-calibrated doubt.
+    scores["class_energy_msp"] = ClassPercentile().fit(t_mean, t_pred).transform(e_mean, e_pred)
+    # Variant: class-fair doubt.
     name = "class_energy_classdoubt"
     t_mean = 0.5 * (train["class_energy"] + train["class_max_probability"])
     e_mean = 0.5 * (scores["class_energy"] + scores["class_max_probability"])
-    scores[name] = ClassCalibration().fit(t_mean, t_pred).transform(e_mean, e_pred)
+    scores[name] = ClassPercentile().fit(t_mean, t_pred).transform(e_mean, e_pred)
     # Class-fair version of the best pooled combination: calibrated energy and
     # pooled doubt as training ranks, averaged, calibrated within the class.
     t_rank = 0.5 * (ecdf_rank(train["class_energy"], train["class_energy"])
                     + ecdf_rank(train["max_probability"], train["max_probability"]))
     e_rank = 0.5 * (ecdf_rank(train["class_energy"], scores["class_energy"])
                     + ecdf_rank(train["max_probability"], scores["max_probability"]))
-    scores["class_rank_energy_msp"] = ClassCalibration().fit(t_rank, t_pred).transform(
+    scores["class_rank_energy_msp"] = ClassPercentile().fit(t_rank, t_pred).transform(
         e_rank, e_pred)
     for a, b in (("class_energy", "max_probability"), ("knn_code", "max_probability"),
                  ("class_knn_code", "max_probability"), ("knn_mix", "max_probability"),

@@ -22,6 +22,7 @@ from astropy.table import Table
 
 from rnngmm.errors import InputError
 from rnngmm.flagging.scorer import ModelScorer
+from rnngmm.log import native_stderr_filtered
 from rnngmm.flagging.sources import ObjectRecord
 from rnngmm.flagging.stream import score_batch
 from rnngmm.object_table import describe_columns, result_columns, text_column
@@ -101,7 +102,9 @@ def score_light_curves(run, ids, records, *, batch_size=512):
                               np.asarray(e, np.float64), float(p), "catalog"))
              for k, (t, m, e, p) in enumerate(records)]
     scorer = ModelScorer(run.model, run.novelty, batch_size)
-    return score_batch(items, scorer, run.preprocessing, run.chunking)
+    # XLA prints its start-up lines on the first compiled call
+    with native_stderr_filtered():
+        return score_batch(items, scorer, run.preprocessing, run.chunking)
 
 
 def predict_table(run, ids, results, percentiles):
@@ -117,7 +120,7 @@ def predict_table(run, ids, results, percentiles):
         table[name] = values
     table.meta["run_id"] = run.run_id
     table.meta["class_names"] = list(run.class_names)
-    return describe_columns(table)
+    return describe_columns(table, run.novelty.novelty_score)
 
 
 def codes_of(run, results):
@@ -203,6 +206,7 @@ def load_run(run_dir):
     rnngmm.errors.InputError
         Naming the missing or unreadable file (e.g. an unfinished run).
     """
-    loaded = load_run_directory(run_dir)
+    with native_stderr_filtered():
+        loaded = load_run_directory(run_dir)
     return Run(**{field.name: getattr(loaded, field.name)
                   for field in dataclasses.fields(LoadedRun)})

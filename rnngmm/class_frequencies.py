@@ -21,7 +21,7 @@ Neural Computation 14, 21) estimate it by EM: start at ``q = pi``, re-weight
 the posteriors, set ``q`` to their mean over the catalog, repeat. Each step
 does not lower the catalog's likelihood.
 
-``pi`` must be the prior the posteriors are calibrated to, which is not the
+``pi`` must be the prior the posteriors are fitted to, which is not the
 training set's class frequencies when the cross-entropy was weighted:
 :func:`classifier_training_prior` gives it for the run's ``--class_weight``.
 
@@ -129,7 +129,7 @@ def em_class_priors(prob, train_prior, *, tol=EM_TOLERANCE, max_iter=EM_MAX_ITER
         Each object's class posteriors under ``train_prior`` (rows are
         normalised to sum to 1 first).
     train_prior : array_like (K,)
-        The prior the posteriors are calibrated to (positive).
+        The prior the posteriors are fitted to (positive).
     tol : float
         Stop when no prior changes by more than ``tol``.
     max_iter : int
@@ -187,10 +187,10 @@ def em_class_priors(prob, train_prior, *, tol=EM_TOLERANCE, max_iter=EM_MAX_ITER
 
 
 def classifier_training_prior(mixture_weights, class_weights=None, power=0.0):
-    """The class prior a run's classifier posteriors are calibrated to.
+    """The class prior a run's classifier posteriors are fitted to.
 
     A softmax trained with a cross-entropy that weights class ``c`` by
-    ``w_c`` over ``n_c`` training chunks is calibrated to the prior
+    ``w_c`` over ``n_c`` training chunks is fitted to the prior
     ``pi_c`` proportional to ``n_c w_c`` (it minimises the unweighted
     cross-entropy of a training set with that class mix).
 

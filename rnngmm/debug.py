@@ -25,6 +25,8 @@ on them, and a production run without them takes none of these branches.
 
 import os
 import signal
+from rnngmm.errors import InputError
+from rnngmm.io.atomic import atomic_path
 
 FLAG_FAULT = "RNNGMM_FLAG_FAULT"
 PREPARE_FAULT = "RNNGMM_PREPARE_FAULT"
@@ -57,7 +59,6 @@ def prepare_fault(rank, stage, n):
         return
     if kind == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
-    from rnngmm.errors import InputError
     error = InputError if kind == "error" else RuntimeError
     raise error(f"{PREPARE_FAULT}: injected failure on rank {rank} at {stage} {n}")
 
@@ -85,7 +86,6 @@ def dump_weights(model, rank):
     import h5py
     import numpy as np
 
-    from rnngmm.io.atomic import atomic_path
     os.makedirs(directory, exist_ok=True)
     with atomic_path(os.path.join(directory, f"weights-rank{rank}.h5")) as tmp:
         with h5py.File(tmp, "w") as f:

@@ -1,10 +1,11 @@
 """The latent space as a tool: codes of a catalog, their neighbours and a 2-D map.
 
-Pure functions behind ``rnngmm similar`` and ``rnngmm map`` (and usable from
-Python). They read the flag table that ``rnngmm flag --with_code`` (or
-``rnngmm embed``) writes: one row per catalog object with the mean latent
-code in the columns ``code_0 .. code_{E-1}``, NaN where ``status`` is not
-``"ok"``.
+Pure functions behind ``rnngmm similar``, ``rnngmm map`` and the neighbours
+of ``rnngmm report`` (and usable from Python). They read the flag table that
+``rnngmm flag --with_code`` (or ``rnngmm embed``) writes
+(:func:`rnngmm.flagging.table.read_table`): one row per catalog object with
+the mean latent code in the columns ``code_0 .. code_{E-1}``, NaN where
+``status`` is not ``"ok"``.
 
 Distances
 ---------
@@ -12,8 +13,9 @@ Neighbours are Euclidean in *standardised* code space: every code component
 is shifted by its mean and divided by its standard deviation over the
 table's scored objects (:func:`fit_standardiser`), so no component dominates
 the distance because of its scale. Light curves queried from outside the
-table are standardised with the table's statistics. The search is
-scikit-learn's exact :class:`~sklearn.neighbors.NearestNeighbors`.
+table are standardised with the table's statistics. The search
+(:func:`catalog_search`, the one every command uses) is scikit-learn's exact
+:class:`~sklearn.neighbors.NearestNeighbors`.
 
 Maps
 ----
@@ -31,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnngmm.errors import InputError
+from rnngmm.flagging.table import (anomaly_columns, float_values, table_id_column,
+                                   table_meta, text_values)
 from rnngmm.object_table import OK, anomaly_column
 
 log = logging.getLogger(__name__)
@@ -76,26 +80,6 @@ class CatalogCodes:
         return len(self.ids)
 
 
-def read_code_table(path):
-    """Read a flag table (any format :func:`rnngmm.flagging.output.read_table` reads).
-
-    Raises
-    ------
-    InputError
-        When the file does not exist or cannot be read as a table.
-    """
-    from rnngmm.flagging.output import read_table
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise InputError(f"table {path!r} does not exist")
-    try:
-        return read_table(path)
-    except InputError:
-        raise
-    except Exception as exc:  # astropy/h5py/pyarrow errors of a foreign or damaged file
-        raise InputError(f"table {path!r} cannot be read as a flag table: {exc}") from None
-
-
 def code_column_names(table):
     """``code_0 .. code_{E-1}`` of ``table``, in component order.
 
@@ -113,12 +97,6 @@ def code_column_names(table):
         raise InputError(f"code columns {[n for _, n in numbered]} are not numbered "
                          "0 .. E-1")
     return [name for _, name in numbered]
-
-
-def _float_column(column):
-    """A float64 array of a (possibly masked) column, NaN where masked."""
-    values = np.ma.asarray(column).astype(np.float64)
-    return np.ma.filled(values, np.nan)
 
 
 def catalog_codes(table, id_col=None):
@@ -144,15 +122,12 @@ def catalog_codes(table, id_col=None):
         Without code columns, without the id column, or without any scored object.
     """
     names = code_column_names(table)
-    id_col = id_col or table.colnames[0]
-    if id_col not in table.colnames:
-        raise InputError(f"the table has no id column {id_col!r} (columns: "
-                         f"{', '.join(table.colnames[:8])}, ...)")
-    codes = np.column_stack([_float_column(table[name]) for name in names])
+    id_col = table_id_column(table, id_col)
+    codes = np.column_stack([float_values(table, name) for name in names])
     usable = np.isfinite(codes).all(axis=1)
     if "status" in table.colnames:
-        usable &= np.asarray(table["status"]).astype(str) == OK
-    ids = np.asarray(table[id_col]).astype(str)
+        usable &= text_values(table, "status") == OK
+    ids = text_values(table, id_col)
     rows = np.flatnonzero(usable)
     _, first = np.unique(ids[rows], return_index=True)
     rows = rows[np.sort(first)]
@@ -240,9 +215,30 @@ def nearest_neighbours(reference, queries, k, self_rows=None):
     return out_d, out_i
 
 
-def anomaly_columns(table):
-    """The table's ``anomaly_<p>`` columns, in table order."""
-    return [name for name in table.colnames if name.startswith("anomaly_")]
+def catalog_search(catalog, query_codes, k, self_rows=None):
+    """The ``k`` nearest catalog objects of each query, in the catalog's standardised
+    code space: :func:`nearest_neighbours` after :func:`standardise` with the
+    catalog's :func:`fit_standardiser`.
+
+    Parameters
+    ----------
+    catalog : CatalogCodes
+    query_codes : array_like, shape (q, E)
+        Raw (not standardised) codes of the queries.
+    k : int
+        Neighbours per query, ``1 <= k <= len(catalog)``.
+    self_rows : sequence of int or None, optional
+        Row of each query in ``catalog`` (-1 for outside queries): ranked first.
+
+    Returns
+    -------
+    distances : ndarray of float64, shape (q, k)
+    indices : ndarray of int, shape (q, k)
+        Rows of ``catalog``.
+    """
+    mean, scale = fit_standardiser(catalog.codes)
+    return nearest_neighbours(standardise(catalog.codes, mean, scale),
+                              standardise(query_codes, mean, scale), k, self_rows)
 
 
 def neighbour_table(table, catalog, query_ids, query_codes, k, self_rows=None):
@@ -273,9 +269,7 @@ def neighbour_table(table, catalog, query_ids, query_codes, k, self_rows=None):
 
     from rnngmm.object_table import describe_columns, text_column
     mean, scale = fit_standardiser(catalog.codes)
-    distances, indices = nearest_neighbours(standardise(catalog.codes, mean, scale),
-                                            standardise(query_codes, mean, scale), k,
-                                            self_rows)
+    distances, indices = catalog_search(catalog, query_codes, k, self_rows)
     q, k = distances.shape
     rows = catalog.rows[indices.ravel()]
     out = Table()
@@ -299,8 +293,9 @@ def neighbour_table(table, catalog, query_ids, query_codes, k, self_rows=None):
                      "code_std": [float(v) for v in scale],
                      "k": int(k), "n_catalog": int(len(catalog))})
     for key in ("run_id", "class_names", "percentiles"):
-        if key in table.meta:
-            out.meta[key] = table.meta[key]
+        value = table_meta(table, key)
+        if value is not None:
+            out.meta[key] = value
     return out
 
 
@@ -327,9 +322,8 @@ def explain_missing_ids(table, catalog, ids):
     known = set(catalog.ids)
     problems = []
     if any(i not in known for i in ids):
-        all_ids = np.asarray(table[catalog.id_col]).astype(str)
-        status = (np.asarray(table["status"]).astype(str) if "status" in table.colnames
-                  else None)
+        all_ids = text_values(table, catalog.id_col)
+        status = text_values(table, "status") if "status" in table.colnames else None
         for object_id in ids:
             if object_id in known:
                 continue
@@ -553,7 +547,7 @@ def catalog_map(table, *, method="tsne", percentile=95.0, max_objects=10000, see
     if len(keep) < len(catalog):
         log.info(f"map: {len(keep)} of {len(catalog)} objects (subsample, seed {seed})")
     rows = catalog.rows[keep]
-    classes = (np.asarray(table["predicted_class"]).astype(str)[rows]
+    classes = (text_values(table, "predicted_class")[rows]
                if "predicted_class" in table.colnames else np.full(len(rows), ""))
     coords = map_coordinates(catalog.codes[keep], method=method, seed=seed,
                              perplexity=perplexity)

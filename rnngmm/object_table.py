@@ -10,9 +10,10 @@ Columns, in order (each command puts its own identifying columns first)::
     prob_<class>       mean probability of every class of the run
     n_chunks           chunks the object was scored on (0 if not ok)
     energy             mean GMM sample energy of the chunks (HIGHER = more anomalous)
-    energy_percentile  percent of the run's training objects with lower energy (0-100);
-                       with the class-fair score (``class_energy``, the default) of
-                       the training objects predicted as the same class
+    energy_percentile  percent of the run's training objects with a lower novelty
+                       score (0-100); with the class-fair scores (``class_energy``,
+                       ``class_energy_msp``) of the training objects predicted as
+                       the same class; the descriptions name the run's score
     anomaly_<p>        energy_percentile above p (the run's novelty score above its
                        p-th percentile threshold; with ``flag --calibrate catalog``
                        above the catalog's own threshold instead)
@@ -109,7 +110,7 @@ def result_columns(*, status, period, period_source, prob, n_chunks, energy, cla
     prob = np.asarray(prob, np.float64).reshape(len(status), len(class_names))
     energy = np.asarray(energy, np.float64)
     best, predicted_class, class_probability = _predicted(ok, prob, class_names)
-    # The run's novelty score (the energy, or the energy calibrated within the
+    # The run's novelty score (the energy, or the energy ranked within the
     # predicted class) decides the percentile and the flags.
     score = np.full(len(status), np.nan)
     energy_percentile = np.full(len(status), np.nan)
@@ -141,7 +142,7 @@ def prior_adjusted_columns(columns, adjusted_prob, class_names):
     ``predicted_class``, ``class_probability`` and ``prob_<class>`` come from
     ``adjusted_prob``; the network's own predicted class moves to a new
     ``network_class`` column after ``class_probability`` (the novelty score
-    stays calibrated within it, as in training).
+    stays ranked within it, as in training).
 
     Parameters
     ----------
@@ -184,29 +185,71 @@ COLUMN_INFO = {
                        "scored on"),
     "energy": (None, "mean GMM sample energy of the chunks, -log density in the "
                      "network's z space; HIGHER = more anomalous"),
-    "energy_percentile": ("%", "percent of the run's training objects with lower energy "
-                               "(with the class-fair novelty score, the default: of those "
-                               "predicted as the same class)"),
+    "energy_percentile": ("%", "percent of the run's training objects with a lower "
+                               "novelty score (of those predicted as the same class with "
+                               "the class-fair scores class_energy and class_energy_msp)"),
     NETWORK_CLASS: (None, "the network's own predicted class (before re-weighting to the "
-                          "catalog's class mix); the class-fair novelty score is "
-                          "calibrated within it"),
+                          "catalog's class mix); a class-fair novelty score is "
+                          "ranked within it"),
     "id": (None, "object id"),
     "label": (None, "class label given in the input"),
     "role": (None, "validation | known | novel | unlabelled | excluded"),
 }
 
 
-def column_info(name):
-    """``(unit, description)`` of a result column, or None for other columns."""
+#: What each novelty score (``rnngmm.novelty.mixture.NOVELTY_SCORES``) is, for
+#: the column descriptions.
+SCORE_NAMES = {
+    "energy": "the sample energy, one ranking over all classes",
+    "class_energy": "the energy ranked within the predicted class",
+    "class_energy_msp": "the mean of the class-ranked energy and of the ranked "
+                        "classifier doubt 1 - max class probability, ranked within "
+                        "the predicted class",
+}
+
+
+def _score_info(name, novelty_score):
+    """``(unit, description)`` of the columns that depend on the run's novelty score."""
+    what = SCORE_NAMES[novelty_score]
+    pooled = novelty_score == "energy"
+    among = ("the run's training objects" if pooled else
+             "the run's training objects predicted as the same class")
+    if name == "energy_percentile":
+        return "%", (f"percent of {among} with a lower novelty score "
+                     f"({novelty_score}: {what})")
+    if name == NETWORK_CLASS:
+        return None, ("the network's own predicted class (before re-weighting to the "
+                      "catalog's class mix)" + ("" if pooled else
+                                                f"; the {novelty_score} score is ranked "
+                                                "within it"))
+    label = name[len("anomaly_"):].replace("p", ".")
+    return None, (f"novelty score {novelty_score} ({what}) above its {label}th "
+                  f"percentile among {among}")
+
+
+def column_info(name, novelty_score=None):
+    """``(unit, description)`` of a result column, or None for other columns.
+
+    Parameters
+    ----------
+    name : str
+    novelty_score : str, optional
+        The run's novelty score (a key of :data:`SCORE_NAMES`), named by the
+        columns it decides (``energy_percentile``, ``anomaly_<p>``,
+        ``network_class``); None: descriptions that fit every score.
+    """
+    scored = name in ("energy_percentile", NETWORK_CLASS) or name.startswith("anomaly_")
+    if scored and novelty_score in SCORE_NAMES:
+        return _score_info(name, novelty_score)
     if name in COLUMN_INFO:
         return COLUMN_INFO[name]
     if name.startswith("prob_"):
         return None, f"mean probability of class {name[5:]} over the object's chunks"
     if name.startswith("anomaly_"):
         label = name[len("anomaly_"):].replace("p", ".")
-        return None, (f"energy above the {label}th percentile of the run's training "
-                      "objects' energies (of the predicted class with the class-fair "
-                      "novelty score)")
+        return None, (f"the run's novelty score above its {label}th percentile among the "
+                      "run's training objects (of the predicted class with the "
+                      "class-fair scores)")
     if name.startswith("code_"):
         return None, f"latent code, component {name[5:]} (mean over chunks)"
     if name.startswith("score_"):
@@ -214,10 +257,26 @@ def column_info(name):
     return None
 
 
-def describe_columns(table):
-    """Set ``unit`` and ``description`` on every result column of ``table`` (in place)."""
+def describe_columns(table, novelty_score=None):
+    """Set ``unit`` and ``description`` on every result column of ``table`` (in place).
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+    novelty_score : str, optional
+        The run's novelty score, named in the descriptions of the columns it
+        decides; default ``table.meta["novelty_score"]`` when present (flag
+        tables record it), else descriptions that fit every score.
+
+    Returns
+    -------
+    astropy.table.Table
+        ``table``.
+    """
+    if novelty_score is None:
+        novelty_score = table.meta.get("novelty_score")
     for name in table.colnames:
-        info = column_info(name)
+        info = column_info(name, novelty_score)
         if info is None:
             continue
         unit, description = info

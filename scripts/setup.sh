@@ -31,7 +31,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "Debian packages present"
   fi
 elif ! command -v mpicc >/dev/null; then
-  say "not root: load an MPI module first (e.g. 'module load openmpi'); see README 'Running on a cluster'"
+  say "not root: load an MPI module first (e.g. 'module load openmpi'); see docs/CLUSTER.md"
 fi
 
 # 2. Virtualenv.

@@ -1,9 +1,13 @@
-"""Small catalogs with good and garbage light curves, for the flagging tests."""
+"""Small catalogs with good and garbage light curves, for the flagging tests.
+
+The ``new_catalog`` fixture (the simulated sample with bad rows mixed in,
+``EXTRA_ROWS``) lives in ``tests/conftest.py``; ``flag_args`` builds the
+``rnngmm flag`` arguments for it.
+"""
 
 import os
 
 import numpy as np
-import pytest
 
 #: Expected status (prefix) of each garbage object written by ``write_catalog``.
 GARBAGE = {
@@ -130,23 +134,6 @@ class FakeNovelty(PooledScore):
 #: Rows added to the simulated catalog: (id, expected status prefix).
 EXTRA_ROWS = (("no_such_star", "light-curve file not found"),
               ("../../etc/passwd", "unsafe object id"))
-
-
-@pytest.fixture(scope="module")
-def new_catalog(small_sample, tmp_path_factory):
-    """The simulated sample as a "new catalog", with a missing file, an unsafe
-    id and a duplicated id mixed in. Returns (catalog path, light-curve dir, ids)."""
-    lines = (small_sample / "catalog.csv").read_text().strip().splitlines()
-    header, rows = lines[0], lines[1:]
-    width = len(header.split(","))
-    for k, (object_id, _) in enumerate(EXTRA_ROWS):
-        filler = [""] * (width - 1)
-        rows.insert(3 + 5 * k, ",".join([object_id, *filler]))
-    rows.append(rows[0])
-    path = tmp_path_factory.mktemp("new_catalog") / "catalog.csv"
-    path.write_text("\n".join([header, *rows]) + "\n")
-    ids = [r.split(",")[0] for r in rows]
-    return path, small_sample / "lightcurves", ids
 
 
 def flag_args(run_dir, catalog, out, *extra):

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from astropy.table import Table, vstack
 
-from fixtures_runs import tiny_run_dir  # noqa: F401
 from helpers import REPO_ROOT, run_cli
 from rnngmm.errors import InputError
-from rnngmm.flagging.output import read_table
+from rnngmm.flagging.table import read_table
 from rnngmm.io.readers import read_lightcurve
+
+pytestmark = pytest.mark.slow
 
 IDS = ("ASASSN-SIM-00001", "ASASSN-SIM-00002", "ASASSN-SIM-00003")
 
@@ -23,7 +24,7 @@ def light_curves(small_sample):
             for object_id in IDS]
 
 
-def test_readme_example_runs(tiny_run_dir, small_sample, tmp_path):  # noqa: F811
+def test_readme_example_runs(tiny_run_dir, small_sample, tmp_path):
     """The README's Python example, run as written with its two paths filled in."""
     readme = (REPO_ROOT / "README.md").read_text()
     section = readme[readme.index("## Python API"):]
@@ -40,7 +41,7 @@ def test_readme_example_runs(tiny_run_dir, small_sample, tmp_path):  # noqa: F81
     assert "predicted_class" in done.stdout and "(1, 4)" in done.stdout
 
 
-def test_predict_equals_flag_rows(tiny_run_dir, small_sample, tmp_path):  # noqa: F811
+def test_predict_equals_flag_rows(tiny_run_dir, small_sample, tmp_path):
     """Same objects, same periods: identical result columns from the API and flag."""
     catalog = Table.read(small_sample / "catalog.csv")
     catalog = catalog[np.isin(catalog["id"].astype(str), IDS)]
@@ -68,7 +69,7 @@ def test_predict_equals_flag_rows(tiny_run_dir, small_sample, tmp_path):  # noqa
             assert list(np.asarray(predicted[name])) == list(expected), name
 
 
-def test_timeseries_and_tuple_inputs_and_bad_rows(tiny_run_dir, small_sample):  # noqa: F811
+def test_timeseries_and_tuple_inputs_and_bad_rows(tiny_run_dir, small_sample):
     from astropy.time import Time
     from astropy.timeseries import TimeSeries
     import rnngmm

@@ -101,6 +101,30 @@ def test_distances_are_on_standardised_codes():
     np.testing.assert_allclose(result["distance"][0], np.hypot(0.2, 0.8))
 
 
+def test_catalog_search_standardises_queries_with_the_catalog():
+    codes = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1000.0], [1.0, 1000.0]])
+    catalog = latent.catalog_codes(code_table(codes))
+    distances, indices = latent.catalog_search(catalog, [[0.1, 600.0]], 4)
+    assert list(indices[0]) == [2, 0, 3, 1]
+    np.testing.assert_allclose(distances[0, 0], np.hypot(0.2, 0.8))
+    # catalog objects as queries: each ranked first, at distance 0
+    distances, indices = latent.catalog_search(catalog, catalog.codes[[3, 0]], 2,
+                                               self_rows=[3, 0])
+    assert list(indices[:, 0]) == [3, 0] and not distances[:, 0].any()
+
+
+def test_neighbour_table_keeps_metadata_of_any_format():
+    table = code_table(LINE)
+    table.meta.clear()  # as a FITS table holds it: upper-case keys, JSON text
+    table.meta.update({"RUN_ID": "fits-run", "CLASS_NAMES": '["A", "B"]'})
+    catalog = latent.catalog_codes(table)
+    result = latent.neighbour_table(table, catalog, ["s0"], catalog.codes[[0]], 2,
+                                    self_rows=[0])
+    assert result.meta["run_id"] == "fits-run"
+    assert result.meta["class_names"] == ["A", "B"]
+    assert "percentiles" not in result.meta
+
+
 def test_neighbour_table_rows_and_columns():
     table = code_table(LINE, classes=["A", "A", "B", "C", "C"],
                        anomalous=[False, False, False, True, False])

@@ -232,6 +232,7 @@ def assert_same_files(one, two, extra=()):
             == Table.read(rejects_path(two)).as_array().tolist())
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_two_ranks_give_the_same_files_as_one(small_sample, tmp_path):
     args = ["-m", "rnngmm.cli", "prepare", "--catalog", small_sample / "catalog.csv",
@@ -299,6 +300,7 @@ def test_killed_prepare_leaves_no_file_that_looks_complete(small_sample, tmp_pat
         assert len(dataset) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 @pytest.mark.parametrize("kind, code, message", [
     ("error", 2, "error on rank 1 of 2: RNNGMM_PREPARE_FAULT: injected failure on rank 1 "

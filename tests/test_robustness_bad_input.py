@@ -35,9 +35,8 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from fixtures_runs import tiny_run_dir  # noqa: F401
 from helpers import run_cli
-from rnngmm.flagging.output import read_table
+from rnngmm.flagging.table import read_table
 from rnngmm.io.dataset import Dataset
 from rnngmm.prepare import rejects_path
 
@@ -243,7 +242,7 @@ def test_prepare_class_map_rejects_unknown_labels_per_object(case, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def flagged(case, tiny_run_dir, tmp_path_factory):  # noqa: F811
+def flagged(case, tiny_run_dir, tmp_path_factory):
     catalog, lc, _, _ = case
     out = tmp_path_factory.mktemp("bad_input_flagged") / "flags.ecsv"
     code = run_cli("flag", "--run_dir", tiny_run_dir, "--catalog", catalog, "--lightcurves", lc,
@@ -253,6 +252,7 @@ def flagged(case, tiny_run_dir, tmp_path_factory):  # noqa: F811
     return read_table(str(out))
 
 
+@pytest.mark.slow
 def test_flag_gives_every_catalog_row_a_status(case, flagged):
     _, _, ids, expect = case
     assert list(flagged["id"]) == ids, "one output row per catalog row, in catalog order"
@@ -266,6 +266,7 @@ def test_flag_gives_every_catalog_row_a_status(case, flagged):
     assert "orphan" not in set(flagged["id"])
 
 
+@pytest.mark.slow
 def test_flag_outputs_are_finite_exactly_where_scored(flagged):
     ok = np.asarray(flagged["status"]) == "ok"
     assert ok.sum() >= 12
@@ -276,7 +277,8 @@ def test_flag_outputs_are_finite_exactly_where_scored(flagged):
     assert not np.any(np.asarray(flagged["anomaly_80"])[~ok])
 
 
-def test_flag_period_fallbacks_and_novel_labels(flagged, tiny_run_dir):  # noqa: F811
+@pytest.mark.slow
+def test_flag_period_fallbacks_and_novel_labels(flagged, tiny_run_dir):
     row = {object_id: k for k, object_id in reversed(list(enumerate(flagged["id"])))}
     for object_id in ("period0", "periodneg", "periodlong", "periodtiny"):
         assert flagged["period_source"][row[object_id]] == "lomb-scargle", object_id

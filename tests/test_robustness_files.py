@@ -34,8 +34,7 @@ import h5py
 import numpy as np
 import pytest
 
-from fixtures_runs import tiny_run_dir  # noqa: F401
-from flagging_helpers import flag_args, new_catalog  # noqa: F401
+from flagging_helpers import flag_args
 from helpers import REPO_ROOT, run_cli
 from rnngmm.flagging.results import read_shard
 from rnngmm.flagging.shards import parts_dir
@@ -104,7 +103,8 @@ def test_prepare_on_a_full_disk_fails_cleanly(small_sample, small_disk, capsys):
     assert listing(small_disk) == [], "a partial file was left on the full disk"
 
 
-def test_flag_on_a_full_disk_fails_cleanly(tiny_run_dir, new_catalog, tmp_path,  # noqa: F811
+@pytest.mark.slow
+def test_flag_on_a_full_disk_fails_cleanly(tiny_run_dir, new_catalog, tmp_path,
                                            capsys):
     disk = tmp_path / "tiny"
     disk.mkdir()
@@ -300,7 +300,8 @@ def test_hdf5_flag_table_the_disk_cannot_hold_is_refused_before_writing(small_di
     assert listing(small_disk) == [], "a partial file was left on the full disk"
 
 
-def test_flag_into_a_read_only_directory(tiny_run_dir, new_catalog, read_only_dir,  # noqa: F811
+@pytest.mark.slow
+def test_flag_into_a_read_only_directory(tiny_run_dir, new_catalog, read_only_dir,
                                          capsys):
     code, err = run(flag_args(tiny_run_dir, new_catalog, read_only_dir / "f.ecsv"), capsys)
     assert code == 2 and "is not writable" in err, err
@@ -347,8 +348,9 @@ RUN_DAMAGE = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RUN_DAMAGE))
-def test_damaged_run_files_are_named_by_flag(tiny_run_dir, small_dataset, tmp_path,  # noqa: F811
+def test_damaged_run_files_are_named_by_flag(tiny_run_dir, small_dataset, tmp_path,
                                              capsys, name):
     filename, damage, message = RUN_DAMAGE[name]
     run_dir = tmp_path / "run"
@@ -362,7 +364,8 @@ def test_damaged_run_files_are_named_by_flag(tiny_run_dir, small_dataset, tmp_pa
     assert not out.exists() and not os.path.exists(parts_dir(str(out)))
 
 
-def test_damaged_run_is_named_by_score(tiny_run_dir, tmp_path, capsys):  # noqa: F811
+@pytest.mark.slow
+def test_damaged_run_is_named_by_score(tiny_run_dir, tmp_path, capsys):
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_run_dir, run_dir, ignore=shutil.ignore_patterns("tensorboard", "score*"))
     truncate(run_dir / "gmm.h5")
@@ -379,9 +382,10 @@ DATA_DAMAGE = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(DATA_DAMAGE))
 @pytest.mark.parametrize("command", ["train", "flag"])
-def test_damaged_dataset_is_named(tiny_run_dir, small_dataset, tmp_path, capsys,  # noqa: F811
+def test_damaged_dataset_is_named(tiny_run_dir, small_dataset, tmp_path, capsys,
                                   name, command):
     damage, message = DATA_DAMAGE[name]
     data = tmp_path / "data.h5"
@@ -399,7 +403,8 @@ def test_damaged_dataset_is_named(tiny_run_dir, small_dataset, tmp_path, capsys,
     assert not (tmp_path / "logs").exists() and not (tmp_path / "f.ecsv").exists()
 
 
-def test_damaged_checkpoints_are_named_and_skipped(tiny_run_dir, tmp_path):  # noqa: F811
+@pytest.mark.slow
+def test_damaged_checkpoints_are_named_and_skipped(tiny_run_dir, tmp_path):
     from rnngmm.training.checkpoint import latest_valid_checkpoint, list_checkpoints
     source = sorted((tiny_run_dir / "checkpoints").glob("ckpt-*.h5"))
     assert source, "the tiny run wrote no checkpoint"
@@ -501,6 +506,7 @@ def test_kill_9_of_prepare_never_leaves_a_file_taken_for_complete(bigger_sample,
 DEAD_TRAINING_RANK_LIMIT = 120
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_kill_9_of_one_training_rank_ends_the_job(tmp_path):
     """rank 0 of a 2-rank horovod training job SIGKILLs itself mid-epoch; the

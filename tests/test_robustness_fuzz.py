@@ -29,13 +29,14 @@ from astropy.table import Table
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fixtures_runs import tiny_run_dir  # noqa: F401
 from rnngmm.dist import Dist
 from rnngmm.flagging.driver import FlagJob, run_flagging
 from rnngmm.flagging.scorer import ModelScorer
 from rnngmm.flagging.sources import CatalogSource
 from rnngmm.io.dataset import Dataset
 from rnngmm.prepare import PrepareConfig, prepare, rejects_path
+
+pytestmark = pytest.mark.slow
 
 MAX_EXAMPLES = int(os.environ.get("RNNGMM_FUZZ_EXAMPLES", "60"))
 
@@ -147,7 +148,7 @@ case_spec = st.tuples(
 
 
 @pytest.fixture(scope="module")
-def loaded(tiny_run_dir, request):  # noqa: F811
+def loaded(tiny_run_dir, request):
     from rnngmm.rundir import load_run
     run = load_run(tiny_run_dir)
     yield run
@@ -223,7 +224,9 @@ def check_flag(ids, table):
     assert all(len(str(s)) > 0 for s in table["status"]), "a row has no status"
 
 
-@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=False, database=None,
+# derandomize and print_blob come from the hypothesis profile of tests/conftest.py
+# ("ci", derandomised, by default; HYPOTHESIS_PROFILE=dev explores randomly).
+@settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=case_spec)
 def test_faults_mixed_into_valid_data(loaded, case):

@@ -18,9 +18,8 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from fixtures_runs import tiny_run_dir  # noqa: F401
 from helpers import REPO_ROOT, run_cli
-from rnngmm.flagging.output import read_table
+from rnngmm.flagging.table import read_table
 from rnngmm.io.dataset import Dataset
 from rnngmm.prepare import rejects_path
 
@@ -145,7 +144,8 @@ def test_prepare_keeps_catalog_ids_inside_the_directory(escape_case, tmp_path):
     assert "outside" in reasons["link"]
 
 
-def test_flag_keeps_catalog_ids_inside_the_directory(escape_case, tiny_run_dir,  # noqa: F811
+@pytest.mark.slow
+def test_flag_keeps_catalog_ids_inside_the_directory(escape_case, tiny_run_dir,
                                                      tmp_path):
     catalog, lc, ids = escape_case
     out = tmp_path / "flags.ecsv"

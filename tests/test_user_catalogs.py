@@ -11,11 +11,12 @@ in one file) and of Gaia's flat (INDIVIDUAL/COMBINED) epoch photometry
 import numpy as np
 import pytest
 
-from fixtures_runs import tiny_run_dir  # noqa: F401
 from helpers import run_cli
-from rnngmm.flagging.output import read_table
+from rnngmm.flagging.table import read_table
 from rnngmm.io.dataset import Dataset
 from rnngmm.io.readers import GAIA_ZERO_POINTS
+
+pytestmark = pytest.mark.slow
 
 N_GOOD = 6
 ZTF_COLUMNS = ("oid,expid,hjd,mjd,mag,magerr,catflags,filtercode,ra,dec,chi,sharp,"
@@ -130,7 +131,7 @@ def prepare_and_flag(run_dir, root, name, flags, out_suffix=".ecsv", flag_extra=
     return dataset, read_table(str(out))
 
 
-def test_ztf_csv_one_band(inputs, tiny_run_dir):  # noqa: F811
+def test_ztf_csv_one_band(inputs, tiny_run_dir):
     flags = ("--catalog", inputs / "ztf_catalog.csv", "--lightcurves", inputs / "ztf",
              "--format", "ztf", "--band", "r", "--period_col", "period")
     dataset, table = prepare_and_flag(tiny_run_dir, inputs, "ztf", flags)
@@ -142,7 +143,7 @@ def test_ztf_csv_one_band(inputs, tiny_run_dir):  # noqa: F811
     assert table["status"][N_GOOD].startswith("no rows of band zr in column 'filtercode'")
 
 
-def test_ztf_csv_with_two_bands_and_no_band_is_refused_per_file(inputs, tiny_run_dir):  # noqa: F811
+def test_ztf_csv_with_two_bands_and_no_band_is_refused_per_file(inputs, tiny_run_dir):
     out = inputs / "ztf_noband.ecsv"
     assert run_cli("flag", "--run_dir", tiny_run_dir, "--catalog", inputs / "ztf_catalog.csv",
                    "--lightcurves", inputs / "ztf", "--format", "ztf", "--output", out,
@@ -153,7 +154,7 @@ def test_ztf_csv_with_two_bands_and_no_band_is_refused_per_file(inputs, tiny_run
     assert status[N_GOOD] == "ok"  # one band only: nothing to choose
 
 
-def test_gaia_dr3_epoch_photometry_folder(inputs, tiny_run_dir):  # noqa: F811
+def test_gaia_dr3_epoch_photometry_folder(inputs, tiny_run_dir):
     flags = ("--catalog", inputs / "gaia_catalog.parquet", "--lightcurves", inputs / "gaia",
              "--format", "gaia", "--band", "G", "--id_col", "source_id",
              "--period_col", "period")
@@ -171,7 +172,7 @@ def test_gaia_dr3_epoch_photometry_folder(inputs, tiny_run_dir):  # noqa: F811
     assert np.all(np.asarray(table["phot_g_mean_mag"]) == 15.0)
 
 
-def test_plain_csv_long_table_and_its_parquet_read_per_shard(inputs, tiny_run_dir,  # noqa: F811
+def test_plain_csv_long_table_and_its_parquet_read_per_shard(inputs, tiny_run_dir,
                                                               monkeypatch):
     from rnngmm.io import readers
     common = ("--catalog", inputs / "plain_catalog.csv", "--format", "table",
@@ -215,7 +216,7 @@ def test_plain_csv_long_table_and_its_parquet_read_per_shard(inputs, tiny_run_di
      "--flux_col needs --zero_point"),
     (("--format", "gaia"), "--format gaia needs --band G, BP or RP"),
 ])
-def test_bad_input_flags_stop_before_work(inputs, tiny_run_dir,  # noqa: F811
+def test_bad_input_flags_stop_before_work(inputs, tiny_run_dir,
                                           capsys, extra, message):
     base = ("--catalog", inputs / "plain_catalog.csv", "--lightcurves", inputs / "plain.csv")
     assert run_cli("prepare", *base, *extra, "--output", inputs / "never.h5") != 0

@@ -37,7 +37,7 @@ def add_parser(subparsers):
     per.add_argument("--max_period", type=float, default=None,
                      help="override the run's longest Lomb-Scargle period (days)")
     cal = p.add_argument_group(
-        "a survey the run was not trained on (see README, 'Flags calibrated on the "
+        "a survey the run was not trained on (see docs/NEW_SURVEY.md, 'Flags calibrated on the "
         "catalog itself')")
     cal.add_argument("--calibrate", choices=("training", "catalog"), default="training",
                      help="where the flag thresholds come from: the run's training objects "

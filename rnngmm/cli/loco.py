@@ -131,7 +131,7 @@ def train_config_from(args):
 def run(args):
     """Execute ``rnngmm loco``; returns the exit code."""
     check_args(args)
-    from rnngmm.scoring import loco
+    from rnngmm.tuning import loco_experiment as loco
     if args.mode == "gather":
         table, paths = loco.gather_results(args.results_dir, args.output)
         log.info(loco.markdown_table(table))

@@ -52,6 +52,7 @@ def run_command(args):
     from rnngmm.dist import init_mpi
     from rnngmm.errors import InputError
     from rnngmm.flagging.output import output_format, write_table
+    from rnngmm.flagging.table import read_table, table_meta
     from rnngmm.object_table import anomaly_column
     if args.max_objects < 1:
         raise InputError(f"--max_objects must be at least 1, got {args.max_objects}")
@@ -68,17 +69,17 @@ def run_command(args):
         raise InputError(f"output directory {out_dir!r} does not exist")
     if not init_mpi().is_root:
         return 0
-    table = latent.read_code_table(args.table)
+    table = read_table(args.table)
     result = latent.catalog_map(table, method=args.method, percentile=args.percentile,
                                 max_objects=args.max_objects, seed=args.seed,
                                 perplexity=args.perplexity, id_col=args.id_col)
     name = {"tsne": "t-SNE", "pca": "PCA"}[args.method]
-    run = table.meta.get("run_id")
+    run = table_meta(table, "run_id")
     shown = (f"{len(result.ids)} objects" if len(result.ids) == result.n_catalog
              else f"{len(result.ids)} of {result.n_catalog} objects")
     title = f"{name} of latent codes: {shown}" + (f", run {run}" if run else "")
     paths = latent.plot_map(result.coords, result.classes, result.anomalous, stem,
-                            class_order=table.meta.get("class_names"),
+                            class_order=table_meta(table, "class_names"),
                             anomaly_label=anomaly_column(args.percentile), title=title)
     if args.coordinates is not None:
         coords = result.to_table()

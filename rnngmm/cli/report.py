@@ -1,11 +1,14 @@
 """``rnngmm report``: a PDF/PNG sheet of a flag table's most anomalous objects."""
 
+from dataclasses import fields
+
 from rnngmm.cli.common import add_lightcurve_source_flags, add_logging_flags
+from rnngmm.dist import init_mpi
+from rnngmm.report.job import DEFAULT_K, DEFAULT_N, ReportConfig, run_report
 
 
 def add_parser(subparsers):
     """Register ``report`` and its flags."""
-    from rnngmm.report.job import DEFAULT_K, DEFAULT_N
     p = subparsers.add_parser(
         "report", help="PDF/PNG pages of the most anomalous objects of a flag table",
         description="One page per object of a flag table: the N scored objects of "
@@ -47,9 +50,6 @@ def add_parser(subparsers):
 
 def config_from_args(args):
     """The :class:`~rnngmm.report.job.ReportConfig` the flags describe."""
-    from dataclasses import fields
-
-    from rnngmm.report.job import ReportConfig
     names = {f.name for f in fields(ReportConfig)}
     values = {k: v for k, v in vars(args).items() if k in names}
     values["ids"] = tuple(str(i) for i in args.ids)
@@ -58,8 +58,6 @@ def config_from_args(args):
 
 def run_command(args):
     """Entry point of ``rnngmm report`` (rank 0 does the work under mpirun)."""
-    from rnngmm.report.job import run_report
-    from rnngmm.dist import init_mpi
     config = config_from_args(args)
     config.validate()
     if not init_mpi().is_root:

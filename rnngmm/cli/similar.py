@@ -75,10 +75,11 @@ def embed_lightcurves(args, table, catalog):
     """Query ids and raw codes of the ``--lightcurve`` files."""
     import numpy as np
 
-    from rnngmm.errors import BadLightCurve, InputError
-    from rnngmm.io.readers import read_lightcurve
     from rnngmm.api import load_run
-    run_dir = args.run_dir or table.meta.get("run_dir")
+    from rnngmm.errors import BadLightCurve, InputError
+    from rnngmm.flagging.table import table_meta
+    from rnngmm.io.readers import read_lightcurve
+    run_dir = args.run_dir or table_meta(table, "run_dir")
     if not run_dir:
         raise InputError("--run_dir is required with --lightcurve (the table records none)")
     options = {"filter": args.filter} if args.filter else {}
@@ -92,8 +93,9 @@ def embed_lightcurves(args, table, catalog):
         records.append((time, mag, err, float(period)))
         names.append(os.path.splitext(os.path.basename(path))[0])
     run = load_run(run_dir)
-    if table.meta.get("run_id") not in (None, run.run_id):
-        log.warning(f"similar: the table was written by run {table.meta['run_id']!r}, the "
+    recorded_id = table_meta(table, "run_id")
+    if recorded_id not in (None, run.run_id):
+        log.warning(f"similar: the table was written by run {recorded_id!r}, the "
                     f"light curves are embedded with {run.run_id!r}; codes of different "
                     "runs are not comparable")
     codes = run.embed(records, ids=names)
@@ -116,10 +118,11 @@ def run_command(args):
     from rnngmm.dist import init_mpi
     from rnngmm.errors import InputError
     from rnngmm.flagging.output import write_table
+    from rnngmm.flagging.table import read_table
     _check(args)
     if not init_mpi().is_root:
         return 0
-    table = latent.read_code_table(args.table)
+    table = read_table(args.table)
     catalog = latent.catalog_codes(table, args.id_col)
     if args.k > len(catalog):
         raise InputError(f"--k {args.k} is larger than the {len(catalog)} objects with "

@@ -35,7 +35,7 @@ def add_parser(subparsers):
                         "or a database URL such as sqlite:///tune.db")
     p.add_argument("--space", default=None,
                    help="search-space file (YAML or JSON): 'fixed' train settings and "
-                        "'search' distributions; see README 'Hyper-parameter search'")
+                        "'search' distributions; see docs/CLUSTER.md 'Hyper-parameter search'")
     p.add_argument("--trials", type=int, default=d.trials,
                    help="finished (complete or pruned) trials the study should reach, "
                         "counted over every task (default: %(default)s)")

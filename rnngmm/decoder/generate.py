@@ -39,6 +39,7 @@ from rnngmm.io.dataset import Dataset, write_dataset
 from rnngmm.lightcurves.objects import Chunking, dataset_preprocessing, object_chunks
 from rnngmm.lightcurves.preprocess import Chunks
 from rnngmm.decoder.reobserve import eligible_patterns, read_patterns, reobserve_chunks, synthetic_id
+from rnngmm.rundir import load_run
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +248,6 @@ def run_generate(config, dist=None):
         ``patterns`` (distinct pattern objects used), ``longer_than_baseline``
         (objects whose period exceeds their pattern's time span).
     """
-    from rnngmm.rundir import load_run
     dist = dist or Dist()
     run = load_run(config.run_dir)
     classes = _chosen_classes(config, run)

@@ -30,6 +30,8 @@ import numpy as np
 
 from rnngmm.errors import BadLightCurve, InputError
 from rnngmm.lightcurves.preprocess import chunk_layout, make_chunks
+from rnngmm.inference import padded_batch_size
+from rnngmm.inference import predict_chunks
 
 
 @dataclass
@@ -188,7 +190,6 @@ def decode_codes(model, codes, lags, weights, batch_size=512):
     ndarray (N, n_max) float32
         Standardised magnitudes (padding steps hold values to ignore).
     """
-    from rnngmm.inference import padded_batch_size
     forward = _compiled_decode(model)
     n = len(codes)
     pieces = []
@@ -303,7 +304,6 @@ def source_codes(model, chunks, batch_size=512):
     codes : ndarray (N, E) float32
     means, scales : ndarray (N,) float64
     """
-    from rnngmm.inference import predict_chunks
     outputs = predict_chunks(model, chunks, batch_size=batch_size)
     supports = np.asarray(chunks.supports, np.float64)
     return outputs["code"], supports[:, 0], supports[:, 1]

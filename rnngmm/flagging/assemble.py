@@ -15,6 +15,7 @@ import numpy as np
 
 from rnngmm.flagging.output import TableWriter, build_table, column_widths, output_format
 from rnngmm.flagging.results import RowResults, read_shard
+from rnngmm.flagging import shards as sh
 
 
 @dataclass
@@ -35,7 +36,6 @@ def read_results(shard, directory, n_classes):
     RuntimeError
         If the shard's file is missing or damaged.
     """
-    from rnngmm.flagging import shards as sh
     results = read_shard(sh.shard_path(directory, shard), shard=shard.index,
                          start=shard.start, stop=shard.stop, n_classes=n_classes)
     if results is None:

@@ -28,6 +28,7 @@ from rnngmm.flagging import shards as sh
 from rnngmm.flagging.assemble import read_results
 from rnngmm.novelty.thresholds import (DEFAULT_CONTAMINATION, catalog_thresholds, check_contamination,
                         flag_counts_by_class, rates_from_counts, thin_thresholds)
+from rnngmm.class_frequencies import class_weight_power
 
 #: ``--calibrate`` modes: thresholds of the run's training objects, or of the catalog.
 CALIBRATION_MODES = ("training", "catalog")
@@ -79,8 +80,7 @@ class Calibration:
 
 def run_training_prior(run):
     """``(prior, source)``: the prior the run's class probabilities are
-    calibrated to (:func:`rnngmm.class_frequencies.classifier_training_prior`)."""
-    from rnngmm.class_frequencies import class_weight_power
+    fitted to (:func:`rnngmm.class_frequencies.classifier_training_prior`)."""
     setting = (run.config.get("train") or {}).get("class_weight", "none")
     try:
         power = class_weight_power(setting)

@@ -86,7 +86,7 @@ class FlagJob:
         Thresholds from the catalog and/or its estimated class mix (default:
         the run's training thresholds, the network's probabilities).
     training_prior : tuple, optional
-        ``(prior, source)`` the class probabilities are calibrated to (for
+        ``(prior, source)`` the class probabilities were fitted to (for
         ``calibration.estimate_priors``).
     adjustment : rnngmm.flagging.catalog_pass.CatalogAdjustment
         Set by :func:`run_flagging` when the calibration needs a catalog pass.
@@ -268,11 +268,11 @@ def collect_results(plan, directory, n_classes):
 
 #: What each novelty score means, for the output's metadata.
 SCORE_DESCRIPTIONS = {
-    "class_energy": "sample energy calibrated within the predicted class: every known "
+    "class_energy": "sample energy ranked within the predicted class: every known "
                     "class is flagged at the expected rate",
     "class_energy_msp": "mean of the sample energy and of the classifier's doubt (1 - max "
-                        "class probability), each calibrated within the predicted class, "
-                        "calibrated again: every known class is flagged at the expected rate",
+                        "class probability), each ranked within the predicted class, "
+                        "ranked again: every known class is flagged at the expected rate",
     "energy": "sample energy with one threshold for all classes (rare classes are flagged "
               "more often)"}
 

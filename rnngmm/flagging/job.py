@@ -16,6 +16,16 @@ import numpy as np
 
 from rnngmm.errors import InputError
 from rnngmm.object_table import anomaly_column, reserved_columns
+from rnngmm.flagging.sources import CatalogSource, DatasetSource
+from rnngmm.rundir import load_run
+from rnngmm.flagging.catalog_pass import run_training_prior
+from rnngmm.flagging.driver import FlagJob, run_flagging
+from rnngmm.flagging.scorer import ModelScorer
+from rnngmm.dist import init_mpi
+from rnngmm.flagging.driver import abort_on_failure
+from rnngmm.flagging.catalog_pass import Calibration
+from rnngmm.flagging.output import output_format
+from rnngmm.io.readers import check_reader_options
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +77,11 @@ class FlagConfig:
 
     def calibration(self):
         """The :class:`~rnngmm.flagging.catalog_pass.Calibration` of these settings."""
-        from rnngmm.flagging.catalog_pass import Calibration
         return Calibration(mode=self.calibrate, contamination=self.contamination,
                            estimate_priors=bool(self.estimate_priors))
 
     def validate(self):
         """Check every setting before any work; raise InputError for the first problem."""
-        from rnngmm.flagging.output import output_format
         if not self.output:
             raise InputError("--output is required (the flag table to write)")
         if self.data is not None:
@@ -91,7 +99,6 @@ class FlagConfig:
         if self.filter and self.format != "asassn":
             raise InputError("--filter only applies to --format asassn")
         if self.data is None:
-            from rnngmm.io.readers import check_reader_options
             check_reader_options(self.format, self.reader_options())
         else:
             given = [f"--{name}" for name in ("band_col", "band", "flux_col", "flux_err_col",
@@ -149,7 +156,6 @@ class FlagConfig:
 
 def build_source(config):
     """The flagging source (catalog + light curves, or a prepared dataset)."""
-    from rnngmm.flagging.sources import CatalogSource, DatasetSource
     pass_through = list(config.pass_through)
     if config.label_col and config.label_col not in pass_through:
         pass_through.append(config.label_col)
@@ -206,6 +212,9 @@ class FlagSummary:
         self.label_col, self.class_map = label_col, class_map
         self.rows = self.ok = 0
         self.reasons = Counter()
+        # the first full status of each reason: the summary counts reasons
+        # without their details, which alone would not say why
+        self.examples = {}
         self.novel = None
         self.flagged = {p: 0 for p in self.percentiles}
         self.flagged_novel = {p: 0 for p in self.percentiles}
@@ -216,7 +225,10 @@ class FlagSummary:
         ok = status == "ok"
         self.rows += len(table)
         self.ok += int(ok.sum())
-        self.reasons.update(s.split(" (")[0] for s in status[~ok])
+        for reason in status[~ok]:
+            category = reason.split(" (")[0]
+            self.reasons[category] += 1
+            self.examples.setdefault(category, str(reason))
         novel = None
         if self.label_col and self.label_col in table.colnames:
             novel = ok & novel_mask(table[self.label_col], self.class_names, self.class_map)
@@ -232,7 +244,10 @@ class FlagSummary:
         """Human-readable summary lines."""
         lines = [f"rnngmm flag: {self.rows} rows, {self.ok} scored"]
         for reason, count in self.reasons.most_common():
-            lines.append(f"  not scored: {count:6d}  {reason}")
+            detail = self.examples.get(reason, reason)[len(reason):].strip()
+            if detail:
+                detail = f" {detail}" if count == 1 else f", e.g. {detail}"
+            lines.append(f"  not scored: {count:6d}  {reason}{detail}")
         if self.novel is not None:
             mapped = " (labels merged with the training class map)" if self.class_map else ""
             lines.append(f"  scored objects whose class ({self.label_col}) the run never saw"
@@ -275,10 +290,6 @@ def flag_catalog(config, dist):
         Counts of the written table on rank 0 (which never holds the whole
         table), None on the other ranks.
     """
-    from rnngmm.rundir import load_run
-    from rnngmm.flagging.catalog_pass import run_training_prior
-    from rnngmm.flagging.driver import FlagJob, run_flagging
-    from rnngmm.flagging.scorer import ModelScorer
     config.validate()
     source = build_source(config)
     _limit_threads(dist)
@@ -328,8 +339,6 @@ def run_flag_job(config):
     int
         Exit code 0 (failures raise on one rank, or abort the job on several).
     """
-    from rnngmm.dist import init_mpi
-    from rnngmm.flagging.driver import abort_on_failure
     dist = init_mpi()
     if dist.size == 1:
         flag_catalog(config, dist)

@@ -4,7 +4,8 @@ Columns: the catalog id (named like the catalog's id column), the
 pass-through catalog columns, then the result columns shared with
 ``rnngmm score`` and the Python API (:mod:`rnngmm.object_table`). Provenance
 goes in the table metadata (ECSV/HDF5 header, FITS header cards, CSV ``#``
-comment lines).
+comment lines, Parquet schema metadata). The table is read back, metadata
+included, by :mod:`rnngmm.flagging.table`.
 """
 
 import contextlib
@@ -95,7 +96,7 @@ def build_table(*, id_name, ids, columns, results, class_names, novelty, percent
         for name, values in code_columns(results.code, len(results)).items():
             table[name] = values
     table.meta.update(meta)
-    describe_columns(table)
+    describe_columns(table, novelty.novelty_score)
     if adjustment is not None:
         for name, description in adjustment.column_descriptions().items():
             table[name].description = description
@@ -329,48 +330,3 @@ def _arrow_table(table):
         arrays.append(array)
     schema = pa.schema(fields, metadata={"rnngmm": json.dumps(table.meta, default=str)})
     return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def _read_parquet(path):
-    import pyarrow.parquet as pq
-    from astropy.table import Table
-    data = pq.read_table(path)
-    table = Table()
-    for field in data.schema:
-        table[field.name] = data.column(field.name).to_numpy(zero_copy_only=False)
-        info = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
-        if "unit" in info:
-            table[field.name].unit = info["unit"]
-        if "description" in info:
-            table[field.name].description = info["description"]
-    meta = (data.schema.metadata or {}).get(b"rnngmm")
-    if meta:
-        table.meta.update(json.loads(meta.decode()))
-    return table
-
-
-def read_table(path):
-    """Read a flag table written by :func:`write_table` (any format).
-
-    Text formats read empty strings back as masked; they are filled with ""
-    again so the table equals the one written.
-    """
-    from astropy.table import Table
-    fmt = output_format(path)
-    if fmt == "hdf5":
-        table = Table.read(path, format="hdf5", path=HDF5_TABLE_PATH)
-    elif fmt == "parquet":
-        table = _read_parquet(path)
-    elif fmt == "ascii.csv":
-        table = Table.read(path, format="ascii.csv", comment="#")
-        for name in table.colnames:  # CSV has no boolean type: "True"/"False"
-            if name.startswith("anomaly_") and table[name].dtype.kind in "US":
-                table[name] = np.asarray(table[name]) == "True"
-    else:
-        table = Table.read(path, format=fmt)
-    table.convert_bytestring_to_unicode()
-    for name in table.colnames:
-        column = table[name]
-        if getattr(column, "mask", None) is not None and column.dtype.kind in "US":
-            table[name] = column.filled("")
-    return table

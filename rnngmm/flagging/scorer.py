@@ -1,3 +1,4 @@
+from rnngmm.inference import score_chunks
 """A trained run's scorer of chunks, as the flagging stream uses it."""
 
 
@@ -26,5 +27,4 @@ class ModelScorer:
 
     def score(self, chunks):
         """:class:`rnngmm.inference.ChunkScores` of ``chunks``."""
-        from rnngmm.inference import score_chunks
         return score_chunks(self.model, self.novelty, chunks, batch_size=self.batch_size)

@@ -10,8 +10,11 @@ requested columns only, with the file row of every table row.
   after the header, as astropy counts them. A caller that wants only some rows
   (``select``) gets only those lines parsed.
 - Parquet is read in record batches of the named columns (pyarrow).
-- Any other format (FITS, VOTable, other astropy ASCII formats) is read whole
-  by astropy, once, and handed out in slices.
+- Any other format (FITS, VOTable, IPAC ``.tbl``, other astropy ASCII formats)
+  is read whole by astropy, once, and handed out in slices.
+- Compressed files (``.gz``, ``.bz2``, ``.xz``) read like the plain ones, the
+  format decided from the name without the compression suffix
+  (:mod:`rnngmm.io.formats`).
 
 astropy infers a text column's type from the cells it parses, so a block can
 be typed otherwise than the whole column; callers that need whole-column
@@ -25,13 +28,7 @@ import re
 import numpy as np
 
 from rnngmm.errors import InputError
-
-#: astropy format of each file-name suffix (anything else: astropy guesses).
-FORMATS_BY_SUFFIX = {
-    ".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".fits": "fits", ".fit": "fits",
-    ".fits.gz": "fits", ".vot": "votable", ".votable": "votable", ".xml": "votable",
-    ".parquet": "parquet", ".pq": "parquet",
-}
+from rnngmm.io.formats import guess_format, parquet_source
 #: Rows per block: astropy's pure-Python parse holds ~1 KB per row for a
 #: moment, and larger blocks (8192 rows, 4 MiB reads) left the heap 50 MiB
 #: larger after scanning 162k rows (fragmentation).
@@ -45,15 +42,6 @@ ASCII_FORMATS = ("ascii.csv", "csv", "ascii.basic", "ascii")
 _READ_BYTES = 1 << 18
 
 
-def guess_format(path):
-    """astropy format name for ``path`` from its suffix, or None to let astropy guess."""
-    name = os.fspath(path).lower()
-    for suffix, fmt in FORMATS_BY_SUFFIX.items():
-        if name.endswith(suffix):
-            return fmt
-    return None
-
-
 def text_converters(names, types=None):
     """astropy ``converters`` reading ``names`` as ``types`` (default ``str``)."""
     from astropy.io import ascii
@@ -61,10 +49,16 @@ def text_converters(names, types=None):
     return {name: [ascii.convert_numpy(types.get(name, str))] for name in names}
 
 
+def _first_line(exc):
+    """First line of an exception's message: astropy's can list every format."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else ""
+
+
 def _unreadable(path, fmt, exc):
     return InputError(f"catalog {path!r} could not be read as "
                       f"{fmt or 'any astropy table format'} "
-                      f"({type(exc).__name__}: {str(exc)[:200]}); "
+                      f"({type(exc).__name__}: {_first_line(exc)}); "
                       "pass --catalog_format to name the format")
 
 
@@ -215,22 +209,24 @@ class _ParquetBlocks:
         import pyarrow.parquet as pq
         self.path, self.columns, self.block_rows = path, list(dict.fromkeys(columns)), block_rows
         try:
-            names = list(pq.read_schema(path).names)
+            # a compressed file is held decompressed for the two passes
+            self.source = parquet_source(path)
+            names = list(pq.read_schema(self.source).names)
         except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
             raise self._error(exc) from None
         _check_columns(path, self.columns, names)
 
     def _error(self, exc):
         return InputError(f"catalog {self.path!r} could not be read as parquet "
-                          f"({type(exc).__name__}: {str(exc)[:200]})")
+                          f"({type(exc).__name__}: {_first_line(exc)})")
 
     def blocks(self, select=None, converters=None, columns=None):
         import pyarrow as pa
         import pyarrow.parquet as pq
         columns = list(dict.fromkeys(columns or self.columns))
         try:
-            batches = pq.ParquetFile(self.path).iter_batches(batch_size=self.block_rows,
-                                                             columns=columns)
+            batches = pq.ParquetFile(self.source).iter_batches(batch_size=self.block_rows,
+                                                               columns=columns)
             first, yielded = 0, False
             for batch in batches:
                 n = batch.num_rows
@@ -241,7 +237,7 @@ class _ParquetBlocks:
                     yielded = True
                 first += n
             if not yielded:
-                schema = pq.read_schema(self.path)
+                schema = pq.read_schema(self.source)
                 yield np.zeros(0, np.int64), _arrow_to_astropy(
                     schema.empty_table().select(columns))
         except InputError:

@@ -15,8 +15,8 @@ Formats (``READERS``):
     flux, flux_err, ...). Non-detections (magnitude written as ``>17.5``, or
     error 99.99) are dropped and counted; optionally one filter is selected.
 ``table``
-    Any table astropy reads (CSV, ECSV, FITS, VOTable), or Parquet (suffix
-    ``.parquet``, read with pyarrow), with configurable column names
+    Any table astropy reads (CSV, ECSV, IPAC ``.tbl``, FITS, VOTable), or
+    Parquet (suffix ``.parquet``, read with pyarrow), with configurable column names
     (``time_col``, ``mag_col``, ``err_col``; defaults time, mag, err).
     Fluxes instead of magnitudes: ``flux_col``, ``flux_err_col`` and
     ``zero_point`` (see :func:`flux_to_mag`; non-positive fluxes are dropped
@@ -27,7 +27,8 @@ Formats (``READERS``):
     refused (never merged).
 ``ztf``
     The ``table`` reader with the columns of the IRSA ZTF light-curve API
-    (``oid, expid, hjd, mjd, mag, magerr, catflags, filtercode, ...``): time
+    (``oid, expid, hjd, mjd, mag, magerr, catflags, filtercode, ...``; its
+    CSV or its default IPAC table, ``{id}_r.tbl``): time
     ``mjd``, magnitude ``mag``, error ``magerr``, band column ``filtercode``
     (``zg``, ``zr``, ``zi``; ``--band g`` means ``zg``). Query IRSA with
     ``BAD_CATFLAGS_MASK`` to leave out flagged epochs.
@@ -53,6 +54,15 @@ some ids: a Parquet table is read with a pyarrow filter on the id column (row
 groups whose id statistics exclude the ids are skipped, so sort a large table
 by id), while a CSV/ECSV/FITS table is read whole, once per process (peak
 memory: the whole table on every rank), and only the wanted objects are kept.
+A cell that is not a number (an archive's ``--`` for a missing error) rejects
+only the object whose row holds it.
+
+The table format comes from the file name (:func:`rnngmm.io.formats.guess_format`):
+``.csv``, ``.ecsv``, ``.tbl``/``.ipac`` (IPAC), ``.fits``, ``.vot``/``.xml``,
+``.parquet``; ``table_format`` overrides it. Every format reads compressed
+files (``.gz``, ``.bz2``, ``.xz``; ``lightcurves.csv.gz``, ``{id}.dat.gz``),
+its format decided from the name without the compression suffix. A file that
+cannot be read gives ``unreadable table (<file name>: <the reader's message>)``.
 
 The ``crts`` and ``asassn`` readers tolerate a UTF-8 byte-order mark
 (spreadsheet programs and Windows editors write one) and ``#`` comment lines.
@@ -60,12 +70,14 @@ The ``crts`` and ``asassn`` readers tolerate a UTF-8 byte-order mark
 
 import csv
 import io
+import lzma
 import os
 import re
 
 import numpy as np
 
 from rnngmm.errors import BadLightCurve, InputError
+from rnngmm.io.formats import guess_format, open_binary, parquet_source
 
 #: Magnitude errors at or above this mark a non-detection in ASAS-SN files.
 ASASSN_MISSING_ERR = 99.0
@@ -93,15 +105,18 @@ UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 def _read_text(source):
     """Decoded text of a path or file object without a leading byte-order
-    mark; BadLightCurve if not text."""
+    mark; BadLightCurve if not text. A path ending in ``.gz``, ``.bz2`` or
+    ``.xz`` is decompressed."""
     try:
         if hasattr(source, "read"):
             raw = source.read()
         else:
-            with open(source, "rb") as handle:
+            with open_binary(source) as handle:
                 raw = handle.read()
     except OSError as exc:
         raise BadLightCurve(f"unreadable file ({exc.strerror or exc})") from None
+    except (EOFError, lzma.LZMAError) as exc:  # truncated or corrupt compressed file
+        raise BadLightCurve(f"unreadable compressed file ({_first_line(exc)})") from None
     if isinstance(raw, str):
         text = raw
     else:
@@ -118,6 +133,18 @@ def _read_text(source):
     if not text.strip():
         raise BadLightCurve("empty file")
     return text
+
+
+def _first_line(exc, limit=200):
+    """First line of an exception's message (its type's name when it has none)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines and lines[0].strip() else type(exc).__name__
+
+
+def _source_name(source):
+    """Base name of a path or file object, for messages."""
+    name = source if not hasattr(source, "read") else getattr(source, "name", "")
+    return os.path.basename(os.fspath(name)) if isinstance(name, (str, os.PathLike)) else ""
 
 
 def _as_float(values, what):
@@ -269,8 +296,6 @@ GAIA_RAW_COLUMNS = {
 GAIA_FLAT_FLAGS = ("rejected_by_photometry", "rejected_by_variability")
 #: ZTF band names (filtercode values) accepted by their short names.
 ZTF_BANDS = {"g": "zg", "r": "zr", "i": "zi"}
-#: Suffixes read as Parquet (with pyarrow).
-PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 def flux_to_mag(flux, flux_err, zero_point):
@@ -301,21 +326,28 @@ def flux_to_mag(flux, flux_err, zero_point):
 
 
 def is_parquet(source, table_format=None):
-    """True if ``source`` is to be read as Parquet (by name or ``table_format``)."""
+    """True if ``source`` is to be read as Parquet (by name or ``table_format``).
+
+    A compression suffix is ignored (``a.parquet.gz`` is Parquet).
+    """
     if table_format is not None:
         return str(table_format).lower() == "parquet"
     if hasattr(source, "read"):
         return False
-    return os.fspath(source).lower().endswith(PARQUET_SUFFIXES)
+    return guess_format(source) == "parquet"
 
 
 class _Columns:
     """Columns of one table (astropy Table, pyarrow Table or numpy arrays),
     converted to numpy on first use.
 
-    ``numeric`` gives float64 (nulls as NaN; list columns of Parquet, such as
-    Gaia's RAW arrays, flattened), ``text`` gives stripped str (nulls as "")
+    ``numeric`` gives float64 (nulls and blank cells as NaN; list columns of
+    Parquet, such as Gaia's RAW arrays, flattened) and refuses a column with
+    a cell that is not a number, ``text`` gives stripped str (nulls as "")
     and ``flag`` gives bool (true, "true", "t", "1" or non-zero).
+    ``convert`` parses a column for later :meth:`subset` calls, keeping its
+    non-numeric cells for the subsets to refuse: one object's ``--`` in a
+    long table must not stop the others.
     """
 
     def __init__(self, table, kind):
@@ -328,6 +360,9 @@ class _Columns:
         else:
             self.names = list(table)
         self._cache = {}
+        # column -> (bool mask of non-numeric cells, {row: cell text}); only
+        # columns that have such cells
+        self._bad = {}
 
     def _raw(self, name):
         column = self.table[name] if self.kind != "arrow" else self.table.column(name)
@@ -355,15 +390,56 @@ class _Columns:
             return np.asarray(column.astype(str).filled(""))
         return np.asarray(column)
 
-    def numeric(self, name):
+    def convert(self, name):
+        """Parse column ``name`` as float64 once; non-numeric cells become NaN
+        and are remembered.
+
+        Raises
+        ------
+        BadLightCurve
+            If no cell of the column is a number (a wrong column, not one
+            object's bad value).
+        """
         key = ("numeric", name)
-        if key not in self._cache:
-            values = self._raw(name)
+        if key in self._cache:
+            return self._cache[key]
+        values = self._raw(name)
+        try:
+            self._cache[key] = np.asarray(values, dtype=np.float64).ravel()
+            return self._cache[key]
+        except (TypeError, ValueError):
+            pass
+        # Cell by cell: blank (missing) cells are NaN as in a numeric column,
+        # any other text is kept to reject the rows' object.
+        text = np.asarray(values, dtype=object).ravel()
+        parsed = np.full(len(text), np.nan)
+        bad, numbers = {}, 0
+        for row, cell in enumerate(text):
+            cell = "" if cell is None else str(cell).strip()
+            if not cell:
+                continue
             try:
-                self._cache[key] = np.asarray(values, dtype=np.float64).ravel()
-            except (TypeError, ValueError):
-                raise BadLightCurve(f"column {name!r} is not numeric") from None
-        return self._cache[key]
+                parsed[row] = float(cell)
+                numbers += 1
+            except ValueError:
+                bad[row] = cell
+        if not numbers:
+            example = next(iter(bad.values()), "")
+            raise BadLightCurve(f"column {name!r} is not numeric (first value "
+                                f"{example[:20]!r})")
+        if bad:
+            self._bad[name] = (_mask_of(bad, len(text)), bad)
+        self._cache[key] = parsed
+        return parsed
+
+    def numeric(self, name):
+        """Column ``name`` as float64; BadLightCurve naming a non-numeric cell."""
+        values = self.convert(name)
+        if name in self._bad:
+            mask, cells = self._bad[name]
+            first = cells[int(np.flatnonzero(mask)[0])]
+            raise BadLightCurve(f"non-numeric {name} value {first[:20]!r}")
+        return values
 
     def text(self, name):
         key = ("text", name)
@@ -393,28 +469,52 @@ class _Columns:
         for (kind, name), values in self._cache.items():
             if name in names:
                 sub._cache[(kind, name)] = values[rows]
+        for name, (mask, cells) in self._bad.items():
+            if name in names and mask[rows].any():
+                sub_mask = mask[rows]
+                sub._bad[name] = (sub_mask, {int(j): cells[int(rows[j])]
+                                             for j in np.flatnonzero(sub_mask)})
         return sub
 
 
+def _mask_of(cells, n):
+    """Boolean mask of length ``n``, true at the keys of ``cells``."""
+    mask = np.zeros(n, bool)
+    if cells:
+        mask[np.fromiter(cells, np.int64, count=len(cells))] = True
+    return mask
+
+
+def _unreadable(what, source, exc):
+    """BadLightCurve saying why ``source`` could not be read: its name and the
+    first line of the reader's message (astropy's can run to a whole table)."""
+    name = _source_name(source)
+    return BadLightCurve(f"unreadable {what} ({name + ': ' if name else ''}"
+                         f"{_first_line(exc)})")
+
+
 def _read_astropy_table(source, table_format=None):
+    """An astropy Table of ``source``; the format from its name when not given
+    (compression suffix ignored: astropy decompresses ``.gz``, ``.bz2``, ``.xz``)."""
     from astropy.table import Table
+    if table_format is None and not hasattr(source, "read"):
+        table_format = guess_format(source)
     try:
         return Table.read(source, format=table_format)
     except FileNotFoundError:
         raise BadLightCurve("file not found") from None
     except Exception as exc:  # astropy raises many types for unreadable tables
-        raise BadLightCurve(f"unreadable table ({type(exc).__name__}: {str(exc)[:80]})") from None
+        raise _unreadable("table", source, exc) from None
 
 
 def _read_parquet(source, columns=None, filters=None):
     import pyarrow.parquet as pq
     try:
-        return pq.read_table(source, columns=columns, filters=filters)
+        return pq.read_table(parquet_source(source), columns=columns, filters=filters)
     except FileNotFoundError:
         raise BadLightCurve("file not found") from None
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
-        raise BadLightCurve(f"unreadable Parquet file ({type(exc).__name__}: "
-                            f"{str(exc)[:80]})") from None
+        raise _unreadable("Parquet file", source, exc) from None
 
 
 def _load_columns(source, table_format=None):
@@ -669,8 +769,9 @@ def read_table_objects(path, id_col, time_col=None, mag_col=None, err_col=None,
     Parameters
     ----------
     path : str or Path
-        CSV/ECSV/FITS/VOTable (read whole with astropy) or Parquet (read with
-        pyarrow: only the needed columns, and only the rows of ``ids`` when given).
+        CSV/ECSV/IPAC/FITS/VOTable (read whole with astropy) or Parquet (read
+        with pyarrow: only the needed columns, and only the rows of ``ids``
+        when given); compressed or not.
     id_col : str
         Object-id column (values compared as text).
     time_col, mag_col, err_col, table_format, **options
@@ -688,8 +789,10 @@ def read_table_objects(path, id_col, time_col=None, mag_col=None, err_col=None,
     Raises
     ------
     InputError
-        If the file cannot be read or lacks a column (the whole input is bad,
-        so this stops the command rather than rejecting every object).
+        If the file cannot be read, lacks a column or a column holds no
+        number at all (the whole input is bad, so this stops the command
+        rather than rejecting every object). A non-numeric cell in a column
+        that holds numbers only fails its object (``TableObjects.failures``).
     """
     options = {k: v for k, v in dict(options, time_col=time_col, mag_col=mag_col,
                                       err_col=err_col).items() if v is not None}
@@ -702,12 +805,11 @@ def read_table_objects(path, id_col, time_col=None, mag_col=None, err_col=None,
         if is_parquet(path, table_format):
             import pyarrow.parquet as pq
             try:
-                schema = pq.read_schema(path)
+                schema = pq.read_schema(parquet_source(path))
             except FileNotFoundError:
                 raise BadLightCurve("file not found") from None
             except Exception as exc:
-                raise BadLightCurve(f"unreadable Parquet file ({type(exc).__name__}: "
-                                    f"{str(exc)[:80]})") from None
+                raise _unreadable("Parquet file", path, exc) from None
             names = list(schema.names)
             _missing(names, [id_col])
             plan = planner(names, **options)
@@ -721,11 +823,12 @@ def read_table_objects(path, id_col, time_col=None, mag_col=None, err_col=None,
             _missing(columns.names, [id_col])
             plan = planner(columns.names, **options)
         object_ids = columns.text(id_col)
-        # Convert every needed column once; objects then slice the arrays.
-        columns.numeric(plan["time"])
+        # Convert every needed column once; objects then slice the arrays. A
+        # non-numeric cell rejects only its object (when its slice is read).
+        columns.convert(plan["time"])
         for key in ("mag", "err", "flux", "flux_err"):
             if plan.get(key):
-                columns.numeric(plan[key])
+                columns.convert(plan[key])
         if plan["band_col"]:
             columns.text(plan["band_col"])
         for name in plan["flags"]:

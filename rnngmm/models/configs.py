@@ -15,13 +15,12 @@ Provenance of the defaults (``BASE``):
   ``estnet_drop_frac`` = 0.5;
 - ``lambda2`` = 1e-4, not DAGMM's 0.005: with 0.005 the penalty (sum of
   1/variance over a dozen dimensions, several thousand at the start) swamped
-  every other term on the embedded sample, and validation accuracy after 10
-  epochs of the "small" config was 0.19 against 0.49 with 1e-4 (BENCHMARKS.md);
+  every other term on the embedded sample and validation accuracy stalled
+  (BENCHMARKS.md);
 - the estimation network, chosen on CRTS validation objects (BENCHMARKS.md,
-  "Estimation head"): two ReLU layers of 64 with dropout 0.2 reach macro-F1
-  0.863 on the same frozen autoencoder where the reference's single tanh
-  layer of 16 with dropout 0.5 (kept as the named configuration
-  ``"reference"``) reaches 0.695;
+  "Estimation head"): two ReLU layers of 64 with dropout 0.2, well above the
+  reference's single tanh layer of 16 with dropout 0.5 (kept as the named
+  configuration ``"reference"``);
 - chosen here: ``num_classes`` = 8 (the CRTS
   periodic-variable classes used in Tsang & Schultz), ``jitter`` = 1e-6,
   ``class_weights`` = None (every chunk counts the same in the cross-entropy;

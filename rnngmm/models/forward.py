@@ -93,9 +93,8 @@ def compiled_forward(model, xla=True):
         ``supports``; dict outputs with ``reconstruction``, ``code``, ``z``,
         ``gamma``).
     xla : bool
-        Compile with XLA (TensorFlow: ``jit_compile``; JAX: ``jax.jit``).
-        On a 2-core CPU XLA scored the fiducial model 1.4x faster at batch
-        256 under TensorFlow (BENCHMARKS.md).
+        Compile with XLA (TensorFlow: ``jit_compile``; JAX: ``jax.jit``);
+        faster on CPU for inference (BENCHMARKS.md).
 
     Returns
     -------

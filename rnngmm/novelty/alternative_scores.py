@@ -26,12 +26,14 @@ import numpy as np
 from keras import ops
 
 from rnngmm.models import gmm
+from rnngmm.inference import mean_by_object
+from rnngmm.object_table import percentile_label
 
 #: Scores reported beside ``energy`` (names of :func:`object_scores` entries).
 ALTERNATIVE_SCORES = ("component_energy", "mahalanobis", "reconstruction", "max_probability")
-#: Scores also reported calibrated within the predicted class (``class_<name>``,
+#: Scores also reported ranked within the predicted class (``class_<name>``,
 #: :mod:`rnngmm.novelty.class_fair`); "energy" only for runs that flag on the raw energy.
-CLASS_CALIBRATED = ("energy", "component_energy", "mahalanobis", "reconstruction",
+CLASS_FAIR = ("energy", "component_energy", "mahalanobis", "reconstruction",
                     "max_probability")
 
 
@@ -114,7 +116,6 @@ def object_scores(*, chunk_z, chunk_recon, chunk_position, n_objects, object_pro
     -------
     dict of str to ndarray (n_objects,)
     """
-    from rnngmm.inference import mean_by_object
     out = {}
     ok = np.zeros(n_objects, bool)
     ok[np.unique(chunk_position)] = True
@@ -152,7 +153,6 @@ def flag_rates_by_class(scores, thresholds, labels, class_names):
     dict
         ``{percentile label: {class: rate, ...}}`` (classes with no object left out).
     """
-    from rnngmm.object_table import percentile_label
     labels = np.asarray(labels).astype(str)
     scores = np.asarray(scores, np.float64)
     return {percentile_label(p): {c: float(np.mean(scores[labels == c] > t))

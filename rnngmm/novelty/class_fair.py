@@ -1,15 +1,14 @@
-"""Class-conditional calibration of a novelty score (the class-fair score).
+"""The class-fair novelty score: a score ranked within the predicted class.
 
 The sample energy of a mixture charges an object of a rare known class for
 its component's small weight, so at one pooled threshold rare classes are
-flagged far more often than common ones (CRTS: 25 % of Cepheids against 3 %
-of RR Lyrae at the 95th percentile, BENCHMARKS.md). Calibrating the score
-within the object's predicted class removes that: an object's calibrated
+flagged far more often than common ones (measured in BENCHMARKS.md).
+Ranking the score within the object's predicted class removes that: an object's class-fair
 score is the fraction of the training objects PREDICTED AS ITS CLASS whose
 score is not above its own, so at the threshold ``p / 100`` every class's
 training objects are flagged at the rate ``1 - p / 100``.
 
-Beyond the largest training score of its class the calibrated score keeps
+Beyond the largest training score of its class the class-fair score keeps
 growing, ``1 + (s - max) / spread`` (``spread``: the class's max minus its
 median), so scores stay strictly monotone within a class and objects far
 outside every training object still rank above those just outside.
@@ -23,15 +22,15 @@ import numpy as np
 MIN_CLASS_OBJECTS = 10
 
 
-class ClassCalibration:
+class ClassPercentile:
     """Per-class empirical distribution of a training score.
 
-    Sign: scores and calibrated scores are HIGHER = more anomalous.
+    Sign: scores and class-fair scores are HIGHER = more anomalous.
 
     Parameters
     ----------
     min_objects : int
-        A class with fewer training objects is calibrated against all
+        A class with fewer training objects is ranked against all
         training objects together.
 
     Attributes
@@ -93,10 +92,10 @@ class ClassCalibration:
 
     @staticmethod
     def thresholds(percentiles):
-        """``{p: p / 100}``: the calibrated threshold of each percentile."""
+        """``{p: p / 100}``: the class-fair threshold of each percentile."""
         return {float(p): float(p) / 100.0 for p in percentiles}
 
     @staticmethod
-    def percentile(calibrated):
+    def percentile(class_fair):
         """Percent of the class's training objects at or below (0-100; NaN stays)."""
-        return 100.0 * np.minimum(np.asarray(calibrated, np.float64), 1.0)
+        return 100.0 * np.minimum(np.asarray(class_fair, np.float64), 1.0)

@@ -10,22 +10,21 @@ Three novelty scores (``novelty_score``), all HIGHER = more anomalous:
 
 - ``"energy"``: the reference (DAGMM) sample energy against one pooled
   threshold per percentile;
-- ``"class_energy"``: the energy calibrated within the object's predicted
+- ``"class_energy"``: the energy ranked within the object's predicted
   class (:mod:`rnngmm.novelty.class_fair`), so a star of a rare known class is not
   flagged for being rare: at the ``p``-th percentile every class's training
   objects are flagged at the rate ``1 - p / 100``;
 - ``"class_energy_msp"`` (the default of new runs): the mean of the
-  class-calibrated energy and of the classifier's doubt ``1 - max_k p_k``
-  (the maximum softmax probability of Hendrycks & Gimpel 2017) calibrated
+  class-fair energy and of the classifier's doubt ``1 - max_k p_k``
+  (the maximum softmax probability of Hendrycks & Gimpel 2017) ranked
   on all training objects together (both 0-1 over the training range,
   growing beyond it, so either alone can make an object anomalous),
-  calibrated within the predicted class once more so the flag rates per
+  ranked within the predicted class once more so the flag rates per
   class stay ``1 - p / 100``. The
   energy misses a new class whose light curves land in a populated part of
   the code space (an RRc among the EW and the rotators); the classifier's
-  doubt finds those, and the energy finds the shapes no class has. Mean
-  leave-one-class-out AUROC on CRTS, 8 classes: 0.760 against 0.733 for
-  "class_energy" and 0.718 for "energy" (BENCHMARKS.md).
+  doubt finds those, and the energy finds the shapes no class has. Chosen
+  on leave-one-class-out folds of CRTS (BENCHMARKS.md).
 
 Sign conventions (as in scikit-learn):
 
@@ -40,17 +39,18 @@ import numpy as np
 from keras import ops
 from sklearn.base import BaseEstimator, OutlierMixin
 
-from rnngmm.novelty.class_fair import ClassCalibration
+from rnngmm.novelty.class_fair import ClassPercentile
 from rnngmm.errors import InputError
 from rnngmm.inference import mean_by_object
 from rnngmm.io.dataset import provenance
 from rnngmm.models import gmm
+from rnngmm.io.atomic import atomic_hdf5
 
 FORMAT = "rnngmm-gmm"
 FORMAT_VERSION = 1
 #: The novelty scores a run can flag with (the first is the default of new runs).
 NOVELTY_SCORES = ("class_energy_msp", "class_energy", "energy")
-#: Scores calibrated within the predicted class.
+#: Scores ranked within the predicted class.
 CLASS_SCORES = ("class_energy", "class_energy_msp")
 #: Samples per energy evaluation, bounding memory at about B*K*D doubles.
 _ENERGY_BATCH = 16384
@@ -88,14 +88,14 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         Energy at each of ``percentiles`` of ``train_energy_``.
     train_class_ : ndarray of int (n,) or None
         Predicted class of each training object (argmax of its mean gamma).
-    calibration_ : rnngmm.novelty.class_fair.ClassCalibration or None
+    class_percentile_ : rnngmm.novelty.class_fair.ClassPercentile or None
         Per-class energy distributions (when ``train_class_`` is known).
     train_max_probability_ : ndarray (n,) or None
         Largest class probability of each training object ("class_energy_msp").
-    doubt_calibration_ : ClassCalibration or None
+    doubt_percentile_ : ClassPercentile or None
         Distribution of the doubt ``1 - max p`` over all training objects
         ("class_energy_msp").
-    combined_calibration_ : ClassCalibration or None
+    combined_percentile_ : ClassPercentile or None
         Per-class distribution of the combined score ("class_energy_msp").
     """
 
@@ -196,12 +196,12 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
                              "largest class probabilities")
         self.train_energy_ = train_energy
         self.thresholds_ = {float(p): self.threshold(p) for p in self.percentiles}
-        self.train_class_ = self.calibration_ = None
-        self.train_max_probability_ = self.doubt_calibration_ = None
-        self.combined_calibration_ = None
+        self.train_class_ = self.class_percentile_ = None
+        self.train_max_probability_ = self.doubt_percentile_ = None
+        self.combined_percentile_ = None
         if train_class is not None:
             self.train_class_ = np.asarray(train_class, np.int64).ravel()
-            self.calibration_ = ClassCalibration().fit(train_energy, self.train_class_)
+            self.class_percentile_ = ClassPercentile().fit(train_energy, self.train_class_)
         if train_max_probability is not None and train_class is not None:
             doubt = 1.0 - np.asarray(train_max_probability, np.float64).ravel()
             if doubt.shape != train_energy.shape or not np.all(np.isfinite(doubt)):
@@ -210,9 +210,9 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
             self.train_max_probability_ = 1.0 - doubt
             # pooled, not per class: a class whose members are often doubtful
             # (EW against ROT) must not hide a doubtful newcomer predicted as it
-            self.doubt_calibration_ = ClassCalibration().fit(doubt, np.zeros(len(doubt)))
-            combined = self._mean_calibrated(train_energy, self.train_class_, doubt)
-            self.combined_calibration_ = ClassCalibration().fit(combined, self.train_class_)
+            self.doubt_percentile_ = ClassPercentile().fit(doubt, np.zeros(len(doubt)))
+            combined = self._mean_percentile(train_energy, self.train_class_, doubt)
+            self.combined_percentile_ = ClassPercentile().fit(combined, self.train_class_)
 
     def _check_fitted(self, attribute="train_energy_"):
         if not hasattr(self, attribute):
@@ -290,21 +290,21 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         below = np.searchsorted(ordered, np.asarray(energy, dtype=np.float64), side="left")
         return 100.0 * below / len(ordered)
 
-    def _mean_calibrated(self, energy, predicted_class, doubt):
-        """Mean of the class-calibrated energy and the pooled-calibrated doubt
+    def _mean_percentile(self, energy, predicted_class, doubt):
+        """Mean of the class-fair energy and the pooled-percentile doubt
         (NaN stays NaN)."""
         doubt = np.asarray(doubt, np.float64).ravel()
-        return 0.5 * (self.calibration_.transform(energy, predicted_class)
-                      + self.doubt_calibration_.transform(doubt, np.zeros(len(doubt))))
+        return 0.5 * (self.class_percentile_.transform(energy, predicted_class)
+                      + self.doubt_percentile_.transform(doubt, np.zeros(len(doubt))))
 
     def novelty_scores(self, energy, predicted_class, max_probability=None):
         """The run's novelty score of objects: HIGHER = more anomalous.
 
-        "energy": the energy itself. "class_energy": the energy calibrated
+        "energy": the energy itself. "class_energy": the energy ranked
         within ``predicted_class`` (0-1 inside the class's training range,
-        above 1 beyond it; :class:`rnngmm.novelty.class_fair.ClassCalibration`).
+        above 1 beyond it; :class:`rnngmm.novelty.class_fair.ClassPercentile`).
         "class_energy_msp": the mean of that and of the doubt ``1 -
-        max_probability`` calibrated on all training objects, calibrated
+        max_probability`` ranked among all training objects, ranked
         within the class again.
         NaN energies give NaN.
 
@@ -322,27 +322,27 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         if self.novelty_score == "energy":
             return energy
         if self.novelty_score == "class_energy":
-            return self.calibration_.transform(energy, predicted_class)
+            return self.class_percentile_.transform(energy, predicted_class)
         if max_probability is None:
             raise ValueError("novelty_score 'class_energy_msp' needs each object's "
                              "largest class probability")
         doubt = 1.0 - np.asarray(max_probability, np.float64)
-        combined = self._mean_calibrated(energy, predicted_class, doubt)
-        return self.combined_calibration_.transform(combined, predicted_class)
+        combined = self._mean_percentile(energy, predicted_class, doubt)
+        return self.combined_percentile_.transform(combined, predicted_class)
 
     def score_thresholds(self, percentiles):
         """``{percentile: threshold}`` on :meth:`novelty_scores` (flag = score above)."""
         if self.novelty_score == "energy":
             return self.thresholds_for(percentiles)
-        return ClassCalibration.thresholds(percentiles)
+        return ClassPercentile.thresholds(percentiles)
 
     def score_percentile(self, scores):
         """Percent (0-100) of the training objects with a lower score: of the
-        object's predicted class for the class-calibrated scores, of all for
+        object's predicted class for the class-fair scores, of all for
         "energy"."""
         if self.novelty_score == "energy":
             return self.energy_percentile(scores)
-        return ClassCalibration.percentile(scores)
+        return ClassPercentile.percentile(scores)
 
     def expected_flag_rates(self, percentiles):
         """``{percentile: fraction}`` of training objects flagged at each
@@ -357,7 +357,6 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         on a full disk this raises ``InputError`` and any previous file at
         ``path`` stays usable, where HDF5 writing to disk could crash.
         """
-        from rnngmm.io.atomic import atomic_hdf5
         self._check_fitted()
         with atomic_hdf5(path) as handle:
             handle.attrs.update(provenance())

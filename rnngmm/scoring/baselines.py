@@ -22,11 +22,10 @@ from sklearn.ensemble import IsolationForest, RandomForestClassifier
 
 #: Frozen random-forest configuration (issue 13.1; do not tune on test
 #: objects): 500 trees, class weights recomputed on every bootstrap sample so
-#: rare classes (CEP, DSCT: ~1% of CRTS) are not drowned by the large ones,
+#: rare classes (CEP, DSCT) are not drowned by the large ones,
 #: sklearn's defaults otherwise (sqrt(n_features) per split, fully grown trees).
-#: On the 8-class CRTS validation objects the old forest (300 trees, no
-#: weighting) gave macro-F1 0.737 on the old features, this one 0.786 on the
-#: same features and 0.869 on feature set 2 (BENCHMARKS.md).
+#: Compared with the old forest (300 trees, no weighting) on CRTS validation
+#: objects in BENCHMARKS.md "Feature-forest baseline (issue 13.1)".
 RANDOM_FOREST_PARAMS = {"n_estimators": 500, "class_weight": "balanced_subsample",
                         "max_features": "sqrt", "min_samples_leaf": 1, "bootstrap": True,
                         "criterion": "gini"}

@@ -20,7 +20,7 @@ from rnngmm.io.atomic import atomic_path
 METHOD_TITLES = {
     "network": "RNN-GMM network (gamma / novelty score)",
     "network_energy": "RNN-GMM sample energy (reference, one pooled threshold)",
-    "network_class_energy": "RNN-GMM energy calibrated within the predicted class",
+    "network_class_energy": "RNN-GMM energy ranked within the predicted class",
     "network_class_component_energy": "RNN-GMM best-component energy, per predicted class",
     "network_class_mahalanobis": "RNN-GMM class Mahalanobis, per predicted class",
     "network_class_reconstruction": "RNN-GMM reconstruction error, per predicted class",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.table import Table
 
-from rnngmm.novelty.class_fair import ClassCalibration
+from rnngmm.novelty.class_fair import ClassPercentile
 from rnngmm.dist import Dist
 from rnngmm.errors import InputError
 from rnngmm.inference import ChunkScores, aggregate_objects, mean_by_object, score_chunks
@@ -30,7 +30,11 @@ from rnngmm.io.dataset import Dataset
 from rnngmm.object_table import (OK, describe_columns, percentile_label, result_columns,
                             text_column)
 from rnngmm.lightcurves.objects import chunk_objects, dataset_records
-from rnngmm.scoring import baselines, features, metrics, novelty_scores, plots, report
+from rnngmm.novelty import alternative_scores as novelty_scores
+from rnngmm.scoring import baselines, features, metrics, plots, report
+from rnngmm.progress import Progress
+from rnngmm.lightcurves.preprocess import Chunks
+from rnngmm.rundir import load_run
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +156,6 @@ def infer_objects(run, dataset, indices, dist, batch_size, *, block_objects=2048
     Inference or None
         Complete on rank 0; None on the other ranks.
     """
-    from rnngmm.progress import Progress
     indices = np.asarray(indices, dtype=np.int64)
     mine = np.asarray(dist.shard(len(indices)), dtype=np.int64)
     progress = Progress(len(indices), interval=10.0, label=label) if dist.is_root else None
@@ -198,7 +201,6 @@ def _concatenate_scores(parts, run):
 
 
 def _no_chunks(n_max):
-    from rnngmm.lightcurves.preprocess import Chunks
     return Chunks.concatenate([], n_max)
 
 
@@ -319,7 +321,6 @@ def score_run(config, dist=None):
         On rank 0: ``{"out_dir", "files": {name: path}, "classification",
         "novelty"}``; None on other ranks.
     """
-    from rnngmm.rundir import load_run
 
     config.validate()
     dist = dist or Dist()
@@ -572,8 +573,9 @@ def object_table(ids, labels, roles, evaluated, probabilities, energy, periods,
     columns.update(extra_columns)
     table = Table(columns)
     table.meta["class_names"] = list(class_names)
-    table.meta["energy_percentile"] = "percent of training-object energies below (0-100)"
-    return describe_columns(table)
+    describe_columns(table, novelty.novelty_score)
+    table.meta["energy_percentile"] = table["energy_percentile"].description
+    return table
 
 
 def alternative_novelty_scores(run, evaluated, training, y_train_object, train_ok,
@@ -613,15 +615,15 @@ def alternative_novelty_scores(run, evaluated, training, y_train_object, train_o
     thresholds = {name: metrics.percentile_thresholds(train_scores[name][train_ok],
                                                       percentiles)
                   for name in scores}
-    # Class-fair variants: each score calibrated within the predicted class.
-    for name in novelty_scores.CLASS_CALIBRATED:
+    # Class-fair variants: each score ranked within the predicted class.
+    for name in novelty_scores.CLASS_FAIR:
         if name not in scores:
             continue
         usable = train_ok & np.isfinite(train_scores[name])
-        calibration = ClassCalibration().fit(train_scores[name][usable],
+        ranking = ClassPercentile().fit(train_scores[name][usable],
                                              train_predicted[usable])
-        scores[f"class_{name}"] = calibration.transform(scores[name], predicted)
-        thresholds[f"class_{name}"] = calibration.thresholds(percentiles)
+        scores[f"class_{name}"] = ranking.transform(scores[name], predicted)
+        thresholds[f"class_{name}"] = ranking.thresholds(percentiles)
     scores.pop("energy", None)
     thresholds.pop("energy", None)
     return scores, thresholds

@@ -31,6 +31,8 @@ from rnngmm.rundir import REQUIRED
 from rnngmm.split import object_split
 from rnngmm.training.data import LabelledChunks, StageChunks, chunk_shard
 from rnngmm.rundir import read_json
+from rnngmm.training.driver import run_training
+from rnngmm.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +119,6 @@ class AdaptConfig:
         weights, with this command's overrides. The run directory defaults
         to a sibling of the parent's, ``<parent name>_adapt-<catalog name>``.
         """
-        from rnngmm.training.config import TrainConfig
         parent = TrainConfig.from_run(self.init_from)
         run = os.path.abspath(self.init_from)
         catalog = os.path.splitext(os.path.basename(self.catalog))[0]
@@ -273,5 +274,4 @@ class CatalogAdaptation:
 def run_adapt(config):
     """Adapt as ``config`` (an :class:`AdaptConfig`) says; return the exit code."""
     config.validate()
-    from rnngmm.training.driver import run_training
     return run_training(config.train_config(), adaptation=CatalogAdaptation(config))

@@ -13,6 +13,7 @@ seeded: an epoch's augmentation depends only on the generator given.
 import numpy as np
 
 from rnngmm.lightcurves.preprocess import MIN_STD, Chunks
+from rnngmm.training.data import LabelledChunks
 
 
 def random_subsets(chunks, rng, *, min_points=20, probability=0.5):
@@ -59,8 +60,8 @@ class SparseCopies:
 
     The cached estimation stage trains on the frozen autoencoder's outputs of
     whole chunks, so ``--augment_min_points`` alone never shows the head a
-    sparse chunk (measured on CRTS: Gaia-like sampling macro-F1 0.56 against
-    0.86 whole, BENCHMARKS.md). Used as ``TrainingData.estimation_extra``: each
+    sparse chunk, and heads trained on whole chunks classify sparse ones
+    poorly (BENCHMARKS.md). Used as ``TrainingData.estimation_extra``: each
     training chunk gets ``copies`` copies cut to random subsets of at least
     ``min_points`` points, added to the stage's training chunks (validation
     chunks stay whole). Seeded per object, so the copies do not depend on the
@@ -81,7 +82,6 @@ class SparseCopies:
     def __call__(self, model, train, collectives=None):
         """Cut copies of this rank's training chunks (``LabelledChunks``), with
         their objects' indices and labels."""
-        from rnngmm.training.data import LabelledChunks
         chunks = train.chunks
         cuts, objects, labels = [], [], []
         for obj in np.unique(train.object_index):

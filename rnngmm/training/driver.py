@@ -25,6 +25,14 @@ from rnngmm.training.data import load_training_data
 from rnngmm.training.distributed import Collectives
 from rnngmm.training.options import chunking_from_args, model_config_from_args, train_options_from_args
 from rnngmm.training.signals import EXIT_INTERRUPTED, StopRequest
+from rnngmm.rundir import load_model
+from rnngmm.models.registry import build_model
+from rnngmm.training.gmm_fit import fit_training_gmm
+from rnngmm.training.loop import prepare_model, resume_state, train
+from rnngmm.training.augment import chain_extras
+from rnngmm.lightcurves.objects import Chunking
+from rnngmm.training.reobserve import Reobservation
+from rnngmm.training.augment import SparseCopies
 
 #: Keys of config.json that must match for ``--resume`` to continue a run.
 _RESUME_KEYS = ("model", "class_names", "chunking")
@@ -127,7 +135,6 @@ def init_weights_from(model, source_run, collectives):
     InputError
         When the autoencoders do not fit (other model settings).
     """
-    from rnngmm.rundir import load_model
     problem = None
     if collectives.dist.is_root:
         source = load_model(os.path.join(source_run, "model.keras"))
@@ -185,9 +192,6 @@ def run_training(config, on_epoch=None, adaptation=None):
     _configure_tensorflow(args, dist)
     import keras
 
-    from rnngmm.models.registry import build_model
-    from rnngmm.training.gmm_fit import fit_training_gmm
-    from rnngmm.training.loop import prepare_model, resume_state, train
 
     with Dataset(args.data) as dataset:
         data = load_training_data(
@@ -199,8 +203,6 @@ def run_training(config, on_epoch=None, adaptation=None):
         model_config = model_config_from_args(args, num_classes=len(data.class_names))
         extras = []
         if args.reobserve_from:
-            from rnngmm.lightcurves.objects import Chunking
-            from rnngmm.training.reobserve import Reobservation
             # Patterns as short as the run will score (--score_n_min) are the
             # point: a sparse survey's cadence is what the head must learn.
             extras.append(Reobservation(
@@ -211,9 +213,7 @@ def run_training(config, on_epoch=None, adaptation=None):
                 args.reobserve_fraction, args.seed))
         if args.augment_min_points is not None and not args.gmm_on:
             # the (cached) estimation stage would otherwise see whole chunks only
-            from rnngmm.training.augment import SparseCopies
             extras.append(SparseCopies(args.augment_min_points, seed=args.seed))
-        from rnngmm.training.augment import chain_extras
         data.estimation_extra = chain_extras(extras)
         power = class_weight_power(args.class_weight)
         if power > 0:

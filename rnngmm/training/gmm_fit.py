@@ -53,7 +53,7 @@ def fit_training_gmm(model, train, collectives, *, batch_size=512, jitter=1e-6,
                                          novelty_score=novelty_score)
     energy = mixture.energy(z) if len(z) else np.zeros(0)
     # Thresholds are percentiles of per-object means, as every score is; the
-    # class-fair score calibrates them within each object's predicted class.
+    # class-fair score ranks them within each object's predicted class.
     all_energy = collectives.allgather(energy)
     all_gamma = collectives.allgather(gamma.reshape(len(z), -1))
     all_objects = collectives.allgather(mine.object_index.astype(np.int64))

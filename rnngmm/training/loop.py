@@ -30,6 +30,8 @@ from rnngmm.training import checkpoint as ckpt
 from rnngmm.training.data import epoch_batches, eval_dataset, train_dataset
 from rnngmm.rundir import write_history
 from rnngmm.training.signals import StopRequest
+from rnngmm.training.augment import random_subsets
+from rnngmm.training.cached import cache_chunks
 
 #: Metrics reported by the model's train/test steps (model contract).
 METRICS = ("loss", "recon", "ce", "energy", "penalty", "accuracy")
@@ -211,7 +213,6 @@ def _augmenter(options, epoch, rank):
     """The epoch's chunk augmentation (seeded by seed, epoch and rank), or None."""
     if options.augment_min_points is None:
         return None
-    from rnngmm.training.augment import random_subsets
     rng = np.random.default_rng([options.seed, epoch, rank, 7])
 
     def augment(chunks):
@@ -380,7 +381,6 @@ def train(model, data, collectives, run_dir, options, *, state=None, stop=None,
         if stage != "estimation" or not options.cache_estimation:
             return data.stage_chunks(stage)[:2]
         if not cached:
-            from rnngmm.training.cached import cache_chunks
             started = time.perf_counter()
             train_part, validation_part, train_counts, validation_counts = \
                 data.stage_chunks(stage)

@@ -32,6 +32,7 @@ from rnngmm.io.dataset import Dataset
 from rnngmm.lightcurves.objects import chunk_objects
 from rnngmm.lightcurves.preprocess import Chunks
 from rnngmm.decoder.reobserve import eligible_patterns, read_patterns, reobserve_chunks
+from rnngmm.training.data import LabelledChunks
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,6 @@ class Reobservation:
             Object indices are ``-1 - source index`` (negative: no dataset
             object), labels those of the sources.
         """
-        from rnngmm.training.data import LabelledChunks
         objects = np.unique(train.object_index)
         copies = copies_per_object(objects, self.fraction, self.seed)
         picked, periods, rngs, pattern_index, owners, labels = [], [], [], [], [], []

@@ -29,6 +29,9 @@ import os
 import numpy as np
 
 from rnngmm.errors import InputError
+from rnngmm.tuning.loco_experiment import run_name_for
+from rnngmm.tuning.loco_experiment import check_classes_in_dataset
+from rnngmm.tuning.loco_experiment import score_held_out, train_held_out
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,6 @@ FOLD_FIGURES = ("auroc", "macro_f1", "balanced_accuracy", "accuracy")
 
 def fold_run_name(trial_name, label):
     """Run directory name of the fold holding out ``label``: ``<trial>-loco_<label>``."""
-    from rnngmm.tuning.loco_experiment import run_name_for
     return f"{trial_name}-{run_name_for(label)}"
 
 
@@ -46,7 +48,6 @@ def check_loco_space(space, classes):
     """InputError when a LOCO objective cannot run on ``space``: the held-out
     classes must be labels of the fixed ``data``, and the space must not set
     ``novel_classes`` (each fold sets it)."""
-    from rnngmm.tuning.loco_experiment import check_classes_in_dataset
     where = f"--space {space.path}" if space.path else "search space"
     if "novel_classes" in space.fixed or "novel_classes" in space.names:
         raise InputError(f"{where}: novel_classes is set by the LOCO objective (one fold "
@@ -109,7 +110,6 @@ def run_folds(train_config, classes, trial_name, reporter, dist):
     folds : dict
         ``{class: fold_figures}`` of the folds scored (on rank 0; empty elsewhere).
     """
-    from rnngmm.tuning.loco_experiment import score_held_out, train_held_out
     folds = {}
     for n, label in enumerate(classes):
         run_dir, code = train_held_out(label, train_config,

@@ -28,6 +28,10 @@ from rnngmm.errors import InputError
 from rnngmm.io.atomic import atomic_path
 from rnngmm.object_table import percentile_label
 from rnngmm.scoring.report import METHOD_TITLES, json_ready, write_json, write_text
+from rnngmm.training.driver import run_training
+from rnngmm.dist import Dist
+from rnngmm.scoring.score import ScoreConfig, score_run
+from rnngmm.io.dataset import Dataset
 
 #: Exit code of ``rnngmm train`` when it stopped on a signal after checkpointing.
 EXIT_PREEMPTED = 75
@@ -95,7 +99,6 @@ def train_held_out(label, train_config, *, run_name=None, on_epoch=None):
         0 when the run is complete; the training's code otherwise
         (e.g. 75 after a SLURM preemption signal).
     """
-    from rnngmm.training.driver import run_training
     run_name = run_name or run_name_for(label)
     run_dir = os.path.join(train_config.log_dir, train_config.sim_type, run_name)
     if run_is_complete(run_dir):
@@ -144,7 +147,6 @@ def run_one_class(label, *, train_config, results_dir, percentiles=(80, 95, 99),
     int
         Exit code: 0 done (or already done), otherwise the train code.
     """
-    from rnngmm.dist import Dist
     dist = dist or Dist()
     out = result_path(results_dir, label)
     if os.path.exists(out) and not overwrite:
@@ -175,8 +177,6 @@ def score_held_out(label, run_dir, *, percentiles=(80, 95, 99), batch_size=512,
     dict or None
         The per-class record of :func:`class_result` on rank 0; None elsewhere.
     """
-    from rnngmm.dist import Dist
-    from rnngmm.scoring.score import ScoreConfig, score_run
     dist = dist or Dist()
     # Rank 0 writes model.keras and gmm.h5 last: no rank may load the run before.
     dist.barrier()
@@ -187,7 +187,6 @@ def score_held_out(label, run_dir, *, percentiles=(80, 95, 99), batch_size=512,
 
 def dataset_classes(data):
     """Sorted distinct non-empty labels of a prepared dataset."""
-    from rnngmm.io.dataset import Dataset
     with Dataset(data) as dataset:
         return sorted(set(dataset.labels.tolist()) - {""})
 

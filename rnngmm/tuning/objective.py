@@ -29,6 +29,12 @@ so later trials have something to be compared with there.
 import logging
 
 import numpy as np
+from rnngmm.inference import mean_by_object
+from rnngmm.scoring.metrics import classification_metrics
+from rnngmm.inference import predict_chunks
+from rnngmm.io.dataset import Dataset
+from rnngmm.rundir import load_run
+from rnngmm.scoring.score import infer_objects, run_dataset_path, split_indices
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +58,6 @@ def object_macro_f1(gamma, object_index, labels, n_classes):
         Integer class of each chunk (its object's).
     n_classes : int
     """
-    from rnngmm.inference import mean_by_object
-    from rnngmm.scoring.metrics import classification_metrics
     if len(labels) == 0:
         return float("nan")
     objects, prob, _ = mean_by_object(np.asarray(gamma, np.float64), object_index)
@@ -67,7 +71,6 @@ def chunk_probabilities(model, part, batch_size=1024):
     """Class probabilities of validation chunks: a ``LabelledChunks`` (the
     scoring path) or the cached estimation stage's ``CachedChunks``."""
     if hasattr(part, "chunks"):
-        from rnngmm.inference import predict_chunks
         return predict_chunks(model, part.chunks, batch_size=batch_size)["gamma"]
     inputs = part.inputs()
     pieces = []
@@ -141,10 +144,6 @@ def validation_metrics(run_dir, dist, batch_size=512):
 
     Every rank takes part (the objects are sharded as in ``rnngmm score``).
     """
-    from rnngmm.io.dataset import Dataset
-    from rnngmm.rundir import load_run
-    from rnngmm.scoring.metrics import classification_metrics
-    from rnngmm.scoring.score import infer_objects, run_dataset_path, split_indices
     run = load_run(run_dir)
     class_names = [str(c) for c in run.class_names]
     with Dataset(run_dataset_path(run)) as dataset:

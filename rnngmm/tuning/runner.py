@@ -22,6 +22,10 @@ from rnngmm.tuning import study as studies
 from rnngmm.tuning.loco import fold_run_name, loco_metrics, run_folds
 from rnngmm.tuning.objective import EpochReporter, validation_metrics
 from rnngmm.tuning.space import load_space
+from rnngmm.training.signals import STOP_SIGNALS
+from rnngmm.training.config import TrainConfig
+from rnngmm.training.driver import run_training
+from rnngmm.dist import init_mpi
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +43,6 @@ def _interruptible():
     preempted while it loads data, scores or waits marks its trial failed and
     re-queues it instead of dying with the trial RUNNING. The training loop
     installs its own handler (checkpoint, exit code 75) while it runs."""
-    from rnngmm.training.signals import STOP_SIGNALS
 
     def handler(signum, frame):
         raise Interrupted(signal.Signals(signum).name)
@@ -65,7 +68,6 @@ def trial_train_config(space, params, config, number):
         When the settings are invalid (bad fixed settings, or a sampled
         combination ``rnngmm train`` rejects).
     """
-    from rnngmm.training.config import TrainConfig
     settings = space.settings(params)
     settings.update(log_dir=config.log_dir, sim_type=config.sim_type,
                     run_name=trial_run_name(config.name, number), resume=False)
@@ -157,7 +159,6 @@ def _train_and_judge(train_config, config, reporter, dist):
         code, folds = run_folds(train_config, config.loco_classes, train_config.run_name,
                                 reporter, dist)
         return code, loco_metrics(folds) if code == 0 and dist.is_root else None, folds
-    from rnngmm.training.driver import run_training
     _clear_session()
     code = int(run_training(train_config, on_epoch=reporter) or 0)
     dist.barrier()  # rank 0 writes model.keras and gmm.h5 after the others return
@@ -236,7 +237,6 @@ def run_tuning(config, dist=None):
         :data:`EXIT_INTERRUPTED` (a trial stopped on SIGTERM/SIGUSR1: it is marked
         FAIL and its parameters re-queued; rerun the task to continue).
     """
-    from rnngmm.dist import init_mpi
     dist = dist or init_mpi()
     space = load_space(config.space)
     root = _Root(config, space) if dist.is_root else None

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from fixtures_runs import TINY_NOVEL_CLASS, TINY_TRAIN_FLAGS
-from flagging_helpers import flag_args, new_catalog  # noqa: F401
+from flagging_helpers import flag_args
 from helpers import run_cli
-from rnngmm.flagging.output import read_table
+from rnngmm.flagging.table import read_table
 from rnngmm.novelty.mixture import GMMNovelty
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +23,7 @@ def msp_run_dir(small_dataset, tmp_path_factory):
     return log_dir / "test" / "msp"
 
 
-def test_flags_are_the_combined_score_above_its_class_thresholds(msp_run_dir, new_catalog,  # noqa: F811
+def test_flags_are_the_combined_score_above_its_class_thresholds(msp_run_dir, new_catalog,
                                                                  tmp_path):
     novelty = GMMNovelty.load(msp_run_dir / "gmm.h5")
     assert novelty.novelty_score == "class_energy_msp"

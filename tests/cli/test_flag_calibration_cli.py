@@ -5,12 +5,13 @@ import os
 import numpy as np
 import pytest
 
-from fixtures_runs import tiny_run_dir  # noqa: F401
-from flagging_helpers import flag_args, new_catalog  # noqa: F401
+from flagging_helpers import flag_args
 from helpers import run_cli
-from rnngmm.flagging.output import read_table
+from rnngmm.flagging.table import read_table
 from rnngmm.flagging.shards import parts_dir
 from rnngmm.class_frequencies import reweight
+
+pytestmark = pytest.mark.slow
 
 PERCENTILES = (80, 95, 99)
 
@@ -21,7 +22,7 @@ def flag(run_dir, catalog, out, *extra):
 
 
 @pytest.fixture(scope="module")
-def tables(tiny_run_dir, new_catalog, tmp_path_factory):  # noqa: F811
+def tables(tiny_run_dir, new_catalog, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("flag_calibration")
     return {"training": flag(tiny_run_dir, new_catalog, tmp / "training.ecsv"),
             "catalog": flag(tiny_run_dir, new_catalog, tmp / "catalog.ecsv",
@@ -51,7 +52,7 @@ def per_class_rates(table, p):
     return {c: float(flagged[predicted == c].mean()) for c in set(predicted)}
 
 
-def test_catalog_thresholds_from_the_catalogs_scores(tables, tiny_run_dir):  # noqa: F811
+def test_catalog_thresholds_from_the_catalogs_scores(tables, tiny_run_dir):
     table, reference = tables["catalog"], tables["training"]
     meta = table.meta
     assert meta["calibration"] == "catalog" and meta["contamination"] == 0.05
@@ -97,7 +98,7 @@ def expected_training_prior(run_dir):
     return prior / prior.sum(), "class weights"
 
 
-def test_estimated_priors(tables, tiny_run_dir):  # noqa: F811
+def test_estimated_priors(tables, tiny_run_dir):
     table, reference = tables["priors"], tables["training"]
     names = list(table.meta["class_names"])
     priors = table.meta["class_priors"]
@@ -120,7 +121,7 @@ def test_estimated_priors(tables, tiny_run_dir):  # noqa: F811
     assert set(table.meta["flag_rate_by_class"]) == set(names)
 
 
-def test_the_log_shows_the_per_class_table(tiny_run_dir, new_catalog, tmp_path,  # noqa: F811
+def test_the_log_shows_the_per_class_table(tiny_run_dir, new_catalog, tmp_path,
                                            capsys):
     out = tmp_path / "flags.ecsv"
     flag(tiny_run_dir, new_catalog, out, "--calibrate", "catalog", "--estimate_priors")
@@ -137,7 +138,7 @@ def test_the_log_shows_the_per_class_table(tiny_run_dir, new_catalog, tmp_path, 
     (("--calibrate", "catalog", "--contamination", "0.7"), "--contamination must lie in"),
     (("--calibrate", "survey"), "invalid choice"),
 ])
-def test_bad_calibration_flags_fail_before_work(tiny_run_dir, new_catalog, tmp_path,  # noqa: F811
+def test_bad_calibration_flags_fail_before_work(tiny_run_dir, new_catalog, tmp_path,
                                                 capsys, extra, message):
     out = tmp_path / "flags.ecsv"
     try:

@@ -6,22 +6,24 @@ import signal
 import numpy as np
 import pytest
 
-from fixtures_runs import TINY_NOVEL_CLASS, tiny_run_dir  # noqa: F401
-from flagging_helpers import EXTRA_ROWS, flag_args, new_catalog  # noqa: F401
+from fixtures_runs import TINY_NOVEL_CLASS
+from flagging_helpers import EXTRA_ROWS, flag_args
 from helpers import run_cli, run_cli_subprocess
 from rnngmm.debug import FLAG_FAULT as FAULT_ENV
-from rnngmm.flagging.output import read_table
+from rnngmm.flagging.table import read_table
 from rnngmm.flagging.shards import count_shard_files, parts_dir
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def reference(tiny_run_dir, new_catalog, tmp_path_factory):  # noqa: F811
+def reference(tiny_run_dir, new_catalog, tmp_path_factory):
     out = tmp_path_factory.mktemp("flag_reference") / "flags.ecsv"
     assert run_cli(*flag_args(tiny_run_dir, new_catalog, out)) == 0
     return read_table(str(out))
 
 
-def test_one_row_per_catalog_row_with_reasons(reference, new_catalog, tiny_run_dir):  # noqa: F811
+def test_one_row_per_catalog_row_with_reasons(reference, new_catalog, tiny_run_dir):
     ids = new_catalog[2]
     assert list(reference["id"]) == ids
     status = dict(zip(reference["id"][:-1], reference["status"][:-1]))
@@ -44,7 +46,7 @@ def test_one_row_per_catalog_row_with_reasons(reference, new_catalog, tiny_run_d
     assert "catalog" in set(reference["period_source"][scored])
 
 
-def test_thresholds_are_the_runs(reference, tiny_run_dir):  # noqa: F811
+def test_thresholds_are_the_runs(reference, tiny_run_dir):
     from rnngmm.novelty.mixture import GMMNovelty
     novelty = GMMNovelty.load(tiny_run_dir / "gmm.h5")
     assert novelty.novelty_score == "class_energy_msp"  # the default of new runs
@@ -67,7 +69,7 @@ def test_thresholds_are_the_runs(reference, tiny_run_dir):  # noqa: F811
 
 
 @pytest.mark.parametrize("suffix", [".fits", ".csv", ".h5"])
-def test_other_formats_hold_the_same_table(tiny_run_dir, new_catalog, reference,  # noqa: F811
+def test_other_formats_hold_the_same_table(tiny_run_dir, new_catalog, reference,
                                            tmp_path, suffix):
     out = tmp_path / f"flags{suffix}"
     assert run_cli(*flag_args(tiny_run_dir, new_catalog, out)) == 0
@@ -79,7 +81,7 @@ def test_other_formats_hold_the_same_table(tiny_run_dir, new_catalog, reference,
     assert list(table["status"]) == list(reference["status"])
 
 
-def test_prepared_dataset_input(tiny_run_dir, small_dataset, tmp_path):  # noqa: F811
+def test_prepared_dataset_input(tiny_run_dir, small_dataset, tmp_path):
     out = tmp_path / "flags.ecsv"
     code = run_cli("flag", "--run_dir", tiny_run_dir, "--data", small_dataset,
                    "--output", out, "--label_col", "label", "--progress_interval", "0")
@@ -99,7 +101,7 @@ def test_prepared_dataset_input(tiny_run_dir, small_dataset, tmp_path):  # noqa:
     (("--output", "/nonexistent_dir/flags.ecsv"), "does not exist"),
     (("--data", "x.h5"), "not both"),
 ])
-def test_bad_flags_fail_before_work(tiny_run_dir, new_catalog, tmp_path, capsys,  # noqa: F811
+def test_bad_flags_fail_before_work(tiny_run_dir, new_catalog, tmp_path, capsys,
                                     bad, message):
     out = tmp_path / "flags.ecsv"
     args = list(flag_args(tiny_run_dir, new_catalog, out))
@@ -112,7 +114,7 @@ def test_bad_flags_fail_before_work(tiny_run_dir, new_catalog, tmp_path, capsys,
     assert not os.path.exists(parts_dir(str(out)))
 
 
-def test_killed_run_resumes_to_the_same_file(tiny_run_dir, new_catalog, reference,  # noqa: F811
+def test_killed_run_resumes_to_the_same_file(tiny_run_dir, new_catalog, reference,
                                              tmp_path):
     out = tmp_path / "flags.ecsv"
     args = flag_args(tiny_run_dir, new_catalog, out)
@@ -133,7 +135,7 @@ def test_killed_run_resumes_to_the_same_file(tiny_run_dir, new_catalog, referenc
     assert not os.path.exists(parts_dir(str(out)))
 
 
-def test_parquet_output_with_codes_describes_itself(reference, tiny_run_dir, new_catalog,  # noqa: F811
+def test_parquet_output_with_codes_describes_itself(reference, tiny_run_dir, new_catalog,
                                                     tmp_path):
     out = tmp_path / "flags.parquet"
     assert run_cli(*flag_args(tiny_run_dir, new_catalog, out), "--with_code") == 0

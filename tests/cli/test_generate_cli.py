@@ -6,10 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fixtures_runs import tiny_run_dir  # noqa: F401
 from helpers import mpirun, run_cli
 from rnngmm.io.dataset import Dataset, write_dataset
 from training_sim import write_sim_dataset
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def catalog(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def generated(tiny_run_dir, catalog, tmp_path_factory):  # noqa: F811
+def generated(tiny_run_dir, catalog, tmp_path_factory):
     out = tmp_path_factory.mktemp("generated") / "synthetic.h5"
     code = run_cli("generate", "--run_dir", tiny_run_dir, "--times_from", catalog,
                    "--n", 11, "--output", out, "--seed", 3)
@@ -33,7 +34,7 @@ def _by_id(dataset):
 
 
 def test_generated_file_is_a_dataset_of_source_labels_at_pattern_times(
-        generated, tiny_run_dir, catalog, small_dataset):  # noqa: F811
+        generated, tiny_run_dir, catalog, small_dataset):
     split = json.loads((tiny_run_dir / "split.json").read_text())
     run_classes = json.loads((tiny_run_dir / "config.json").read_text())["class_names"]
     with Dataset(generated) as syn, Dataset(catalog) as cat, Dataset(small_dataset) as src:
@@ -66,7 +67,7 @@ def test_generated_file_is_a_dataset_of_source_labels_at_pattern_times(
     assert generated_by["seed"] == 3 and generated_by["n"] == 11
 
 
-def test_same_seed_same_file_and_class_choice(generated, tiny_run_dir, catalog,  # noqa: F811
+def test_same_seed_same_file_and_class_choice(generated, tiny_run_dir, catalog,
                                               tmp_path):
     again = tmp_path / "again.h5"
     assert run_cli("generate", "--run_dir", tiny_run_dir, "--times_from", catalog, "--n", 11,
@@ -82,7 +83,7 @@ def test_same_seed_same_file_and_class_choice(generated, tiny_run_dir, catalog, 
         assert list(d.labels) == ["CEPH"] * 4
 
 
-def test_score_reads_the_generated_dataset(generated, tiny_run_dir):  # noqa: F811
+def test_score_reads_the_generated_dataset(generated, tiny_run_dir):
     assert run_cli("score", "--run_dir", tiny_run_dir, "--data", generated,
                    "--no_baselines", "--output", "score_generated") == 0
     summary = json.loads((tiny_run_dir / "score_generated" /
@@ -90,7 +91,7 @@ def test_score_reads_the_generated_dataset(generated, tiny_run_dir):  # noqa: F8
     assert summary["methods"]["network"]["object"]["n"] == 11
 
 
-def test_bad_inputs_give_clear_messages(tiny_run_dir, catalog, tmp_path, capsys):  # noqa: F811
+def test_bad_inputs_give_clear_messages(tiny_run_dir, catalog, tmp_path, capsys):
     out = tmp_path / "x.h5"
     assert run_cli("generate", "--run_dir", tiny_run_dir, "--times_from", catalog,
                    "--class", "RCB", "--n", 3, "--output", out) == 2
@@ -117,7 +118,7 @@ def test_bad_inputs_give_clear_messages(tiny_run_dir, catalog, tmp_path, capsys)
     assert not out.exists()
 
 
-def test_two_ranks_write_the_one_rank_file(generated, tiny_run_dir, catalog,  # noqa: F811
+def test_two_ranks_write_the_one_rank_file(generated, tiny_run_dir, catalog,
                                            tmp_path):
     out = tmp_path / "two_ranks.h5"
     done = mpirun(2, "-m", "rnngmm.cli", "generate", "--run_dir", tiny_run_dir,

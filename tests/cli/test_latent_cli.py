@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
-from fixtures_runs import tiny_run_dir  # noqa: F401
-from flagging_helpers import flag_args, new_catalog  # noqa: F401
+from flagging_helpers import flag_args
 from helpers import mpirun, run_cli
-from rnngmm.flagging.output import read_table, write_table
+from rnngmm.flagging.output import write_table
+from rnngmm.flagging.table import read_table
+
+pytestmark = pytest.mark.slow
 
 K = 5
 
@@ -19,7 +21,7 @@ def embed_args(run_dir, catalog, out, *extra):
 
 
 @pytest.fixture(scope="module")
-def embedded(tiny_run_dir, new_catalog, tmp_path_factory):  # noqa: F811
+def embedded(tiny_run_dir, new_catalog, tmp_path_factory):
     """The ECSV table ``rnngmm embed`` writes for the new catalog."""
     out = tmp_path_factory.mktemp("embed") / "codes.ecsv"
     assert run_cli(*embed_args(tiny_run_dir, new_catalog, out)) == 0
@@ -30,7 +32,7 @@ def scored_ids(table):
     return [i for i, s in zip(table["id"], table["status"]) if s == "ok"]
 
 
-def test_embed_writes_the_flag_table_with_codes(embedded, new_catalog):  # noqa: F811
+def test_embed_writes_the_flag_table_with_codes(embedded, new_catalog):
     table = read_table(str(embedded))
     assert list(table["id"]) == new_catalog[2]
     codes = [f"code_{k}" for k in range(4)]  # the tiny model's embedding
@@ -89,7 +91,7 @@ def test_similar_prints_without_output(embedded, capsys):
     assert "neighbour_id" in text and text.count(object_id) >= 2
 
 
-def test_similar_to_a_light_curve_file(embedded, new_catalog, tiny_run_dir,  # noqa: F811
+def test_similar_to_a_light_curve_file(embedded, new_catalog, tiny_run_dir,
                                        tmp_path):
     from astropy.table import Table
     catalog = Table.read(str(new_catalog[0]), format="ascii.csv")
@@ -174,7 +176,7 @@ def test_map_unknown_percentile(embedded, tmp_path, capsys):
 
 
 @pytest.mark.mpi
-def test_embed_under_mpirun_equals_one_rank(embedded, tiny_run_dir, new_catalog,  # noqa: F811
+def test_embed_under_mpirun_equals_one_rank(embedded, tiny_run_dir, new_catalog,
                                             tmp_path):
     double = tmp_path / "double.ecsv"
     result = mpirun(2, "-m", "rnngmm.cli", *embed_args(tiny_run_dir, new_catalog, double),

@@ -5,14 +5,15 @@ import re
 import numpy as np
 import pytest
 
-from fixtures_runs import tiny_run_dir  # noqa: F401
-from flagging_helpers import flag_args, new_catalog  # noqa: F401
+from flagging_helpers import flag_args
 from helpers import run_cli
-from rnngmm.flagging.output import read_table
+from rnngmm.flagging.table import read_table
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def flagged(tiny_run_dir, new_catalog, tmp_path_factory):  # noqa: F811
+def flagged(tiny_run_dir, new_catalog, tmp_path_factory):
     """The ECSV table ``rnngmm flag --with_code`` writes for the new catalog."""
     out = tmp_path_factory.mktemp("report_flags") / "flags.ecsv"
     assert run_cli(*flag_args(tiny_run_dir, new_catalog, out, "--with_code")) == 0
@@ -38,7 +39,7 @@ def assert_not_blank(path, min_height=500):
     assert (rgb.min(axis=-1) < 0.3).mean() > 0.002  # dark ink: points, text, axes
 
 
-def test_top_three_make_a_three_page_pdf_and_three_pngs(flagged, new_catalog,  # noqa: F811
+def test_top_three_make_a_three_page_pdf_and_three_pngs(flagged, new_catalog,
                                                         tmp_path):
     out = tmp_path / "report.pdf"
     assert run_cli("report", "--table", flagged, *source_args(new_catalog), "--n", 3,
@@ -51,7 +52,7 @@ def test_top_three_make_a_three_page_pdf_and_three_pngs(flagged, new_catalog,  #
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
 
 
-def test_pages_hold_the_reconstruction_of_the_points_flag_scored(flagged, new_catalog,  # noqa: F811
+def test_pages_hold_the_reconstruction_of_the_points_flag_scored(flagged, new_catalog,
                                                                   tiny_run_dir):
     from rnngmm.report.job import (ReportConfig, collect_objects, open_source,
                                        select_rows)
@@ -101,7 +102,7 @@ def test_ids_with_the_recorded_inputs_make_one_png_sheet(flagged, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sheet.png"]
 
 
-def test_an_unknown_id_is_named_and_exits_2(flagged, new_catalog, tmp_path, capsys):  # noqa: F811
+def test_an_unknown_id_is_named_and_exits_2(flagged, new_catalog, tmp_path, capsys):
     known = str(read_table(str(flagged))["id"][0])
     out = tmp_path / "report.pdf"
     code = run_cli("report", "--table", flagged, *source_args(new_catalog),

@@ -12,8 +12,9 @@ import os
 
 import pytest
 
-from fixtures_runs import tiny_run_dir  # noqa: F401
 from helpers import run_cli
+
+pytestmark = pytest.mark.slow
 
 
 def snapshot(root):
@@ -39,7 +40,7 @@ def run_bad(args, capsys):
 
 
 @pytest.fixture
-def world(tmp_path, small_dataset, tiny_run_dir):  # noqa: F811
+def world(tmp_path, small_dataset, tiny_run_dir):
     """Valid inputs, so that each case breaks exactly one thing."""
     lc = tmp_path / "lc"
     lc.mkdir()

@@ -8,17 +8,19 @@ import pytest
 from astropy.table import Table
 from matplotlib.image import imread
 
-from fixtures_runs import TINY_NOVEL_CLASS, tiny_run_dir  # noqa: F401
+from fixtures_runs import TINY_NOVEL_CLASS
 from helpers import mpirun, run_cli
 from rnngmm.io.dataset import Dataset, write_dataset
 from rnngmm.novelty.mixture import GMMNovelty
 from rnngmm.scoring import plots
 
+pytestmark = pytest.mark.slow
+
 JSON_OUTPUTS = ("classification_accuracy.json", "novel_detection_scores.json")
 
 
 @pytest.fixture(scope="module")
-def scored(tiny_run_dir):  # noqa: F811
+def scored(tiny_run_dir):
     """Output folder of one default ``rnngmm score`` of the tiny run."""
     assert run_cli("score", "--run_dir", tiny_run_dir, "--output", "scoring_test") == 0
     return tiny_run_dir / "scoring_test"
@@ -66,7 +68,7 @@ def test_reports_contain_network_and_baselines(scored):
     assert "ROC-AUC" in text and "Isolation forest" in text
 
 
-def test_thresholds_come_from_saved_training_energies(scored, tiny_run_dir):  # noqa: F811
+def test_thresholds_come_from_saved_training_energies(scored, tiny_run_dir):
     detector = GMMNovelty.load(tiny_run_dir / "gmm.h5")
     with open(scored / "novel_detection_scores.json") as f:
         novelty = json.load(f)
@@ -80,7 +82,7 @@ def test_thresholds_come_from_saved_training_energies(scored, tiny_run_dir):  # 
                                                rel=1e-12)
 
 
-def test_object_table_has_one_row_per_scored_object(scored, tiny_run_dir):  # noqa: F811
+def test_object_table_has_one_row_per_scored_object(scored, tiny_run_dir):
     split = _split(tiny_run_dir)
     expected = set()
     for part in ("validation", "novel", "unlabelled", "rejected"):
@@ -100,13 +102,13 @@ def test_object_table_has_one_row_per_scored_object(scored, tiny_run_dir):  # no
     assert set(table["role"][table["label"] == TINY_NOVEL_CLASS]) == {"novel"}
 
 
-def test_scoring_twice_gives_identical_json(scored, tiny_run_dir):  # noqa: F811
+def test_scoring_twice_gives_identical_json(scored, tiny_run_dir):
     assert run_cli("score", "--run_dir", tiny_run_dir, "--output", "scoring_again") == 0
     for name in JSON_OUTPUTS:
         assert (scored / name).read_bytes() == (tiny_run_dir / "scoring_again" / name).read_bytes()
 
 
-def test_data_flag_scores_every_object_and_reports_rejects(tiny_run_dir, tmp_path):  # noqa: F811
+def test_data_flag_scores_every_object_and_reports_rejects(tiny_run_dir, tmp_path):
     with open(tiny_run_dir / "config.json") as f:
         source = json.load(f)["dataset"]["path"]
     with Dataset(source) as ds:
@@ -141,14 +143,14 @@ def test_data_flag_scores_every_object_and_reports_rejects(tiny_run_dir, tmp_pat
     ("--novel_classes", "CEPH"),          # a training class cannot be novel
     ("--output", "../escape"),
 ])
-def test_bad_flags_exit_2(tiny_run_dir, flags, capsys):  # noqa: F811
+def test_bad_flags_exit_2(tiny_run_dir, flags, capsys):
     argv = ["score"] + (["--run_dir", str(tiny_run_dir)] if flags[0] != "--run_dir" else [])
     assert run_cli(*argv, *flags) == 2
     assert "error" in capsys.readouterr().err
 
 
 @pytest.mark.mpi
-def test_two_ranks_equal_one(scored, tiny_run_dir):  # noqa: F811
+def test_two_ranks_equal_one(scored, tiny_run_dir):
     result = mpirun(2, "-m", "rnngmm.cli", "score", "--run_dir", tiny_run_dir,
                     "--output", "scoring_mpi2", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

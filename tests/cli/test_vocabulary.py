@@ -5,7 +5,6 @@ import json
 
 import pytest
 
-from fixtures_runs import tiny_run_dir  # noqa: F401
 from rnngmm.cli import build_parser
 
 
@@ -45,7 +44,8 @@ def test_every_command_has_the_logging_flags():
         assert parsed.quiet and not parsed.verbose and not parsed.log_all_ranks
 
 
-def test_from_config_replays_a_run_and_flags_override(tiny_run_dir, tmp_path):  # noqa: F811
+@pytest.mark.slow
+def test_from_config_replays_a_run_and_flags_override(tiny_run_dir, tmp_path):
     from rnngmm.cli.train import config_from_args
     stored = json.loads((tiny_run_dir / "config.json").read_text())["train"]
     replay = config_from_args(parse("train", "--from_config", tiny_run_dir / "config.json",

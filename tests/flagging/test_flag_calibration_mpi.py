@@ -5,17 +5,16 @@ ranks write the one-process file, metadata included."""
 import numpy as np
 import pytest
 
-from fixtures_runs import tiny_run_dir  # noqa: F401
-from flagging_helpers import flag_args, new_catalog  # noqa: F401
+from flagging_helpers import flag_args
 from helpers import mpirun, run_cli
-from rnngmm.flagging.output import read_table
+from rnngmm.flagging.table import read_table
 
-pytestmark = pytest.mark.mpi
+pytestmark = [pytest.mark.mpi, pytest.mark.slow]
 
 CALIBRATED = ("--calibrate", "catalog", "--contamination", "0.02", "--estimate_priors")
 
 
-def test_two_ranks_calibrate_on_the_whole_catalog(tiny_run_dir, new_catalog,  # noqa: F811
+def test_two_ranks_calibrate_on_the_whole_catalog(tiny_run_dir, new_catalog,
                                                   tmp_path):
     single = tmp_path / "single.ecsv"
     assert run_cli(*flag_args(tiny_run_dir, new_catalog, single, *CALIBRATED)) == 0

@@ -6,13 +6,12 @@ import time
 import numpy as np
 import pytest
 
-from fixtures_runs import tiny_run_dir  # noqa: F401
-from flagging_helpers import flag_args, new_catalog  # noqa: F401
+from flagging_helpers import flag_args
 from helpers import mpirun, run_cli
 from rnngmm.debug import FLAG_FAULT as FAULT_ENV
-from rnngmm.flagging.output import read_table
+from rnngmm.flagging.table import read_table
 
-pytestmark = pytest.mark.mpi
+pytestmark = [pytest.mark.mpi, pytest.mark.slow]
 
 #: Seconds within which a job with a dead rank must have ended (it takes a few
 #: seconds to start TensorFlow on each rank; the rest is mpirun's detection).
@@ -20,7 +19,7 @@ DEAD_RANK_LIMIT = 90
 
 
 @pytest.mark.parametrize("suffix", [".ecsv", ".h5"])  # text appended; HDF5 rows appended
-def test_two_ranks_write_the_single_process_file(tiny_run_dir, new_catalog,  # noqa: F811
+def test_two_ranks_write_the_single_process_file(tiny_run_dir, new_catalog,
                                                  tmp_path, suffix):
     single = tmp_path / f"single{suffix}"
     assert run_cli(*flag_args(tiny_run_dir, new_catalog, single)) == 0
@@ -38,7 +37,7 @@ def test_two_ranks_write_the_single_process_file(tiny_run_dir, new_catalog,  # n
 
 
 @pytest.mark.parametrize("fault, expected", [("1:kill:0", None), ("1:raise:1", "injected")])
-def test_a_failed_rank_ends_the_job(tiny_run_dir, new_catalog, tmp_path,  # noqa: F811
+def test_a_failed_rank_ends_the_job(tiny_run_dir, new_catalog, tmp_path,
                                     monkeypatch, fault, expected):
     out = tmp_path / "flags.ecsv"
     monkeypatch.setenv(FAULT_ENV, fault)

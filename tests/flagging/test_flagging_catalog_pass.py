@@ -9,7 +9,7 @@ from rnngmm.dist import Dist
 from rnngmm.errors import InputError
 from rnngmm.flagging.catalog_pass import Calibration
 from rnngmm.flagging.driver import FlagJob, run_flagging
-from rnngmm.flagging.output import read_table
+from rnngmm.flagging.table import read_table
 from rnngmm.flagging.sources import CatalogSource
 from rnngmm.lightcurves.objects import Chunking, Preprocessing
 from rnngmm.class_frequencies import reweight

@@ -12,7 +12,7 @@ from rnngmm.dist import Dist
 from rnngmm.errors import InputError
 from rnngmm.flagging import shards as sh
 from rnngmm.flagging.driver import FlagJob, run_flagging
-from rnngmm.flagging.output import read_table
+from rnngmm.flagging.table import read_table
 from rnngmm.flagging.sources import CatalogSource
 from rnngmm.flagging.stream import stream_results
 from rnngmm.lightcurves.objects import Chunking, Preprocessing

@@ -8,7 +8,8 @@ from astropy.table import Table
 
 from rnngmm.errors import InputError
 from flagging_helpers import PooledScore
-from rnngmm.flagging.output import build_table, read_table, write_table
+from rnngmm.flagging.output import build_table, write_table
+from rnngmm.flagging.table import read_table
 from rnngmm.flagging.results import RowResults
 from rnngmm.object_table import anomaly_column, percentile_label
 

@@ -8,7 +8,7 @@ from flagging_helpers import FakeScorer, write_catalog
 from rnngmm.dist import Dist
 from rnngmm.flagging.driver import run_flagging
 from rnngmm.flagging.job import FlagSummary, summary_lines
-from rnngmm.flagging.output import read_table
+from rnngmm.flagging.table import read_table
 from rnngmm.flagging.prefetch import Prefetch
 from rnngmm.flagging.sources import CatalogSource
 from rnngmm.flagging.stream import stream_results

@@ -5,8 +5,8 @@ import pytest
 from astropy.table import Table, vstack
 
 from rnngmm.errors import InputError
-from rnngmm.flagging.output import (TableWriter, column_widths, output_format, read_table,
-                                   write_table)
+from rnngmm.flagging.output import TableWriter, column_widths, output_format, write_table
+from rnngmm.flagging.table import read_table
 
 
 def block(start, n):

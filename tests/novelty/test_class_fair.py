@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rnngmm.novelty.class_fair import ClassCalibration
+from rnngmm.novelty.class_fair import ClassPercentile
 
 
 def _two_classes(rng):
@@ -16,7 +16,7 @@ def _two_classes(rng):
 def test_each_class_is_flagged_at_the_nominal_rate():
     rng = np.random.default_rng(0)
     scores, classes = _two_classes(rng)
-    calibration = ClassCalibration().fit(scores, classes)
+    calibration = ClassPercentile().fit(scores, classes)
     fresh, fresh_classes = _two_classes(np.random.default_rng(1))
     calibrated = calibration.transform(fresh, fresh_classes)
     threshold = calibration.thresholds([95])[95.0]
@@ -29,7 +29,7 @@ def test_each_class_is_flagged_at_the_nominal_rate():
 
 
 def test_monotone_within_a_class_and_beyond_its_range():
-    calibration = ClassCalibration().fit(np.arange(20.0), np.zeros(20, int))
+    calibration = ClassPercentile().fit(np.arange(20.0), np.zeros(20, int))
     values = calibration.transform([-1.0, 0.0, 9.5, 19.0, 25.0, 40.0], np.zeros(6, int))
     assert values[0] == 0.0 and values[3] == 1.0
     assert np.all(np.diff(values) > 0)
@@ -40,7 +40,7 @@ def test_monotone_within_a_class_and_beyond_its_range():
 def test_small_classes_fall_back_to_the_pooled_distribution_and_nan_stays_nan():
     scores = np.concatenate([np.arange(100.0), [500.0, 501.0]])
     classes = np.concatenate([np.zeros(100, int), [1, 1]])
-    calibration = ClassCalibration(min_objects=10).fit(scores, classes)
+    calibration = ClassPercentile(min_objects=10).fit(scores, classes)
     assert 1 not in calibration.sorted_
     pooled = calibration.transform([50.0], [1])
     assert pooled[0] == pytest.approx(51 / 102)
@@ -51,6 +51,6 @@ def test_small_classes_fall_back_to_the_pooled_distribution_and_nan_stays_nan():
 
 def test_bad_training_scores_are_refused():
     with pytest.raises(ValueError, match="finite"):
-        ClassCalibration().fit([1.0, np.nan], [0, 0])
+        ClassPercentile().fit([1.0, np.nan], [0, 0])
     with pytest.raises(ValueError, match="same length"):
-        ClassCalibration().fit([1.0, 2.0], [0])
+        ClassPercentile().fit([1.0, 2.0], [0])

@@ -1,5 +1,8 @@
-"""Pure parts of :mod:`rnngmm.report.job`: the chunk inversion, row selection,
-neighbours, and per-object problems that become pages."""
+"""Pure parts of :mod:`rnngmm.report.job` and :mod:`rnngmm.report.figures`: row
+selection, neighbours, and per-object problems that become pages.
+
+The chunk inversion is tested in ``tests/decoder/test_reconstruction.py``, the
+flag table's metadata in ``tests/flagging/test_table.py``."""
 
 import re
 
@@ -7,73 +10,12 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from rnngmm.report.job import (ChunkPoints, ReportObject, chunk_layout, invert_chunk,
-                                   load_object, neighbours_of, select_rows, table_info,
-                                   table_meta, write_report)
+from rnngmm.decoder.reconstruction import ChunkPoints
 from rnngmm.errors import InputError
-from rnngmm.lightcurves.objects import Chunking, object_chunks
-from rnngmm.lightcurves.preprocess import clean, phase_fold
-
-
-def _light_curve(n=150, seed=3, period=0.731):
-    rng = np.random.default_rng(seed)
-    time = 56000.0 + np.sort(rng.uniform(0, 700, n))  # MJD: float64 matters
-    mag = 13.0 + 0.5 * np.sin(2 * np.pi * time / period) + rng.normal(0, 0.05, n)
-    err = rng.uniform(0.02, 0.08, n)
-    time, mag, err, _ = clean(time, mag, err)
-    return time, mag, err, period
-
-
-@pytest.mark.parametrize("period_fold", [False, True])
-def test_chunks_invert_to_the_cleaned_points(period_fold):
-    time, mag, err, period = _light_curve()
-    chunking = Chunking(n_min=20, n_max=40, period_fold=period_fold)
-    chunks = object_chunks(time, mag, err, period, chunking)
-    positions, order, bounds = chunk_layout(time, period, chunking)
-    assert len(bounds) == len(chunks) > 1  # several chunks, the last ones overlapping
-    if period_fold:
-        np.testing.assert_array_equal(positions, phase_fold(time, period)[order])
-    else:
-        np.testing.assert_array_equal(order, np.arange(len(time)))
-    covered = np.zeros(len(time), bool)
-    for c, (start, stop) in enumerate(bounds):
-        back = invert_chunk(chunks.x[c], chunks.weights[c], chunks.supports[c],
-                            origin=positions[start])
-        points = order[start:stop]
-        covered[points] = True
-        assert len(back.position) == stop - start
-        # lags are float32: about 1e-7 relative per lag, summed over the chunk
-        np.testing.assert_allclose(back.position, positions[start:stop], rtol=0,
-                                   atol=1e-3 if not period_fold else 1e-6)
-        if period_fold:
-            np.testing.assert_allclose(back.position, phase_fold(time, period)[points],
-                                       rtol=0, atol=1e-6)
-        else:
-            np.testing.assert_allclose(back.position, time[points], rtol=0, atol=1e-3)
-        np.testing.assert_allclose(back.mag, mag[points], rtol=0, atol=1e-5)
-        assert back.reconstruction is None
-    assert covered.all()
-
-
-def test_a_padded_chunk_inverts_only_its_real_points_and_the_reconstruction():
-    time, mag, err, period = _light_curve(n=25)
-    chunks = object_chunks(time, mag, err, period, Chunking(n_min=10, n_max=32))
-    assert len(chunks) == 1 and (chunks.weights[0] == 0).sum() == 32 - len(time)
-    rebuilt = chunks.x[0, :, 1] * 0.5  # a decoder output in standardised units
-    back = invert_chunk(chunks.x[0], chunks.weights[0], chunks.supports[0],
-                        origin=time[0], reconstruction=rebuilt)
-    mean, std = float(chunks.supports[0, 0]), float(chunks.supports[0, 1])
-    assert len(back.position) == len(back.reconstruction) == len(time)
-    np.testing.assert_allclose(back.reconstruction, (mag - mean) * 0.5 + mean, atol=1e-5)
-    np.testing.assert_allclose(back.position, time, rtol=0, atol=1e-4)
-
-
-def test_a_constant_chunk_inverts_to_its_constant_magnitude():
-    time = 55000.0 + np.arange(30.0)
-    mag = np.full(30, 12.5)
-    chunks = object_chunks(time, mag, np.full(30, 0.01), 3.0, Chunking(20, 40))
-    back = invert_chunk(chunks.x[0], chunks.weights[0], chunks.supports[0], origin=time[0])
-    np.testing.assert_allclose(back.mag, mag)
+from rnngmm.lightcurves.objects import Chunking
+from rnngmm.report.figures import table_info
+from rnngmm.report.job import (ReportObject, load_object, neighbours_of, select_rows,
+                               write_report)
 
 
 def _table(with_codes=True):
@@ -119,15 +61,28 @@ def test_neighbours_exclude_the_object_itself():
     assert "--with_code" in no_codes[1]
 
 
-def test_table_meta_reads_fits_and_csv_spellings():
-    table = Table({"id": ["a"]})
-    table.meta.update({"RUN_DIR": "/r", "PREPROCESSING": '{"min_points": 5}'})
-    assert table_meta(table, "run_dir") == "/r"
-    assert table_meta(table, "preprocessing") == {"min_points": 5}
-    csv = Table({"id": ["a"]})
-    csv.meta["comments"] = ["run_id: tiny", 'class_names: ["A", "B"]']
-    assert table_meta(csv, "class_names") == ["A", "B"]
-    assert table_meta(csv, "missing", 3) == 3
+def test_neighbours_are_those_of_rnngmm_similar():
+    from rnngmm import latent
+    table = _table()
+    found = neighbours_of(table, [1, 0], k=2)
+    catalog = latent.catalog_codes(table)
+    own = [list(catalog.rows).index(row) for row in (1, 0)]
+    similar = latent.neighbour_table(table, catalog, ["b", "a"], catalog.codes[own], 3,
+                                     self_rows=own)
+    for q, row in enumerate((1, 0)):
+        mine = similar[similar["query_id"] == ["b", "a"][q]][1:]  # rank 1: the object
+        assert [n.object_id for n in found[row]] == list(mine["neighbour_id"])
+        np.testing.assert_array_equal([n.distance for n in found[row]], mine["distance"])
+
+
+def test_importing_the_job_imports_no_model_stack_and_no_matplotlib():
+    import subprocess
+    import sys
+    code = ("import sys, rnngmm.report.job; print(sorted(m for m in ('keras', 'tensorflow', "
+            "'matplotlib', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "[]"  # the CLI imports the job to build its parser
 
 
 def test_unreadable_light_curves_become_pages(tmp_path):

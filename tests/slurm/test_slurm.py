@@ -19,7 +19,7 @@ import pytest
 from slurm_jobs import (CPU_OVERRIDES, NOVEL, REPO, SLURM_DIR, TINY_TRAIN, job_env,
                         job_output, sbatch, skip_or_fail, wait_job)
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 # --------------------------------------------------------------------------- smoke
 def test_missing_slurm_skips_locally_but_fails_in_ci(monkeypatch):

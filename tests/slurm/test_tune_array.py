@@ -21,7 +21,7 @@ from slurm_jobs import SLURM_DIR, job_output, sbatch, wait_job
 optuna = pytest.importorskip("optuna")
 from optuna.trial import TrialState  # noqa: E402
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 #: One CPU per task, two tasks at once on the 2-core test node.
 ARRAY = ["--gres=none", "--array=0-1", "--ntasks-per-node=1", "--cpus-per-task=1"]
@@ -66,7 +66,7 @@ def check_study(study, n_trials, workdir):
     return trials
 
 
-def test_two_tasks_finish_exactly_the_requested_trials(cluster, workdir, dataset):  # noqa: F811
+def test_two_tasks_finish_exactly_the_requested_trials(cluster, workdir, dataset):
     space = write_space(workdir, dataset, "space_a")
     journal = workdir / "tune_a.journal"
     n_trials = 4
@@ -92,8 +92,8 @@ def test_two_tasks_finish_exactly_the_requested_trials(cluster, workdir, dataset
 
 
 @pytest.mark.parametrize("kill", ["SIGKILL", "scancel"])
-def test_killing_one_task_leaves_a_study_the_other_finishes(cluster, workdir,  # noqa: F811
-                                                           dataset, kill):  # noqa: F811
+def test_killing_one_task_leaves_a_study_the_other_finishes(cluster, workdir,
+                                                           dataset, kill):
     """``SIGKILL``: the task's rnngmm process dies outright (out of memory, node
     failure), its trial stays RUNNING until the other task finds it stale.
     ``scancel``: SLURM's SIGTERM reaches the task, which fails and re-queues its

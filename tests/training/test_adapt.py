@@ -225,6 +225,7 @@ def test_training_data_that_does_not_give_the_parents_split_is_refused(
 
 
 # ---------------------------------------------------------------- 2 ranks
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_two_rank_adapt_ends_with_equal_weights(parent_run, sim_path, catalog_path,
                                                 tmp_path, monkeypatch):

@@ -4,8 +4,9 @@ starts from another run's weights."""
 import csv
 
 import numpy as np
+import pytest
 
-from fixtures_runs import TINY_NOVEL_CLASS, TINY_TRAIN_FLAGS, tiny_run_dir  # noqa: F401
+from fixtures_runs import TINY_NOVEL_CLASS, TINY_TRAIN_FLAGS
 from helpers import run_cli
 from rnngmm.training.loop import LR_FLOOR, TrainOptions, budget_left, schedule_factor
 
@@ -88,7 +89,8 @@ def test_time_budget_finishes_the_run_cleanly(small_dataset, tmp_path, capsys):
     assert "time budget of the run spent" in capsys.readouterr().out
 
 
-def test_init_from_starts_at_the_source_weights(tiny_run_dir, small_dataset,  # noqa: F811
+@pytest.mark.slow
+def test_init_from_starts_at_the_source_weights(tiny_run_dir, small_dataset,
                                                 tmp_path):
     assert run_cli(*_flags(tmp_path, "warm", "--data", small_dataset, "--init_from",
                            tiny_run_dir, "--lr", "1e-9")) == 0
@@ -102,7 +104,8 @@ def test_init_from_starts_at_the_source_weights(tiny_run_dir, small_dataset,  # 
     assert code == 2
 
 
-def test_init_from_with_another_head_keeps_the_autoencoder(tiny_run_dir,  # noqa: F811
+@pytest.mark.slow
+def test_init_from_with_another_head_keeps_the_autoencoder(tiny_run_dir,
                                                             small_dataset, tmp_path):
     """Only the estimation network differs: the autoencoder is copied, the new
     head trained (``--nb_epoch 0``: no autoencoder epoch at all)."""

@@ -15,7 +15,7 @@ import pytest
 from training_sim import (max_difference, quiet_env, read_weights, tiny_train_args,
                           write_sim_dataset)
 
-pytestmark = pytest.mark.mpi
+pytestmark = [pytest.mark.mpi, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -122,6 +122,7 @@ def test_reobserve_bad_inputs_stop_before_training(tmp_path, capsys):
         assert not (tmp_path / "crts" / f"bad{n}" / "training.csv").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_two_ranks_reobserve_every_training_object_once_and_agree(tmp_path):
     """Under mpirun each rank re-observes its own training objects: together

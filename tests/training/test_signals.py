@@ -43,6 +43,7 @@ def test_external_sigterm_writes_checkpoint_and_resume_completes(sim_path, tmp_p
     assert (tmp_path / "crts" / "run" / "model.keras").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_signal_on_one_rank_stops_both_and_resume_matches(sim_path, tmp_path):
     mpirun = shutil.which("mpirun")

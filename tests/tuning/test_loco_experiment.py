@@ -9,7 +9,7 @@ from astropy.table import Table
 from fixtures_runs import TINY_TRAIN_FLAGS
 from helpers import run_cli
 from rnngmm.errors import InputError
-from rnngmm.scoring import loco
+from rnngmm.tuning import loco_experiment as loco
 
 
 def _result(label, auroc, f1_95, iforest_auroc=0.5):

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from fixtures_runs import tiny_run_dir  # noqa: F401
 from rnngmm.dist import Dist
 from rnngmm.tuning.objective import EpochReporter, epoch_value, object_macro_f1
 
@@ -50,7 +49,8 @@ def test_reporter_reports_each_epoch_and_prunes():
     assert EpochReporter(None)(rows[0]) is False
 
 
-def test_validation_objective_equals_rnngmm_score(tiny_run_dir, tmp_path):  # noqa: F811
+@pytest.mark.slow
+def test_validation_objective_equals_rnngmm_score(tiny_run_dir, tmp_path):
     """The objective is the per-object network macro-F1 that rnngmm score reports
     for the run's validation objects (same path, not a re-implementation)."""
     import shutil

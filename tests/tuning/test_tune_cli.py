@@ -143,14 +143,14 @@ def test_signal_outside_the_training_loop_requeues_the_trial(tmp_path, data, mon
     import signal
     import time
 
-    from rnngmm.training import driver
+    from rnngmm.tuning import runner
 
     def preempted_while_loading(config, on_epoch=None):
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)
         raise AssertionError("the signal should have stopped the trial")
 
-    monkeypatch.setattr(driver, "run_training", preempted_while_loading)
+    monkeypatch.setattr(runner, "run_training", preempted_while_loading)
     space = write_space(tmp_path / "space.json", data)
     before = signal.getsignal(signal.SIGTERM)
     assert tune(tmp_path, space, "--trials", 2) == 75

@@ -8,7 +8,7 @@ import pytest
 from helpers import mpirun
 from training_sim import max_difference, read_weights, write_sim_dataset
 
-pytestmark = pytest.mark.mpi
+pytestmark = [pytest.mark.mpi, pytest.mark.slow]
 
 
 def test_each_trial_trains_on_both_ranks(tmp_path, monkeypatch):
