@@ -223,8 +223,7 @@ def _score_info(name, novelty_score):
                                                 f"; the {novelty_score} score is ranked "
                                                 "within it"))
     label = name[len("anomaly_"):].replace("p", ".")
-    return None, (f"novelty score {novelty_score} ({what}) above its {label}th "
-                  f"percentile among {among}")
+    return None, f"novelty score {novelty_score} above its {label}th percentile among {among}"
 
 
 def column_info(name, novelty_score=None):

@@ -50,7 +50,8 @@ def run_id(args, model_config):
     if c["bidirectional"]:
         parts.append("bidir")
     if args.period_fold:
-        parts.append("pf")
+        multiple = int(getattr(args, "fold_multiple", 1))
+        parts.append("pf" if multiple == 1 else f"pf{multiple}")
     parts.append("gmm" if args.gmm_on else "seq")
     parts.append(f"lam{c['lambda1']:.1e}")
     parts.append(f"est{'-'.join(str(s) for s in c['estnet_size'])}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnngmm.lightcurves.objects import object_chunks
+from rnngmm.lightcurves.objects import chunking_period, object_chunks
 from rnngmm.lightcurves.preprocess import chunk_layout
 
 
@@ -108,7 +108,8 @@ def reconstruct_object(model, time, mag, err, period, chunking):
     outputs = model({"x": chunks.x, "weights": chunks.weights, "supports": chunks.supports},
                     training=False)
     rebuilt = np.asarray(outputs["reconstruction"], np.float64)
-    positions, _, bounds = chunk_layout(time, period, n_min=chunking.n_min,
+    positions, _, bounds = chunk_layout(time, chunking_period(period, chunking),
+                                        n_min=chunking.n_min,
                                         n_max=chunking.n_max,
                                         period_fold=chunking.period_fold)
     return [invert_chunk(chunks.x[c], chunks.weights[c], chunks.supports[c],

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnngmm.errors import BadLightCurve, InputError
+from rnngmm.lightcurves.objects import chunking_period
 from rnngmm.lightcurves.preprocess import chunk_layout, make_chunks
 from rnngmm.inference import padded_batch_size
 from rnngmm.inference import predict_chunks
@@ -128,6 +129,7 @@ def pattern_chunks(time, period, chunking):
     time = np.asarray(time, np.float64)
     n = len(time)
     # make_chunks is the one definition of lags; unit errors give unit weights.
+    period = chunking_period(period, chunking)
     chunks = make_chunks(time, np.zeros(n), np.ones(n), period, n_min=chunking.n_min,
                          n_max=chunking.n_max, period_fold=chunking.period_fold)
     _, order, bounds = chunk_layout(time, period, n_min=chunking.n_min,

@@ -103,11 +103,17 @@ class Chunking:
         Steps per chunk.
     period_fold : bool
         Phase-fold on the period and sort by phase first.
+    fold_multiple : int
+        Fold (and give the network the log period of) this multiple of the
+        object's period. 2 makes the half-period ambiguity of a period search
+        harmless: a contact binary whose search found half its orbit is folded
+        at the orbit, and a pulsator shows two identical cycles.
     """
 
     n_min: int
     n_max: int
     period_fold: bool = False
+    fold_multiple: int = 1
 
     def to_dict(self):
         """Plain dict (JSON-able)."""
@@ -117,7 +123,8 @@ class Chunking:
     def from_dict(cls, values):
         """From a run's ``chunking`` entry (older runs' extra keys are ignored)."""
         return cls(int(values["n_min"]), int(values["n_max"]),
-                   bool(values.get("period_fold", False)))
+                   bool(values.get("period_fold", False)),
+                   int(values.get("fold_multiple", 1)))
 
     @classmethod
     def for_scoring(cls, values):
@@ -251,6 +258,11 @@ def prepare_object(time, mag, err, catalog_period, settings, catalog_source="cat
     return PreparedObject(time, mag, err, float(period), source, float(power), dropped)
 
 
+def chunking_period(period, chunking):
+    """The period the network sees: the object's times ``chunking.fold_multiple``."""
+    return float(period) * chunking.fold_multiple
+
+
 def object_chunks(time, mag, err, period, chunking):
     """Network inputs of one PREPARED light curve (no second cleaning).
 
@@ -267,7 +279,8 @@ def object_chunks(time, mag, err, period, chunking):
         Fewer points than ``chunking.n_min``, or an unusable period.
     """
     return make_chunks(np.asarray(time, np.float64), np.asarray(mag, np.float64),
-                       np.asarray(err, np.float64), period, n_min=chunking.n_min,
+                       np.asarray(err, np.float64), chunking_period(period, chunking),
+                       n_min=chunking.n_min,
                        n_max=chunking.n_max, period_fold=chunking.period_fold)
 
 

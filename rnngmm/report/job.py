@@ -386,7 +386,6 @@ def collect_objects(table, rows, run, *, source=None, preprocessing=None, k=DEFA
     return [objects[int(r)] for r in rows]
 
 
-
 # ---------------------------------------------------------------------------
 # The pages
 # ---------------------------------------------------------------------------
@@ -415,7 +414,7 @@ def write_report(objects, output, class_names, info):
     list of str
         Paths written (the PDF first).
     """
-    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.backends.backend_pdf import PdfPages  # matplotlib: only to draw
 
     from rnngmm.report import figures
     output = os.fspath(output)

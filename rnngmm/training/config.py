@@ -25,6 +25,7 @@ class TrainConfig:
     n_min: int = 200
     n_max: int = None
     period_fold: bool = False
+    fold_multiple: int = 1
     novel_classes: list = field(default_factory=list)
     validation_fraction: float = 0.2
     ss_resid: float = None
@@ -126,6 +127,8 @@ class TrainConfig:
             raise InputError(f"--data {self.data!r} does not exist")
         checks = [
             (self.n_min >= 1, f"--n_min must be >= 1 (got {self.n_min})"),
+            (self.fold_multiple >= 1,
+             f"--fold_multiple must be >= 1 (got {self.fold_multiple})"),
             (self.n_max is None or self.n_max >= self.n_min,
              f"--n_max ({self.n_max}) must be >= --n_min ({self.n_min})"),
             (self.batch_size >= 1, f"--batch_size must be >= 1 (got {self.batch_size})"),

@@ -217,7 +217,7 @@ def chunk_shard(dataset, indices, collectives, chunking):
 
 
 def load_training_data(dataset, collectives, *, n_min, n_max, period_fold=False,
-                       novel_classes=(), validation_fraction=0.2,
+                       fold_multiple=1, novel_classes=(), validation_fraction=0.2,
                        seed=0, num_classes=None, excluded=()):
     """Split a prepared dataset by object and chunk its train/validation objects.
 
@@ -225,7 +225,7 @@ def load_training_data(dataset, collectives, *, n_min, n_max, period_fold=False,
     ----------
     dataset : rnngmm.io.dataset.Dataset
     collectives : rnngmm.training.distributed.Collectives
-    n_min, n_max, period_fold
+    n_min, n_max, period_fold, fold_multiple
         Chunking options (see :class:`rnngmm.lightcurves.objects.Chunking`).
     novel_classes : sequence of str
         Kept out of training and validation entirely.
@@ -253,7 +253,8 @@ def load_training_data(dataset, collectives, *, n_min, n_max, period_fold=False,
     if len(train_idx) == 0:
         raise InputError("no training objects after the split")
     wanted = np.concatenate([train_idx, val_idx])
-    chunk_set = chunk_shard(dataset, wanted, collectives, Chunking(n_min, n_max, period_fold))
+    chunk_set = chunk_shard(dataset, wanted, collectives, Chunking(n_min, n_max, period_fold,
+                                                                      fold_multiple))
     code = {name: i for i, name in enumerate(class_names)}
     chunk_labels = np.array([code[labels[i]] for i in chunk_set.object_index], np.int32)
     everything = LabelledChunks(chunk_set.chunks, chunk_set.object_index, chunk_labels)

@@ -197,6 +197,7 @@ def run_training(config, on_epoch=None, adaptation=None):
         data = load_training_data(
             dataset, collectives, n_min=args.n_min,
             n_max=model_config_from_args(args)["n_max"], period_fold=args.period_fold,
+            fold_multiple=args.fold_multiple,
             novel_classes=args.novel_classes,
             validation_fraction=args.validation_fraction, seed=args.seed,
             num_classes=args.num_classes, excluded=catalog_cuts(dataset, args))
@@ -209,6 +210,7 @@ def run_training(config, on_epoch=None, adaptation=None):
                 args.reobserve_from, dataset.periods,
                 Chunking.for_scoring({"n_min": args.n_min, "n_max": model_config["n_max"],
                                       "period_fold": args.period_fold,
+                                      "fold_multiple": args.fold_multiple,
                                       "score_n_min": args.score_n_min}),
                 args.reobserve_fraction, args.seed))
         if args.augment_min_points is not None and not args.gmm_on:

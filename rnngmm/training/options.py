@@ -36,8 +36,8 @@ def model_config_from_args(args, num_classes=None):
 def chunking_from_args(args, model_config):
     """The :class:`rnngmm.lightcurves.objects.Chunking` recorded in config.json (as a dict)."""
     from rnngmm.lightcurves.objects import Chunking
-    chunking = Chunking(int(args.n_min), int(model_config["n_max"]),
-                        bool(args.period_fold)).to_dict()
+    chunking = Chunking(int(args.n_min), int(model_config["n_max"]), bool(args.period_fold),
+                        int(getattr(args, "fold_multiple", 1))).to_dict()
     if getattr(args, "score_n_min", None) is not None:
         chunking["score_n_min"] = int(args.score_n_min)
     return chunking

@@ -60,10 +60,26 @@ def test_valid_preprocessing_validates_to_itself():
 def test_chunking_round_trips_and_ignores_older_runs_extra_keys():
     chunking = Chunking(20, 64, True)
     assert Chunking.from_dict(chunking.to_dict()) == chunking
-    assert chunking.to_dict() == {"n_min": 20, "n_max": 64, "period_fold": True}
+    assert chunking.to_dict() == {"n_min": 20, "n_max": 64, "period_fold": True,
+                                  "fold_multiple": 1}
     old = Chunking.from_dict({"n_min": 20.0, "n_max": "64", "sigma_clip": 3})
-    assert old == Chunking(20, 64, False)
+    assert old == Chunking(20, 64, False)  # runs written before fold_multiple fold at P
     assert isinstance(old.n_min, int) and isinstance(old.n_max, int)
+    doubled = Chunking(20, 64, True, 2)
+    assert Chunking.from_dict(doubled.to_dict()) == doubled
+
+
+def test_fold_multiple_folds_at_that_multiple_of_the_period():
+    rng = np.random.default_rng(4)
+    time = np.sort(rng.uniform(0, 300, 150))
+    mag = 15 + 0.3 * np.sin(2 * np.pi * time / 0.8)
+    err = np.full_like(time, 0.02)
+    doubled = object_chunks(time, mag, err, 0.4, Chunking(20, 200, True, 2))
+    at_orbit = object_chunks(time, mag, err, 0.8, Chunking(20, 200, True))
+    np.testing.assert_array_equal(doubled.x, at_orbit.x)
+    np.testing.assert_array_equal(doubled.supports, at_orbit.supports)
+    at_half = object_chunks(time, mag, err, 0.4, Chunking(20, 200, True))
+    assert not np.array_equal(doubled.x, at_half.x)
 
 
 # ---------------------------------------------------------------- the period rule
