@@ -7,11 +7,17 @@ the same objects). Reported per shift: object-level accuracy and macro-F1 of
 the network and of the feature forest, objects scored, and the known-class
 flag rates at each percentile overall and per class.
 
+With ``--search_periods`` every shifted copy gets the period of the package's
+own Lomb-Scargle search on its shifted points (the run's search settings), as
+``rnngmm flag`` would give a catalog without periods; otherwise copies keep
+their source periods. Per-class recall of the network is reported too.
+
 Choices are made on validation objects (``--objects validation``: the run's
 own validation split); the test split is for the final report only.
 
     .venv/bin/python benchmarks/bench_shift.py --run_dir RUN --out /tmp/shift \\
-        [--objects validation | --data TEST.h5] [--reweight EW:0.74] [--seed 0]
+        [--objects validation | --data TEST.h5] [--reweight EW:0.74] [--seed 0] \\
+        [--search_periods]
 """
 
 import argparse
@@ -26,7 +32,9 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from rnngmm.errors import BadLightCurve  # noqa: E402
 from rnngmm.io.dataset import Dataset, write_dataset  # noqa: E402
+from rnngmm.lightcurves.objects import Preprocessing, choose_period  # noqa: E402
 from rnngmm.shifts import SHIFTS, reweight_to_mix  # noqa: E402
 
 
@@ -41,8 +49,17 @@ def chosen_objects(args, run_config, split):
         return path, np.array(sorted(position[i] for i in split["validation"]), np.int64)
 
 
-def write_shifted(source, indices, shift, seed, out_path):
-    """Shifted copy of ``indices`` of dataset ``source`` (seeded per object)."""
+def searched_period(time, mag, err, search):
+    """``(period, source, power)`` of the package's own search on shifted points."""
+    try:
+        return choose_period(time, mag, err, np.nan, search)
+    except BadLightCurve:  # scored as "no usable period" like flag would
+        return np.nan, "", np.nan
+
+
+def write_shifted(source, indices, shift, seed, out_path, search=None):
+    """Shifted copy of ``indices`` of dataset ``source`` (seeded per object);
+    with ``search`` (a Preprocessing) the copies' periods are searched anew."""
     function = SHIFTS[shift]
     with Dataset(source) as dataset:
         objects = {"id": [], "label": [], "period": [], "period_source": [],
@@ -55,10 +72,15 @@ def write_shifted(source, indices, shift, seed, out_path):
             curves.append((t2, m2, e2))
             objects["id"].append(f"{dataset.ids[i]}#{k}")  # unique when re-weighting repeats
             objects["label"].append(dataset.labels[i])
-            objects["period"].append(dataset.periods[i])
-            objects["period_source"].append(dataset.period_sources[i])
-            objects["period_power"].append(np.nan)
+            if search is None:
+                period, period_source, power = dataset.periods[i], dataset.period_sources[i], np.nan
+            else:
+                period, period_source, power = searched_period(t2, m2, e2, search)
+            objects["period"].append(period)
+            objects["period_source"].append(period_source)
+            objects["period_power"].append(power)
         inputs = {"shift": shift, "seed": seed, "source": os.path.abspath(source),
+                  "periods": "searched" if search is not None else "source",
                   **json.loads(str(dataset.attrs.get("inputs", "{}")))}
     write_dataset(out_path, objects, curves, inputs=inputs)
 
@@ -87,6 +109,9 @@ def summarise(name, classification, novelty):
             row[f"{method}_n"] = m["n"]
             row[f"{method}_accuracy"] = m["accuracy"]
             row[f"{method}_macro_f1"] = m["macro_f1"]
+            if "per_class" in m:
+                row[f"{method}_recall_by_class"] = {c: v.get("recall")
+                                                    for c, v in m["per_class"].items()}
     rates = novelty.get("known_flag_rate_by_class", {}).get("network", {})
     row["known_flag_rate_by_class"] = rates
     return row
@@ -131,6 +156,10 @@ def main(argv=None):
     parser.add_argument("--reweight", nargs="*", default=["EW:0.74"], metavar="CLASS:FRACTION",
                         help="also score a class mix re-weighted to these fractions")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--search_periods", action="store_true",
+                        help="give every shifted copy the period of the package's own "
+                             "Lomb-Scargle search (the run's settings) instead of the "
+                             "source period")
     args = parser.parse_args(argv)
     if os.path.abspath(args.out).startswith(REPO + os.sep):
         raise SystemExit("--out must be outside the repository")
@@ -140,11 +169,15 @@ def main(argv=None):
     with open(os.path.join(args.run_dir, "split.json")) as f:
         split = json.load(f)
     source, indices = chosen_objects(args, run_config, split)
+    search = None
+    if args.search_periods:
+        search = Preprocessing.from_dict({**run_config.get("preprocessing", {}),
+                                          "period_source": "lomb-scargle"})
     rows = []
     for shift in args.shifts:
         started = time.time()
         path = os.path.join(args.out, f"{shift}.h5")
-        write_shifted(source, indices, shift, args.seed, path)
+        write_shifted(source, indices, shift, args.seed, path, search)
         output = f"shift_{shift}"
         classification, novelty = score(args.run_dir, path, output,
                                         os.path.join(args.out, f"{shift}.log"))
@@ -161,7 +194,7 @@ def main(argv=None):
         picked = indices[reweight_to_mix(labels, target, np.random.default_rng(args.seed))]
         name = "reweighted_" + "_".join(f"{c}{f:g}" for c, f in target.items())
         path = os.path.join(args.out, f"{name}.h5")
-        write_shifted(source, picked, "unshifted", args.seed, path)
+        write_shifted(source, picked, "unshifted", args.seed, path, search)
         classification, novelty = score(args.run_dir, path, f"shift_{name}",
                                         os.path.join(args.out, f"{name}.log"))
         row = summarise(name, classification, novelty)

@@ -8,6 +8,8 @@ returns new arrays; nothing is modified in place.
 - :func:`subsample` keeps ``n`` epochs drawn uniformly without replacement;
 - :func:`gaia_like` keeps 40-70 epochs within a ~3-year window (sparse,
   irregular space-survey sampling);
+- :func:`ztf_like` keeps 100-600 epochs within a 3-5-year window with a
+  seasonal gap every year (a ground-based survey of the northern sky);
 - :func:`add_noise` inflates the errors by a factor and adds the extra noise;
 - :func:`offset_zero_point` shifts every magnitude (another band's zero point);
 - :func:`reweight_to_mix` picks object indices so that the class mix matches a
@@ -19,6 +21,12 @@ import numpy as np
 #: Gaia DR3-like sampling: epochs per object and window (days).
 GAIA_EPOCHS = (40, 70)
 GAIA_SPAN_DAYS = 3 * 365.25
+#: ZTF-like sampling: epochs per object, window (years) and the yearly gap
+#: (fraction of the year the field is not observable).
+ZTF_EPOCHS = (100, 600)
+ZTF_SPAN_YEARS = (3.0, 5.0)
+ZTF_SEASON_GAP = 1 / 3
+YEAR_DAYS = 365.25
 
 
 def subsample(time, mag, err, n, rng):
@@ -41,6 +49,34 @@ def gaia_like(time, mag, err, rng, epochs=GAIA_EPOCHS, span=GAIA_SPAN_DAYS):
         start = rng.uniform(time[0], time[-1] - span)
         inside = (time >= start) & (time <= start + span)
         time, mag, err = time[inside], np.asarray(mag)[inside], np.asarray(err)[inside]
+    n = int(rng.integers(epochs[0], epochs[1] + 1))
+    return subsample(time, mag, err, n, rng)
+
+
+def window(time, mag, err, span, rng):
+    """Epochs within a random ``span``-day window that fits in the baseline
+    (the whole light curve when the baseline is shorter)."""
+    time = np.asarray(time, np.float64)
+    if time[-1] - time[0] > span:
+        start = rng.uniform(time[0], time[-1] - span)
+        inside = (time >= start) & (time <= start + span)
+        return time[inside], np.asarray(mag)[inside], np.asarray(err)[inside]
+    return time, np.asarray(mag), np.asarray(err)
+
+
+def ztf_like(time, mag, err, rng, epochs=ZTF_EPOCHS, span_years=ZTF_SPAN_YEARS,
+             season_gap=ZTF_SEASON_GAP):
+    """A 3-5-year window with a yearly seasonal gap, thinned to 100-600 epochs.
+
+    The gap falls at a random time of year; a light curve with fewer epochs
+    left than drawn keeps them all (a CRTS star rarely has 600).
+    """
+    span = rng.uniform(*span_years) * YEAR_DAYS
+    time, mag, err = window(time, mag, err, span, rng)
+    gap_start = rng.uniform(0.0, 1.0)
+    phase_of_year = np.mod(time / YEAR_DAYS - gap_start, 1.0)
+    visible = phase_of_year >= season_gap
+    time, mag, err = time[visible], mag[visible], err[visible]
     n = int(rng.integers(epochs[0], epochs[1] + 1))
     return subsample(time, mag, err, n, rng)
 
@@ -103,6 +139,7 @@ def reweight_to_mix(labels, target, rng, size=None):
 SHIFTS = {
     "unshifted": lambda t, m, e, rng: (t, m, e),
     "gaia_like": gaia_like,
+    "ztf_like": ztf_like,
     "sparse_40": lambda t, m, e, rng: subsample(t, m, e, 40, rng),
     "sparse_20": lambda t, m, e, rng: subsample(t, m, e, 20, rng),
     "noise_x2": lambda t, m, e, rng: (t, *add_noise(m, e, 2.0, rng)),

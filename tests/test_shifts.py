@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rnngmm.shifts import (SHIFTS, add_noise, gaia_like, offset_zero_point, reweight_to_mix,
-                           subsample)
+from rnngmm.shifts import (SHIFTS, YEAR_DAYS, add_noise, gaia_like, offset_zero_point,
+                           reweight_to_mix, subsample, ztf_like)
 
 
 def curve(n=500, baseline=3000.0):
@@ -27,6 +27,18 @@ def test_gaia_like_is_sparse_within_three_years():
     for seed in range(10):
         t2, _, _ = gaia_like(t, m, e, np.random.default_rng(seed))
         assert 40 <= len(t2) <= 70 and t2[-1] - t2[0] <= 3 * 365.25
+
+
+def test_ztf_like_has_a_window_of_three_to_five_years_and_a_season_gap():
+    t, m, e = curve(n=3000, baseline=4000.0)
+    for seed in range(10):
+        t2, m2, e2 = ztf_like(t, m, e, np.random.default_rng(seed))
+        assert 100 <= len(t2) <= 600 and len(t2) == len(m2) == len(e2)
+        assert t2[-1] - t2[0] <= 5 * YEAR_DAYS and np.all(np.diff(t2) > 0)
+        # a third of every year is empty: some gap between epochs is that long
+        assert np.max(np.diff(t2)) >= YEAR_DAYS / 3 - 1
+    few = ztf_like(t[:80], m[:80], e[:80], np.random.default_rng(0))
+    assert len(few[0]) <= 80  # fewer than 100 epochs left: all that the gap leaves
 
 
 def test_noise_inflates_errors_and_scatter():
