@@ -7,7 +7,10 @@
 #
 # WORK_DIR (default /tmp/rnngmm_pretrained) receives the extracted light curves,
 # the prepared dataset and the run; MINUTES (default 75) is the training wall
-# time. The recipe is the one BENCHMARKS.md settles on for the 8 CRTS classes
+# time. Each finished run is then copied to $SHIP_DIR/<name> (default
+# WORK_DIR/pretrained; SHIP_DIR=pretrained replaces the shipped models) by
+# benchmarks/ship_run.py, which turns the build machine's paths in config.json
+# and gmm.h5 into "<local>/<base name>". The recipe is the one BENCHMARKS.md settles on for the 8 CRTS classes
 # (section "Sparse light curves" and "class-fair novelty score"): small GRU,
 # period folding, chunks of >= 100 points, objects with >= 20 points scored,
 # random cuts to >= 20 points in the autoencoder stage and one cut copy per
@@ -27,6 +30,7 @@ MINUTES=${2:-75}
 CRTS=${CRTS_DIR:-$REPO/../shared/data/crts}
 PY=${PYTHON:-$REPO/.venv/bin/python}
 RNNGMM=${RNNGMM:-$REPO/.venv/bin/rnngmm}
+SHIP=${SHIP_DIR:-$WORK/pretrained}
 
 mkdir -p "$WORK"
 if [ ! -d "$WORK/lightcurves" ]; then
@@ -63,6 +67,7 @@ RECIPE=(--config small --period_fold --n_min 100 --score_n_min 20 --augment_min_
   --nb_epoch 1000 --time_budget "$MINUTES" --ae_budget_fraction 0.9 --run_name crts8-v1
 
 echo "run: $WORK/keras_logs/crts/crts8-v1"
+"$PY" "$REPO/benchmarks/ship_run.py" "$WORK/keras_logs/crts/crts8-v1" "$SHIP/crts8-v1"
 
 # pretrained/crts8-ls-v1: the same autoencoder, a new head on the periods of
 # rnngmm's own Lomb-Scargle search (for catalogs without periods).
@@ -75,3 +80,4 @@ fi
   --init_from "$WORK/keras_logs/crts/crts8-v1" --run_name crts8-ls-v1
 
 echo "run: $WORK/keras_logs/crts/crts8-ls-v1"
+"$PY" "$REPO/benchmarks/ship_run.py" "$WORK/keras_logs/crts/crts8-ls-v1" "$SHIP/crts8-ls-v1"

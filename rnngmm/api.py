@@ -22,9 +22,9 @@ from astropy.table import Table
 
 from rnngmm.errors import InputError
 from rnngmm.flagging.scorer import ModelScorer
-from rnngmm.log import native_stderr_filtered
 from rnngmm.flagging.sources import ObjectRecord
 from rnngmm.flagging.stream import score_batch
+from rnngmm.log import native_stderr_filtered
 from rnngmm.object_table import describe_columns, result_columns, text_column
 from rnngmm.rundir import LoadedRun
 from rnngmm.rundir import load_run as load_run_directory
@@ -115,12 +115,14 @@ def predict_table(run, ids, results, percentiles):
             status=results.status, period=results.period,
             period_source=results.period_source, prob=results.prob,
             n_chunks=results.n_chunks, energy=results.energy,
+            n_points=results.n_points, baseline=results.baseline,
             class_names=run.class_names, novelty=run.novelty,
             percentiles=percentiles).items():
         table[name] = values
     table.meta["run_id"] = run.run_id
     table.meta["class_names"] = list(run.class_names)
-    return describe_columns(table, run.novelty.novelty_score)
+    return describe_columns(table, run.novelty.novelty_score,
+                            run.novelty.conditions_on_sampling)
 
 
 def codes_of(run, results):

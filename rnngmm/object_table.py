@@ -9,11 +9,18 @@ Columns, in order (each command puts its own identifying columns first)::
     class_probability  its probability
     prob_<class>       mean probability of every class of the run
     n_chunks           chunks the object was scored on (0 if not ok)
+    n_points           cleaned points (0 when the object could not be prepared)
+    baseline           last minus first cleaned epoch, days (NaN when not prepared)
     energy             mean GMM sample energy of the chunks (HIGHER = more anomalous)
     energy_percentile  percent of the run's training objects with a lower novelty
                        score (0-100); with the class-fair scores (``class_energy``,
                        ``class_energy_msp``) of the training objects predicted as
                        the same class; the descriptions name the run's score
+    novelty_score      the run's novelty score itself (HIGHER = more anomalous):
+                       what the anomaly flags compare with the ``threshold_<p>``
+                       of the table's metadata, and what reports rank by; for a
+                       run conditioned on the sampling, ranked among reference
+                       copies of training objects observed alike
     anomaly_<p>        energy_percentile above p (the run's novelty score above its
                        p-th percentile threshold; with ``flag --calibrate catalog``
                        above the catalog's own threshold instead)
@@ -29,7 +36,8 @@ import numpy as np
 OK = "ok"
 #: Columns every result table has (pass-through columns must not reuse them).
 RESULT_COLUMNS = ("status", "period", "period_source", "predicted_class",
-                  "class_probability", "n_chunks", "energy", "energy_percentile")
+                  "class_probability", "n_chunks", "n_points", "baseline", "energy",
+                  "energy_percentile", "novelty_score")
 
 
 def percentile_label(percentile):
@@ -78,7 +86,7 @@ def _predicted(ok, prob, class_names):
 
 
 def result_columns(*, status, period, period_source, prob, n_chunks, energy, class_names,
-                   novelty, percentiles, thresholds=None):
+                   novelty, percentiles, thresholds=None, n_points=None, baseline=None):
     """The result columns of :data:`RESULT_COLUMNS` plus class and anomaly columns.
 
     Parameters
@@ -99,6 +107,9 @@ def result_columns(*, status, period, period_source, prob, n_chunks, energy, cla
     thresholds : dict of float to float, optional
         ``{percentile: threshold}`` on the run's novelty score to flag at
         (``flag --calibrate catalog``); default the run's own.
+    n_points, baseline : array_like, shape (n,), optional
+        Cleaned points and baseline (days) of each object (needed when the run
+        conditions its score on the sampling); default 0 and NaN.
 
     Returns
     -------
@@ -112,12 +123,18 @@ def result_columns(*, status, period, period_source, prob, n_chunks, energy, cla
     best, predicted_class, class_probability = _predicted(ok, prob, class_names)
     # The run's novelty score (the energy, or the energy ranked within the
     # predicted class) decides the percentile and the flags.
+    n_points = (np.zeros(len(status), np.int64) if n_points is None
+                else np.asarray(n_points, np.int64))
+    baseline = (np.full(len(status), np.nan) if baseline is None
+                else np.asarray(baseline, np.float64))
     score = np.full(len(status), np.nan)
     energy_percentile = np.full(len(status), np.nan)
     scored = ok & np.isfinite(energy)
     if scored.any():
         score[scored] = novelty.novelty_scores(energy[scored], best[scored],
-                                               np.max(prob[scored], axis=1))
+                                               np.max(prob[scored], axis=1),
+                                               n_points=n_points[scored],
+                                               baseline=baseline[scored])
         energy_percentile[scored] = novelty.score_percentile(score[scored])
     columns = {"status": status,
                "period": np.asarray(period, np.float64),
@@ -127,8 +144,11 @@ def result_columns(*, status, period, period_source, prob, n_chunks, energy, cla
     for k, name in enumerate(class_names):
         columns[class_column(name)] = prob[:, k]
     columns["n_chunks"] = np.asarray(n_chunks, np.int64)
+    columns["n_points"] = n_points
+    columns["baseline"] = baseline
     columns["energy"] = energy
     columns["energy_percentile"] = energy_percentile
+    columns["novelty_score"] = score
     if thresholds is None:
         thresholds = novelty.score_thresholds(percentiles)
     for percentile in percentiles:
@@ -183,6 +203,11 @@ COLUMN_INFO = {
     "class_probability": (None, "mean probability of predicted_class"),
     "n_chunks": (None, "chunks (network inputs of at most n_max points) the object was "
                        "scored on"),
+    "n_points": (None, "cleaned points of the light curve (0 when it could not be prepared)"),
+    "baseline": ("d", "last minus first cleaned epoch"),
+    "novelty_score": (None, "the run's novelty score (HIGHER = more anomalous): the "
+                            "anomaly flags are this above the table's threshold_<p>; "
+                            "reports rank by it"),
     "energy": (None, "mean GMM sample energy of the chunks, -log density in the "
                      "network's z space; HIGHER = more anomalous"),
     "energy_percentile": ("%", "percent of the run's training objects with a lower "
@@ -208,12 +233,21 @@ SCORE_NAMES = {
 }
 
 
-def _score_info(name, novelty_score):
+def _score_info(name, novelty_score, conditioned=False):
     """``(unit, description)`` of the columns that depend on the run's novelty score."""
     what = SCORE_NAMES[novelty_score]
     pooled = novelty_score == "energy"
     among = ("the run's training objects" if pooled else
              "the run's training objects predicted as the same class")
+    if conditioned:
+        among = ("copies of the run's training objects observed alike (same band of "
+                 "cleaned points and of baseline)" + ("" if pooled else
+                                                     " predicted as the same class"))
+    if name == "novelty_score":
+        return None, (f"the run's novelty score {novelty_score} ({what})"
+                      + (f", ranked among {among}" if conditioned else "")
+                      + "; HIGHER = more anomalous; the anomaly flags are this above "
+                        "the table's threshold_<p>")
     if name == "energy_percentile":
         return "%", (f"percent of {among} with a lower novelty score "
                      f"({novelty_score}: {what})")
@@ -226,7 +260,7 @@ def _score_info(name, novelty_score):
     return None, f"novelty score {novelty_score} above its {label}th percentile among {among}"
 
 
-def column_info(name, novelty_score=None):
+def column_info(name, novelty_score=None, conditioned=False):
     """``(unit, description)`` of a result column, or None for other columns.
 
     Parameters
@@ -236,10 +270,13 @@ def column_info(name, novelty_score=None):
         The run's novelty score (a key of :data:`SCORE_NAMES`), named by the
         columns it decides (``energy_percentile``, ``anomaly_<p>``,
         ``network_class``); None: descriptions that fit every score.
+    conditioned : bool
+        The run ranks its score among reference copies observed alike.
     """
-    scored = name in ("energy_percentile", NETWORK_CLASS) or name.startswith("anomaly_")
+    scored = (name in ("energy_percentile", "novelty_score", NETWORK_CLASS)
+              or name.startswith("anomaly_"))
     if scored and novelty_score in SCORE_NAMES:
-        return _score_info(name, novelty_score)
+        return _score_info(name, novelty_score, conditioned)
     if name in COLUMN_INFO:
         return COLUMN_INFO[name]
     if name.startswith("prob_"):
@@ -256,7 +293,7 @@ def column_info(name, novelty_score=None):
     return None
 
 
-def describe_columns(table, novelty_score=None):
+def describe_columns(table, novelty_score=None, conditioned=None):
     """Set ``unit`` and ``description`` on every result column of ``table`` (in place).
 
     Parameters
@@ -266,6 +303,9 @@ def describe_columns(table, novelty_score=None):
         The run's novelty score, named in the descriptions of the columns it
         decides; default ``table.meta["novelty_score"]`` when present (flag
         tables record it), else descriptions that fit every score.
+    conditioned : bool, optional
+        The run conditions its score on the sampling; default
+        ``table.meta["sampling_conditioned"]`` when present, else False.
 
     Returns
     -------
@@ -274,8 +314,10 @@ def describe_columns(table, novelty_score=None):
     """
     if novelty_score is None:
         novelty_score = table.meta.get("novelty_score")
+    if conditioned is None:
+        conditioned = bool(table.meta.get("sampling_conditioned", False))
     for name in table.colnames:
-        info = column_info(name, novelty_score)
+        info = column_info(name, novelty_score, conditioned)
         if info is None:
             continue
         unit, description = info

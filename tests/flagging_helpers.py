@@ -107,8 +107,10 @@ class PooledScore:
     ``energy_percentile`` decide."""
 
     novelty_score = "energy"
+    conditions_on_sampling = False
 
-    def novelty_scores(self, energy, predicted_class, max_probability=None):
+    def novelty_scores(self, energy, predicted_class, max_probability=None, n_points=None,
+                       baseline=None):
         return np.asarray(energy, np.float64)
 
     def score_thresholds(self, percentiles):

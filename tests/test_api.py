@@ -1,5 +1,6 @@
 """The Python API: rnngmm.load_run(...).predict / .embed give flag's results."""
 
+import re
 import subprocess
 import sys
 
@@ -87,3 +88,42 @@ def test_timeseries_and_tuple_inputs_and_bad_rows(tiny_run_dir, small_sample):
     assert np.isfinite(codes[0]).all() and np.isnan(codes[1]).all()
     with pytest.raises(InputError, match="err is required"):
         run.predict(time, mag)
+
+
+def run_with_score(tmp_path, score):
+    """A copy of the shipped run whose mixture uses novelty score ``score``."""
+    import shutil
+
+    import h5py
+    run_dir = tmp_path / f"run_{score}"
+    shutil.copytree(REPO_ROOT / "pretrained" / "crts8-v1", run_dir)
+    with h5py.File(run_dir / "gmm.h5", "r+") as handle:
+        handle.attrs["novelty_score"] = score
+    return run_dir
+
+
+@pytest.mark.parametrize("score", ["class_energy_msp", "class_energy", "energy"])
+def test_descriptions_name_the_runs_novelty_score(small_sample, tmp_path, score):
+    """predict and flag describe energy_percentile and anomaly_<p> by the run's
+    own score (runs default to class_energy_msp, not class_energy)."""
+    import rnngmm
+    from rnngmm.novelty.mixture import NOVELTY_SCORES
+    assert score in NOVELTY_SCORES
+    run_dir = run_with_score(tmp_path, score)
+    # the other scores by name ("energy" alone is also a plain word)
+    others = [s for s in NOVELTY_SCORES if s != score and "_" in s]
+    table = rnngmm.load_run(run_dir).predict(light_curves(small_sample), ids=IDS)
+    catalog = Table.read(small_sample / "catalog.csv")
+    catalog[np.isin(catalog["id"].astype(str), IDS)].write(tmp_path / "catalog.csv")
+    out = tmp_path / "flags.ecsv"
+    assert run_cli("flag", "--run_dir", run_dir, "--catalog", tmp_path / "catalog.csv",
+                   "--lightcurves", small_sample / "lightcurves", "--format", "asassn",
+                   "--filter", "V", "--output", out, "--progress_interval", "0") == 0
+    for result in (table, read_table(str(out))):
+        for name in ("energy_percentile", "anomaly_95"):
+            description = result[name].description
+            assert re.search(rf"\b{score}\b", description), (name, description)
+            assert not any(re.search(rf"\b{o}\b", description) for o in others), description
+            assert "default" not in description
+        same_class = "predicted as the same class" in result["energy_percentile"].description
+        assert same_class == (score != "energy")

@@ -197,6 +197,31 @@ def test_long_table_input_matches_per_object_files(tmp_path):
             np.testing.assert_array_equal(a.lightcurve(i)[0], b.lightcurve(i)[0])
 
 
+def test_long_table_non_numeric_cell_rejects_only_its_object(tmp_path):
+    """An archive's "--" in one object's rows of a (compressed) long table:
+    that object is a reject naming the value, every other object is kept."""
+    import gzip
+    catalog, lc = crts_like(tmp_path)
+    rows = ["id,time,mag,err"]
+    for name in ("good", "unsorted", "nolabel"):
+        for k, line in enumerate(l for l in (lc / f"{name}.dat").read_text().split("\n") if l):
+            fields = line.split()
+            if name == "unsorted" and k == 7:
+                fields[2] = "--"
+            rows.append(",".join([name] + fields))
+    table = tmp_path / "long.csv.gz"
+    table.write_bytes(gzip.compress(("\n".join(rows) + "\n").encode()))
+    out = tmp_path / "t.h5"
+    prepare(config(catalog, table, out, format="table"), log=lambda *a: None)
+    with Dataset(out) as data:
+        assert list(data.ids) == ["good", "nolabel"]
+    rejects = Table.read(rejects_path(out))
+    reasons = dict(zip(rejects["id"], rejects["reason"]))
+    assert reasons["unsorted"] == "non-numeric err value '--'"
+    n_catalog = len(catalog.read_text().strip().split("\n")) - 1
+    assert len(rejects) + 2 == n_catalog, "every catalog row kept or rejected"
+
+
 def test_cli_prints_counts_and_rejects_bad_flags(small_sample, tmp_path, capsys):
     out = tmp_path / "d.h5"
     code = run_cli("prepare", "--catalog", small_sample / "catalog.csv",
@@ -273,6 +298,7 @@ def test_parts_joined_in_catalog_order_whatever_the_blocks_and_pieces(small_samp
         "pieces.h5", "pieces.rejects.ecsv", "whole.h5", "whole.rejects.ecsv"]
 
 
+@pytest.mark.slow
 def test_killed_prepare_leaves_no_file_that_looks_complete(small_sample, tmp_path):
     """SIGKILL in the middle of the join: no dataset or rejects table appears,
     only temporaries; the next run removes the stale part files."""

@@ -1,6 +1,9 @@
 """The shipped pretrained model (``pretrained/crts8-v1``): flags a catalog with
 no training, and its run directory works wherever it is copied."""
 
+import importlib.util
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -51,6 +54,7 @@ def pulsators_right(table):
     return right[pulsators].mean()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("run_dir", [PRETRAINED, PRETRAINED_LS], ids=lambda p: p.name)
 def test_the_model_card_and_run_files_are_shipped(run_dir):
     for name in ("model.keras", "gmm.h5", "config.json", "split.json", "MODEL_CARD.md"):
@@ -67,6 +71,7 @@ def test_the_main_card_says_there_is_no_test_set():
     assert "no test set" in (PRETRAINED / "MODEL_CARD.md").read_text()
 
 
+@pytest.mark.slow
 def test_flags_a_catalog_with_no_training(stars, tmp_path):
     catalog = Table.read(stars / "catalog.csv")
     table = flag(PRETRAINED, stars, tmp_path / "flags.ecsv")
@@ -82,6 +87,7 @@ def test_flags_a_catalog_with_no_training(stars, tmp_path):
     assert pulsators_right(table) >= 0.8, table["class", "predicted_class"]
 
 
+@pytest.mark.slow
 def test_the_lomb_scargle_model_searches_every_period_itself(stars, tmp_path):
     """crts8-ls-v1 ignores the catalog's periods (its head learned the folds of
     rnngmm's own search) and still classifies the simulated pulsators: 13 of
@@ -92,6 +98,7 @@ def test_the_lomb_scargle_model_searches_every_period_itself(stars, tmp_path):
     assert pulsators_right(table) >= 0.7, table["class", "predicted_class"]
 
 
+@pytest.mark.slow
 def test_a_copied_run_directory_gives_the_same_flags(stars, tmp_path):
     here = flag(PRETRAINED, stars, tmp_path / "here.ecsv")
     moved = tmp_path / "elsewhere" / "model"
@@ -109,6 +116,7 @@ def test_a_copied_run_directory_gives_the_same_flags(stars, tmp_path):
     np.testing.assert_allclose(result["energy"][0], here["energy"][0], rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_a_copied_run_directory_scores_a_dataset(stars, tmp_path):
     moved = tmp_path / "model"
     shutil.copytree(PRETRAINED, moved)
@@ -122,6 +130,7 @@ def test_a_copied_run_directory_scores_a_dataset(stars, tmp_path):
     assert (moved / "scoring" / "classification_accuracy.json").is_file()
 
 
+@pytest.mark.slow
 def test_readme_commands_ztf_and_gaia(inputs, tmp_path):  # noqa: F811
     """The README's pretrained-model commands on a ZTF CSV folder and a Gaia DR3
     epoch-photometry folder (files of the real shapes, tests/test_user_catalogs.py):
@@ -141,3 +150,84 @@ def test_readme_commands_ztf_and_gaia(inputs, tmp_path):  # noqa: F811
                "--band", "G", "--calibrate", "catalog", "--with_code", "--output", gaia)
     table = Table.read(gaia)
     assert list(table["status"][:N_GOOD]) == ["ok"] * N_GOOD and len(table) == N_GOOD + 1
+
+
+# --- no machine-local paths in what is shipped (issue 23.6) --------------------------
+
+#: Absolute paths of a build machine: POSIX homes and scratch, or a drive letter.
+MACHINE_PATH = re.compile(r"(/work/|/tmp/|/home/|/root/|/Users/|/scratch/"
+                          r"|(?<![\w/])[A-Za-z]:[\\/])")
+
+
+def _ship_run_module():
+    spec = importlib.util.spec_from_file_location("ship_run",
+                                                  REPO / "benchmarks" / "ship_run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _gmm_provenance(path):
+    import h5py
+    with h5py.File(path, "r") as handle:
+        return {k: str(handle.attrs.get(k, "")) for k in ("command", "inputs")}
+
+
+@pytest.mark.parametrize("run_dir", [PRETRAINED, PRETRAINED_LS], ids=lambda p: p.name)
+def test_shipped_runs_record_no_machine_local_paths(run_dir):
+    texts = {name: (run_dir / name).read_text() for name in ("config.json", "MODEL_CARD.md")}
+    texts.update({f"gmm.h5 {k}": v for k, v in _gmm_provenance(run_dir / "gmm.h5").items()})
+    for name, text in texts.items():
+        found = [text[max(0, m.start() - 30):m.end() + 30]
+                 for m in MACHINE_PATH.finditer(text)]
+        assert not found, (name, found)
+
+
+@pytest.mark.slow
+def test_ship_run_makes_paths_portable_and_keeps_everything_else(tmp_path):
+    ship_run = _ship_run_module()
+    run_dir = tmp_path / "crts8-v1"
+    shutil.copytree(PRETRAINED, run_dir)
+    config = json.loads((run_dir / "config.json").read_text())
+    config["train"]["data"] = "/home/someone/work/crts8.h5"
+    config["train"]["log_dir"] = "C:\\Users\\someone\\keras_logs"
+    config["init_from"] = "/tmp/build/keras_logs/crts/parent"
+    attrs = config["dataset"]["attrs"]
+    attrs["command"] = ("/opt/venv/bin/rnngmm prepare --catalog /tmp/w/catalog.csv "
+                        "--output=/tmp/w/crts8.h5 --format crts")
+    inputs = json.loads(attrs["inputs"])
+    inputs["lightcurves"] = "/scratch/w/lightcurves"
+    attrs["inputs"] = json.dumps(inputs)
+    (run_dir / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    dest = tmp_path / "shipped" / "crts8-v1"
+    ship_run.ship_run(str(run_dir), str(dest))
+    shipped = json.loads((dest / "config.json").read_text())
+    text = (dest / "config.json").read_text()
+    assert not MACHINE_PATH.search(text), text
+    assert shipped["train"]["data"] == "<local>/crts8.h5"
+    assert shipped["train"]["log_dir"] == "<local>/keras_logs"
+    assert shipped["init_from"] == "<local>/parent"
+    assert shipped["dataset"]["attrs"]["command"] == (
+        "rnngmm prepare --catalog <local>/catalog.csv --output=<local>/crts8.h5 "
+        "--format crts")
+    shipped_inputs = json.loads(shipped["dataset"]["attrs"]["inputs"])
+    assert shipped_inputs == dict(inputs, lightcurves="<local>/lightcurves")
+
+    def without_paths(value):
+        value = json.loads(json.dumps(value))
+        for section, key in (("train", "data"), ("train", "log_dir")):
+            value[section].pop(key)
+        value.pop("init_from")
+        value["dataset"]["attrs"].pop("command")
+        value["dataset"]["attrs"].pop("inputs")
+        value["dataset"].pop("path")
+        return value
+    assert without_paths(shipped) == without_paths(config)
+    assert not any(MACHINE_PATH.search(v) for v in _gmm_provenance(dest / "gmm.h5").values())
+    for name in ("model.keras", "split.json", "training.csv", "rejects.ecsv"):
+        assert (dest / name).read_bytes() == (run_dir / name).read_bytes(), name
+    run, shipped_run = rnngmm.load_run(str(run_dir)), rnngmm.load_run(str(dest))
+    assert shipped_run.class_names == run.class_names
+    assert shipped_run.preprocessing == run.preprocessing
+    assert shipped_run.class_map == run.class_map
+    np.testing.assert_array_equal(shipped_run.novelty.train_energy_, run.novelty.train_energy_)

@@ -238,6 +238,7 @@ def _assert_disk_full(excinfo, path):
     assert message.startswith(f"cannot write '{path}': No space left on device"), message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("room", ["nothing", "half"])
 @pytest.mark.parametrize("kind", sorted(RUN_FILES))
 def test_rewriting_a_run_file_on_a_full_disk_keeps_the_previous_one(disk, kind, room):
@@ -459,6 +460,7 @@ def _check_output(out):
     return names
 
 
+@pytest.mark.slow
 def test_kill_9_of_prepare_never_leaves_a_file_taken_for_complete(bigger_sample, tmp_path):
     """Kill prepare once while its temporary dataset file exists (the write
     itself), and at several moments spread over a run."""

@@ -102,6 +102,12 @@ def add_parser(subparsers):
                             "flag every known class at the nominal rate (1 - p/100 of its "
                             "training objects); 'energy' is the reference sample energy with "
                             "one pooled threshold (default: %(default)s)")
+    model.add_argument("--sampling_reference", action="store_true",
+                       help="condition the novelty score on how each object was observed: "
+                            "rank it among copies of training objects thinned to fewer "
+                            "points and cut to shorter windows, scored by the run, of the "
+                            "same band of cleaned points and baseline (so sparse stars of "
+                            "known classes are not flagged for being sparse)")
     model.add_argument("--lambda1", type=float, default=None, help="weight of the energy")
     model.add_argument("--lambda2", type=float, default=None,
                        help="weight of the covariance-diagonal penalty")

@@ -273,7 +273,8 @@ def _read_scored(job, plan, directory, dist):
         probs.append(prob)
         scores.append(job.novelty.novelty_scores(
             results.energy[usable], network_class,
-            np.max(prob, axis=1) if len(prob) else np.zeros(0)))
+            np.max(prob, axis=1) if len(prob) else np.zeros(0),
+            n_points=results.n_points[usable], baseline=results.baseline[usable]))
     return indices, probs, scores
 
 

@@ -282,6 +282,7 @@ def novelty_metadata(novelty, percentiles):
     score = novelty.novelty_score
     return {"novelty_score": score,
             "novelty_score_description": SCORE_DESCRIPTIONS[score],
+            "sampling_conditioned": bool(novelty.conditions_on_sampling),
             "expected_flag_rate": {percentile_label(p): round(rate, 6) for p, rate in
                                    novelty.expected_flag_rates(percentiles).items()}}
 

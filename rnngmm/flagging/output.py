@@ -85,6 +85,7 @@ def build_table(*, id_name, ids, columns, results, class_names, novelty, percent
     result = result_columns(
         status=results.status, period=results.period, period_source=results.period_source,
         prob=results.prob, n_chunks=results.n_chunks, energy=results.energy,
+        n_points=results.n_points, baseline=results.baseline,
         class_names=class_names, novelty=novelty, percentiles=percentiles,
         thresholds=adjustment.thresholds if adjustment is not None else None)
     if adjustment is not None and adjustment.estimate is not None:
@@ -96,7 +97,7 @@ def build_table(*, id_name, ids, columns, results, class_names, novelty, percent
         for name, values in code_columns(results.code, len(results)).items():
             table[name] = values
     table.meta.update(meta)
-    describe_columns(table, novelty.novelty_score)
+    describe_columns(table, novelty.novelty_score, novelty.conditions_on_sampling)
     if adjustment is not None:
         for name, description in adjustment.column_descriptions().items():
             table[name].description = description

@@ -14,6 +14,8 @@ On disk a shard is one small HDF5 file written atomically::
     /period        (n,) float64     period used (days), NaN when none
     /period_source (n,) utf-8 str   "catalog" | "lomb-scargle" | "dataset" | ""
     /n_chunks      (n,) int64       chunks scored (0 when not scored)
+    /n_points      (n,) int64       cleaned points (0 when not prepared)
+    /baseline      (n,) float64     last minus first cleaned epoch (days), NaN if not prepared
     /prob          (n, K) float64   mean class probability over chunks, NaN if not ok
     /energy        (n,) float64     mean chunk energy, NaN if not ok
 """
@@ -27,7 +29,7 @@ from rnngmm.io.atomic import atomic_hdf5
 from rnngmm.object_table import OK
 
 SHARD_FORMAT = "rnngmm-flag-shard"
-SHARD_FORMAT_VERSION = 1
+SHARD_FORMAT_VERSION = 2  # 2: n_points and baseline
 _STR = h5py.string_dtype("utf-8")
 
 
@@ -42,6 +44,10 @@ class RowResults:
     period : ndarray of float64, shape (n,)
     period_source : ndarray of str, shape (n,)
     n_chunks : ndarray of int64, shape (n,)
+    n_points : ndarray of int64, shape (n,)
+        Cleaned points (0 when the object was not prepared).
+    baseline : ndarray of float64, shape (n,)
+        Last minus first cleaned epoch in days (NaN when not prepared).
     prob : ndarray of float64, shape (n, n_classes)
     energy : ndarray of float64, shape (n,)
     code : ndarray of float64, shape (n, E), optional
@@ -55,6 +61,15 @@ class RowResults:
     prob: np.ndarray
     energy: np.ndarray
     code: np.ndarray = None
+    n_points: np.ndarray = None
+    baseline: np.ndarray = None
+
+    def __post_init__(self):
+        n = len(self.status)
+        if self.n_points is None:
+            self.n_points = np.zeros(n, np.int64)
+        if self.baseline is None:
+            self.baseline = np.full(n, np.nan)
 
     def __len__(self):
         return len(self.status)
@@ -80,7 +95,9 @@ class RowResults:
                    n_chunks=np.concatenate([p.n_chunks for p in parts]),
                    prob=np.concatenate([p.prob for p in parts]),
                    energy=np.concatenate([p.energy for p in parts]),
-                   code=_concatenate_codes(parts))
+                   code=_concatenate_codes(parts),
+                   n_points=np.concatenate([p.n_points for p in parts]),
+                   baseline=np.concatenate([p.baseline for p in parts]))
 
     @property
     def ok(self):
@@ -125,6 +142,8 @@ def write_shard(path, results, *, shard, start, stop):
         f.create_dataset("n_chunks", data=np.asarray(results.n_chunks, np.int64))
         f.create_dataset("prob", data=np.asarray(results.prob, np.float64))
         f.create_dataset("energy", data=np.asarray(results.energy, np.float64))
+        f.create_dataset("n_points", data=np.asarray(results.n_points, np.int64))
+        f.create_dataset("baseline", data=np.asarray(results.baseline, np.float64))
         if results.code is not None:
             f.create_dataset("code", data=np.asarray(results.code, np.float64))
         # Written last: a reader that finds this flag knows every dataset is there.
@@ -157,10 +176,13 @@ def read_shard(path, *, shard, start, stop, n_classes):
                 n_chunks=f["n_chunks"][()],
                 prob=f["prob"][()].reshape(n, n_classes),
                 energy=f["energy"][()],
-                code=f["code"][()] if "code" in f else None)
+                code=f["code"][()] if "code" in f else None,
+                n_points=f["n_points"][()],
+                baseline=f["baseline"][()])
     except (OSError, KeyError, ValueError):
         return None
     if any(len(a) != n for a in (results.status, results.period, results.period_source,
-                                 results.n_chunks, results.energy)):
+                                 results.n_chunks, results.energy, results.n_points,
+                                 results.baseline)):
         return None
     return results

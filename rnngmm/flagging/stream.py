@@ -52,6 +52,10 @@ def prepare_record(record, preprocessing, chunking):
     period : float
     period_source : str
     chunks : Chunks
+    n_points : int
+        Cleaned points.
+    baseline : float
+        Last minus first cleaned epoch (days).
     """
     if record.prepared:
         time, mag, err = record.time, record.mag, record.err
@@ -61,7 +65,8 @@ def prepare_record(record, preprocessing, chunking):
                                   preprocessing, catalog_source=record.period_source)
         time, mag, err = prepared.time, prepared.mag, prepared.err
         period, source = prepared.period, prepared.period_source
-    return period, source, object_chunks(time, mag, err, period, chunking)
+    chunks = object_chunks(time, mag, err, period, chunking)
+    return period, source, chunks, len(time), float(time[-1] - time[0])
 
 
 @dataclass
@@ -102,12 +107,15 @@ def prepare_batch(items, n_classes, preprocessing, chunking):
             results.status[position] = record
             continue
         try:
-            period, source, chunks = prepare_record(record, preprocessing, chunking)
+            period, source, chunks, n_points, baseline = prepare_record(record, preprocessing,
+                                                                        chunking)
         except Exception as exc:  # garbage in -> a reason, never a crashed rank
             results.status[position] = describe_failure(exc)
             continue
         results.period[position] = period
         results.period_source[position] = source
+        results.n_points[position] = n_points
+        results.baseline[position] = baseline
         parts.append(chunks)
         owners.append(np.full(len(chunks), position, np.int64))
     rows = np.array([row for row, _ in items], dtype=np.int64)

@@ -22,6 +22,20 @@ import numpy as np
 MIN_CLASS_OBJECTS = 10
 
 
+def rank_against(reference, scores):
+    """Scores ranked against a sorted reference (HIGHER = more anomalous).
+
+    Within the reference's range: the fraction of reference values at or
+    below (0 to 1). Beyond its largest value: ``1 + (s - max) / spread``
+    (``spread``: max minus median), so the result stays strictly monotone.
+    """
+    value = np.searchsorted(reference, scores, side="right") / len(reference)
+    spread = max(reference[-1] - np.median(reference), 1e-12)
+    beyond = scores > reference[-1]
+    value[beyond] = 1.0 + (scores[beyond] - reference[-1]) / spread
+    return value
+
+
 class ClassPercentile:
     """Per-class empirical distribution of a training score.
 
@@ -82,12 +96,7 @@ class ClassPercentile:
         finite = np.isfinite(scores)
         for k in np.unique(classes[finite]):
             rows = finite & (classes == k)
-            reference = self._reference(k)
-            value = np.searchsorted(reference, scores[rows], side="right") / len(reference)
-            spread = max(reference[-1] - np.median(reference), 1e-12)
-            beyond = scores[rows] > reference[-1]
-            value[beyond] = 1.0 + (scores[rows][beyond] - reference[-1]) / spread
-            out[rows] = value
+            out[rows] = rank_against(self._reference(k), scores[rows])
         return out
 
     @staticmethod

@@ -40,6 +40,7 @@ from keras import ops
 from sklearn.base import BaseEstimator, OutlierMixin
 
 from rnngmm.novelty.class_fair import ClassPercentile
+from rnngmm.novelty.sampling import SamplingPercentile
 from rnngmm.errors import InputError
 from rnngmm.inference import mean_by_object
 from rnngmm.io.dataset import provenance
@@ -97,6 +98,9 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         ("class_energy_msp").
     combined_percentile_ : ClassPercentile or None
         Per-class distribution of the combined score ("class_energy_msp").
+    sampling_percentile_ : rnngmm.novelty.sampling.SamplingPercentile or None
+        Reference scores of training objects observed like the scored ones
+        (:meth:`set_sampling_reference`); None: scores are not conditioned.
     """
 
     def __init__(self, jitter=1e-6, percentiles=(80, 95, 99), novelty_score="energy"):
@@ -195,6 +199,7 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
             raise ValueError("novelty_score 'class_energy_msp' needs the training objects' "
                              "largest class probabilities")
         self.train_energy_ = train_energy
+        self.sampling_percentile_ = None
         self.thresholds_ = {float(p): self.threshold(p) for p in self.percentiles}
         self.train_class_ = self.class_percentile_ = None
         self.train_max_probability_ = self.doubt_percentile_ = None
@@ -213,6 +218,34 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
             self.doubt_percentile_ = ClassPercentile().fit(doubt, np.zeros(len(doubt)))
             combined = self._mean_percentile(train_energy, self.train_class_, doubt)
             self.combined_percentile_ = ClassPercentile().fit(combined, self.train_class_)
+
+    def set_sampling_reference(self, scores, classes, n_points, baseline):
+        """Condition the novelty score on how objects were observed.
+
+        Parameters
+        ----------
+        scores : array_like (n,)
+            The run's novelty score (:meth:`novelty_scores` without
+            conditioning) of reference copies of training objects: thinned and
+            windowed (:func:`rnngmm.novelty.sampling.reference_copies`).
+        classes : array_like of int (n,)
+            Each copy's predicted class.
+        n_points, baseline : array_like (n,)
+            Each copy's cleaned points and baseline (days).
+
+        Returns
+        -------
+        self
+        """
+        self._check_fitted()
+        self.sampling_percentile_ = SamplingPercentile().fit(scores, classes, n_points,
+                                                            baseline)
+        return self
+
+    @property
+    def conditions_on_sampling(self):
+        """True when scores are ranked among reference copies observed alike."""
+        return getattr(self, "sampling_percentile_", None) is not None
 
     def _check_fitted(self, attribute="train_energy_"):
         if not hasattr(self, attribute):
@@ -297,7 +330,8 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
         return 0.5 * (self.class_percentile_.transform(energy, predicted_class)
                       + self.doubt_percentile_.transform(doubt, np.zeros(len(doubt))))
 
-    def novelty_scores(self, energy, predicted_class, max_probability=None):
+    def novelty_scores(self, energy, predicted_class, max_probability=None, n_points=None,
+                       baseline=None, conditioned=True):
         """The run's novelty score of objects: HIGHER = more anomalous.
 
         "energy": the energy itself. "class_energy": the energy ranked
@@ -316,31 +350,46 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
             Argmax of each object's mean class probabilities.
         max_probability : array_like (n,), optional
             The largest of them (required by "class_energy_msp").
+        n_points, baseline : array_like (n,), optional
+            Cleaned points and baseline (days) of each object: required when
+            the run :attr:`conditions_on_sampling`; the score is then ranked
+            among the reference copies of its class observed alike
+            (:class:`rnngmm.novelty.sampling.SamplingPercentile`).
+        conditioned : bool
+            False gives the score before that ranking (the reference copies'
+            own scores are computed so).
         """
         self._check_fitted()
         energy = np.asarray(energy, np.float64)
         if self.novelty_score == "energy":
-            return energy
-        if self.novelty_score == "class_energy":
-            return self.class_percentile_.transform(energy, predicted_class)
-        if max_probability is None:
-            raise ValueError("novelty_score 'class_energy_msp' needs each object's "
-                             "largest class probability")
-        doubt = 1.0 - np.asarray(max_probability, np.float64)
-        combined = self._mean_percentile(energy, predicted_class, doubt)
-        return self.combined_percentile_.transform(combined, predicted_class)
+            score = energy
+        elif self.novelty_score == "class_energy":
+            score = self.class_percentile_.transform(energy, predicted_class)
+        else:
+            if max_probability is None:
+                raise ValueError("novelty_score 'class_energy_msp' needs each object's "
+                                 "largest class probability")
+            doubt = 1.0 - np.asarray(max_probability, np.float64)
+            combined = self._mean_percentile(energy, predicted_class, doubt)
+            score = self.combined_percentile_.transform(combined, predicted_class)
+        if not (conditioned and self.conditions_on_sampling):
+            return score
+        if n_points is None or baseline is None:
+            raise ValueError("this run's novelty score is conditioned on the sampling: "
+                             "give each object's n_points and baseline")
+        return self.sampling_percentile_.transform(score, predicted_class, n_points, baseline)
 
     def score_thresholds(self, percentiles):
         """``{percentile: threshold}`` on :meth:`novelty_scores` (flag = score above)."""
-        if self.novelty_score == "energy":
+        if self.novelty_score == "energy" and not self.conditions_on_sampling:
             return self.thresholds_for(percentiles)
         return ClassPercentile.thresholds(percentiles)
 
     def score_percentile(self, scores):
         """Percent (0-100) of the training objects with a lower score: of the
         object's predicted class for the class-fair scores, of all for
-        "energy"."""
-        if self.novelty_score == "energy":
+        "energy" (of the reference copies observed alike for a conditioned run)."""
+        if self.novelty_score == "energy" and not self.conditions_on_sampling:
             return self.energy_percentile(scores)
         return ClassPercentile.percentile(scores)
 
@@ -373,6 +422,10 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
             handle.create_dataset("cov", data=self.cov_)
             handle.create_dataset("train_energy", data=self.train_energy_)
             handle.create_dataset("percentiles", data=np.asarray(self.percentiles))
+            if self.conditions_on_sampling:
+                group = handle.create_group("sampling_reference")
+                for name, values in self.sampling_percentile_.to_arrays().items():
+                    group.create_dataset(name, data=values)
 
     @classmethod
     def load(cls, path):
@@ -404,6 +457,8 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
                 train_class = handle["train_class"][()] if "train_class" in handle else None
                 train_max_probability = (handle["train_max_probability"][()]
                                          if "train_max_probability" in handle else None)
+                sampling = ({k: v[()] for k, v in handle["sampling_reference"].items()}
+                            if "sampling_reference" in handle else None)
         except InputError:
             raise
         except (OSError, KeyError, ValueError, TypeError) as exc:
@@ -412,12 +467,15 @@ class GMMNovelty(OutlierMixin, BaseEstimator):
             if not np.all(np.isfinite(arrays[name])):
                 raise InputError(f"{path}: GMM parameter {name!r} is not finite")
         try:
-            return cls.from_parameters(arrays["phi"], arrays["mu"], arrays["cov"],
-                                       arrays["train_energy"], jitter=jitter,
-                                       percentiles=arrays["percentiles"],
-                                       train_class=train_class, novelty_score=score,
-                                       train_max_probability=train_max_probability)
-        except ValueError as exc:
+            detector = cls.from_parameters(arrays["phi"], arrays["mu"], arrays["cov"],
+                                           arrays["train_energy"], jitter=jitter,
+                                           percentiles=arrays["percentiles"],
+                                           train_class=train_class, novelty_score=score,
+                                           train_max_probability=train_max_probability)
+            if sampling is not None:
+                detector.sampling_percentile_ = SamplingPercentile.from_arrays(sampling)
+            return detector
+        except (ValueError, KeyError) as exc:
             raise InputError(f"{path}: inconsistent GMM file ({exc})") from None
 
 

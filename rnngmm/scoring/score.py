@@ -114,6 +114,8 @@ class Inference:
         Per chunk: class probabilities, code, mixture input, energy.
     supports : ndarray (N, 3)
         Per chunk: mean magnitude, scale, log period.
+    n_points, baseline : ndarray, shape (n,)
+        Per object: stored (prepared) points and last minus first epoch (days).
     """
 
     indices: np.ndarray
@@ -121,6 +123,8 @@ class Inference:
     chunk_position: np.ndarray = None
     scores: ChunkScores = None
     supports: np.ndarray = None
+    n_points: np.ndarray = None
+    baseline: np.ndarray = None
 
     @property
     def n_chunks(self):
@@ -159,10 +163,13 @@ def infer_objects(run, dataset, indices, dist, batch_size, *, block_objects=2048
     indices = np.asarray(indices, dtype=np.int64)
     mine = np.asarray(dist.shard(len(indices)), dtype=np.int64)
     progress = Progress(len(indices), interval=10.0, label=label) if dist.is_root else None
-    blocks = []
+    blocks, sampling = [], []
     for start in range(0, len(mine), block_objects):
         block = indices[mine[start:start + block_objects]]
-        chunk_set = chunk_objects(dataset_records(dataset, block), run.chunking)
+        records = list(dataset_records(dataset, block))
+        sampling.extend((i, len(t), float(t[-1] - t[0]) if len(t) else np.nan)
+                        for i, t, _, _, _ in records)
+        chunk_set = chunk_objects(records, run.chunking)
         scores = score_chunks(run.model, run.novelty, chunk_set.chunks, batch_size=batch_size)
         blocks.append((chunk_set, scores))
         if progress is not None:
@@ -176,6 +183,7 @@ def infer_objects(run, dataset, indices, dist, batch_size, *, block_objects=2048
         "scores": _concatenate_scores([sc for _, sc in blocks], run),
         "supports": np.concatenate([np.zeros((0, 3), np.float32)]
                                    + [c.chunks.supports for c, _ in blocks]),
+        "sampling": [(position_of[int(i)], n, b) for i, n, b in sampling],
     }
     parts = dist.gather(local)
     if not dist.is_root:
@@ -189,6 +197,11 @@ def infer_objects(run, dataset, indices, dist, batch_size, *, block_objects=2048
         for position, reason in part["rejects"]:
             reasons[position] = reason
     result.reasons = reasons
+    result.n_points = np.zeros(len(indices), np.int64)
+    result.baseline = np.full(len(indices), np.nan)
+    for part in parts:
+        for position, n, b in part["sampling"]:
+            result.n_points[position], result.baseline[position] = n, b
     return result
 
 
@@ -405,7 +418,9 @@ def write_results(*, out_dir, run, data_path, ids, labels, roles, evaluated, per
     # reference energy is reported beside it when the run flags on another.
     object_score = np.full(len(ids), np.nan)
     object_score[ok] = run.novelty.novelty_scores(object_energy[ok], predicted[ok],
-                                                  np.max(object_prob[ok], axis=1))
+                                                  np.max(object_prob[ok], axis=1),
+                                                  n_points=evaluated.n_points[ok],
+                                                  baseline=evaluated.baseline[ok])
     thresholds = run.novelty.score_thresholds(percentiles)
     own = {"network": (object_score, thresholds)}
     if run.novelty.novelty_score != "energy":
@@ -569,11 +584,12 @@ def object_table(ids, labels, roles, evaluated, probabilities, energy, periods,
     columns.update(result_columns(
         status=status, period=periods[0], period_source=periods[1], prob=probabilities,
         n_chunks=evaluated.n_chunks, energy=energy, class_names=class_names,
+        n_points=evaluated.n_points, baseline=evaluated.baseline,
         novelty=novelty, percentiles=percentiles))
     columns.update(extra_columns)
     table = Table(columns)
     table.meta["class_names"] = list(class_names)
-    describe_columns(table, novelty.novelty_score)
+    describe_columns(table, novelty.novelty_score, novelty.conditions_on_sampling)
     table.meta["energy_percentile"] = table["energy_percentile"].description
     return table
 

@@ -71,6 +71,7 @@ class TrainConfig:
     augment_probability: float = 0.5
     score_n_min: int = None
     novelty_score: str = "class_energy_msp"
+    sampling_reference: bool = False
     reobserve_from: str = None
     reobserve_fraction: float = 1.0
     # run directory

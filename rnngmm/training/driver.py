@@ -32,6 +32,7 @@ from rnngmm.training.loop import prepare_model, resume_state, train
 from rnngmm.training.augment import chain_extras
 from rnngmm.lightcurves.objects import Chunking
 from rnngmm.training.reobserve import Reobservation
+from rnngmm.training.sampling_reference import fit_sampling_reference, period_search_of
 from rnngmm.training.augment import SparseCopies
 
 #: Keys of config.json that must match for ``--resume`` to continue a run.
@@ -290,6 +291,12 @@ def run_training(config, on_epoch=None, adaptation=None):
     novelty = fit_training_gmm(model, data.train, collectives,
                                jitter=float(model_config["jitter"]),
                                novelty_score=args.novelty_score)
+    if args.sampling_reference:
+        with Dataset(args.data) as dataset:
+            fit_sampling_reference(
+                model, novelty, dataset, np.unique(data.train.object_index),
+                Chunking.for_scoring(chunking_from_args(args, model_config)), collectives,
+                seed=args.seed, search=period_search_of(dataset_preprocessing(dataset.attrs)))
     debug.dump_weights(model, dist.rank)
     if dist.is_root:
         novelty.save(os.path.join(run_dir, "gmm.h5"))

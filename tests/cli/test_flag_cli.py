@@ -156,3 +156,120 @@ def test_parquet_output_with_codes_describes_itself(reference, tiny_run_dir, new
     assert str(table["period"].unit) == "d" and "HIGHER" in table["energy"].description
     assert all(table[c].description for c in table.colnames if c not in ("mean_mag", "class"))
     assert table.meta["run_id"] == "tiny"
+
+
+# --- archive inputs with the shipped model (issue 23.6) ------------------------------
+
+PRETRAINED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "pretrained", "crts8-v1")
+#: Stars of the session's simulated sample used below.
+STARS = 5
+
+
+@pytest.fixture(scope="module")
+def star_curves(small_sample):
+    """``[(id, period, (time, mag, err))]`` of a few simulated stars, V band."""
+    from astropy.table import Table
+
+    from rnngmm.io.readers import read_lightcurve
+    catalog = Table.read(small_sample / "catalog.csv")[:STARS]
+    return [(str(i), float(p), read_lightcurve(small_sample / "lightcurves" / f"{i}.csv",
+                                               "asassn", filter="V"))
+            for i, p in zip(catalog["id"], catalog["period"])]
+
+
+def _catalog(path, star_curves, extra=()):
+    rows = [f"{i},{p!r}" for i, p, _ in star_curves] + [f"{i},1.0" for i in extra]
+    path.write_text("id,period\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def _flag(catalog, lightcurves, out, *options):
+    assert run_cli("flag", "--run_dir", PRETRAINED, "--catalog", catalog, "--lightcurves",
+                   lightcurves, "--period_col", "period", "--output", out,
+                   "--progress_interval", "0", *options) == 0
+    return read_table(str(out))
+
+
+def test_long_table_with_one_non_numeric_cell_rejects_only_that_object(star_curves,
+                                                                      tmp_path):
+    """An archive's "--" for a missing error in one object's rows of a long
+    (gzipped) table: that object's status names the column and value, every
+    other object is scored as from a clean table, every catalog row is there."""
+    import gzip
+    lines = ["id,time,mag,err"]
+    for object_id, _, (time, mag, err) in star_curves:
+        lines += [f"{object_id},{float(t)!r},{float(m)!r},{float(e)!r}"
+                  for t, m, e in zip(time, mag, err)]
+    clean = tmp_path / "clean.csv"
+    clean.write_text("\n".join(lines) + "\n")
+    bad_id = star_curves[1][0]
+    row = next(k for k, line in enumerate(lines) if line.startswith(bad_id + ",")) + 3
+    dirty_lines = list(lines)
+    dirty_lines[row] = ",".join(dirty_lines[row].split(",")[:3] + ["--"])
+    dirty = tmp_path / "lightcurves.csv.gz"
+    dirty.write_bytes(gzip.compress(("\n".join(dirty_lines) + "\n").encode()))
+    catalog = _catalog(tmp_path / "catalog.csv", star_curves, extra=["ghost"])
+    reference = _flag(catalog, clean, tmp_path / "clean.ecsv", "--format", "table")
+    table = _flag(catalog, dirty, tmp_path / "dirty.ecsv", "--format", "table")
+    ids = [i for i, _, _ in star_curves] + ["ghost"]
+    assert list(table["id"]) == list(reference["id"]) == ids
+    status = dict(zip(table["id"], table["status"]))
+    assert status[bad_id] == "non-numeric err value '--'"
+    assert status["ghost"] == "no rows in the light-curve table"
+    kept = np.asarray(table["id"]) != bad_id
+    assert set(np.asarray(table["status"])[kept][:-1]) == {"ok"}
+    for name in reference.colnames:
+        a, b = np.asarray(table[name])[kept], np.asarray(reference[name])[kept]
+        if a.dtype.kind == "f":  # one object fewer in the float32 batches
+            np.testing.assert_allclose(a, b, rtol=1e-5, err_msg=name)
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def _irsa_tbl(path, object_id, time, mag, err, compress=False):
+    """One star as IRSA's ZTF light-curve service writes it by default (IPAC)."""
+    import gzip
+
+    from astropy.table import Table
+    n = len(time)
+    table = Table({"oid": np.full(n, 633210100000000 + int(object_id[-5:]), np.int64),
+                   "expid": np.arange(n, dtype=np.int32) + 44000000,
+                   "hjd": time + 2400000.5, "mjd": time, "mag": mag, "magerr": err,
+                   "catflags": np.zeros(n, np.int32), "filtercode": ["zr"] * n,
+                   "ra": np.full(n, 120.5), "dec": np.full(n, 30.25),
+                   "exptime": np.full(n, 30.0), "programid": np.ones(n, np.int32)})
+    table["mjd"].unit = table["hjd"].unit = "days"
+    table["mag"].unit = table["magerr"].unit = "mag"
+    table.write(path, format="ascii.ipac", overwrite=True)
+    text = ("\\fixlen = T\n\\RowsRetrieved = %d\n"
+            "\\ORIGIN  = 'IPAC Infrared Science Archive (IRSA), Caltech/JPL'\n" % n
+            + path.read_text())
+    if compress:
+        path.unlink()
+        (path.parent / (path.name + ".gz")).write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+        table.write(path.with_suffix(".csv"), format="ascii.csv", overwrite=True)
+
+
+def test_ztf_ipac_files_flag_like_csv_files(star_curves, tmp_path):
+    """IRSA's default IPAC tables, plain and gzipped, per object
+    (--template '{id}_r.tbl'): every star scored, as from the same rows in CSV."""
+    lcs = tmp_path / "lcs"
+    lcs.mkdir()
+    for object_id, _, curve in star_curves:
+        _irsa_tbl(lcs / f"{object_id}_r.tbl", object_id, *curve)
+        _irsa_tbl(lcs / f"{object_id}_r.tbl", object_id, *curve, compress=True)
+        _irsa_tbl(lcs / f"{object_id}_r.tbl", object_id, *curve)
+    catalog = _catalog(tmp_path / "catalog.csv", star_curves)
+    tables = {template: _flag(catalog, lcs, tmp_path / f"{k}.ecsv", "--format", "ztf",
+                              "--band", "r", "--template", template)
+              for k, template in enumerate(("{id}_r.csv", "{id}_r.tbl", "{id}_r.tbl.gz"))}
+    reference = tables["{id}_r.csv"]
+    assert set(reference["status"]) == {"ok"}
+    for table in tables.values():
+        assert list(table["status"]) == list(reference["status"])
+        assert list(table["predicted_class"]) == list(reference["predicted_class"])
+        np.testing.assert_allclose(np.asarray(table["energy"], float),
+                                   np.asarray(reference["energy"], float), rtol=1e-9)

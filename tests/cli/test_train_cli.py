@@ -48,6 +48,7 @@ def test_missing_dataset_and_wrong_num_classes(sim_path, tmp_path, capsys):
     assert "--num_classes 5" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_run_directory_contents(trained):
     run_dir, stdout = trained
     assert f"run directory: {run_dir.relative_to(run_dir.parent.parent.parent)}" in stdout \
@@ -76,6 +77,7 @@ def test_run_directory_contents(trained):
     assert len(rows) == 3 and "val_loss" in rows[0]
 
 
+@pytest.mark.slow
 def test_load_run_and_predict(trained, sim_path):
     from rnngmm.lightcurves.objects import chunk_objects, dataset_records
     from rnngmm.inference import predict_chunks
@@ -96,6 +98,7 @@ def test_load_run_and_predict(trained, sim_path):
     assert np.all(np.isfinite(run.novelty.energy(out["z"])))
 
 
+@pytest.mark.slow
 def test_existing_run_needs_resume_and_missing_files_are_named(trained, sim_path, capsys,
                                                                tmp_path):
     from rnngmm.errors import InputError
@@ -110,6 +113,7 @@ def test_existing_run_needs_resume_and_missing_files_are_named(trained, sim_path
         load_run(tmp_path / "r")
 
 
+@pytest.mark.slow
 def test_sequential_training_runs_both_stages(sim_path, tmp_path):
     args = tiny_train_args(sim_path, tmp_path, "seq", epochs=1)
     args.remove("--gmm_on")

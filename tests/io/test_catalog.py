@@ -235,3 +235,61 @@ def test_other_formats_in_blocks(tmp_path, monkeypatch, suffix, fmt):
         assert blocks.extra[name].dtype == whole.extra[name].dtype
         np.testing.assert_array_equal(blocks.extra[name], whole.extra[name])
     np.testing.assert_array_equal(blocks.periods, whole.periods)
+
+
+# --- compressed catalogs and IPAC tables (issue 23.6) --------------------------------
+
+COMPRESS = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
+
+
+def _compress(path, suffix):
+    import importlib
+    target = path.parent / (path.name + suffix)
+    target.write_bytes(importlib.import_module(COMPRESS[suffix]).compress(path.read_bytes()))
+    return target
+
+
+@pytest.mark.parametrize("suffix", sorted(COMPRESS))
+@pytest.mark.parametrize("name, fmt", [("cat.csv", "ascii.csv"), ("cat.ecsv", "ascii.ecsv"),
+                                       ("cat.tbl", "ascii.ipac"), ("cat.fits", "fits"),
+                                       ("cat.parquet", "parquet")])
+def test_compressed_catalogs_read_like_plain_ones(tmp_path, suffix, name, fmt):
+    path = tmp_path / name
+    table = Table({"oid": ["a7", "b", "c", "b"], "cls": ["EW", "RRab", "EA", "EW"],
+                   "P": [0.31, 1.5, 2.5, 0.7], "vmag": [14.0, 15.5, 12.1, 13.0]})
+    table.write(path, format=fmt)
+    plain = read_catalog(path, "oid", label_col="cls", period_col="P", extra_cols=("vmag",))
+    packed = read_catalog(_compress(path, suffix), "oid", label_col="cls", period_col="P",
+                          extra_cols=("vmag",))
+    assert list(packed.ids) == list(plain.ids) == ["a7", "b", "c"]
+    assert list(packed.labels) == list(plain.labels)
+    np.testing.assert_array_equal(packed.periods, plain.periods)
+    np.testing.assert_array_equal(packed.extra["vmag"], plain.extra["vmag"])
+    assert packed.rejects == plain.rejects and len(plain.rejects) == 1
+
+
+def test_ipac_catalog_as_irsa_writes_it(tmp_path):
+    path = tmp_path / "stars.tbl"
+    Table({"oid": np.array([633210100012345, 633210100012346], np.int64),
+           "ra": [120.1, 120.2], "dec": [30.2, 30.3],
+           "period": MaskedColumn([0.512, 0.0], mask=[False, True]),
+           "class": ["RR", "EW"]}).write(path, format="ascii.ipac")
+    # IRSA's keyword lines before the |-delimited header
+    path.write_text("\\fixlen = T\n"
+                    "\\ORIGIN  = 'IPAC Infrared Science Archive (IRSA), Caltech/JPL'\n"
+                    + path.read_text())
+    assert "null" in path.read_text()
+    cat = read_catalog(path, "oid", label_col="class", period_col="period")
+    assert list(cat.ids) == ["633210100012345", "633210100012346"]
+    assert list(cat.labels) == ["RR", "EW"]
+    np.testing.assert_array_equal(cat.periods, [0.512, np.nan])
+
+
+def test_an_unreadable_catalog_gives_the_first_line_of_the_reason(tmp_path):
+    path = tmp_path / "cat.txt"
+    path.write_text("\x00\x01 not a table")
+    with pytest.raises(InputError) as raised:
+        read_catalog(path, "id")
+    message = str(raised.value)
+    assert "could not be read" in message and "\n" not in message
+    assert "Format could not be identified" in message

@@ -426,3 +426,184 @@ def test_valid_reader_options_pass_without_nones():
     assert check_reader_options("table", {"band": "g", "mag_col": None}) == {"band": "g"}
     assert check_reader_options("gaia", {"band": "G", "zero_point": "25.8"}) == {
         "band": "G", "zero_point": 25.8}
+
+
+# --- archive inputs: non-numeric cells, compressed files, IPAC tables (issue 23.6) ---
+
+import bz2  # noqa: E402
+import gzip  # noqa: E402
+import lzma  # noqa: E402
+
+COMPRESS = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+
+
+def compressed(path, suffix):
+    """A compressed copy of ``path`` named ``path`` + ``suffix``."""
+    target = path.parent / (path.name + suffix)
+    target.write_bytes(COMPRESS[suffix](path.read_bytes()))
+    return target
+
+
+def test_long_table_non_numeric_cell_rejects_only_its_object(tmp_path):
+    # an archive's "--" for a missing error in one object's rows
+    path = write(tmp_path / "long.csv", "id,time,mag,err\n"
+                                        "a,1,10,0.1\na,2,11,0.1\n"
+                                        "b,1,10,0.1\nb,2,11,--\n"
+                                        "c,1,12,\nc,2,13,0.2\n")
+    objects = read_table_objects(path, "id")
+    assert sorted(objects) == ["a", "c"]
+    with pytest.raises(BadLightCurve, match=re.escape("non-numeric err value '--'")):
+        objects.load("b")
+    np.testing.assert_array_equal(objects.load("a")[2], [0.1, 0.1])
+    # a blank cell is missing, as in a column astropy reads as numbers
+    np.testing.assert_array_equal(objects.load("c")[2], [np.nan, 0.2])
+    # the same object alone in its own file says the same
+    single = write(tmp_path / "b.csv", "time,mag,err\n1,10,0.1\n2,11,--\n")
+    with pytest.raises(BadLightCurve, match=re.escape("non-numeric err value '--'")):
+        read_lightcurve(single, "table")
+    # a column with no number at all is a wrong column: the input is bad
+    words = write(tmp_path / "words.csv", "id,time,mag,err\na,1,x,0.1\nb,1,y,0.1\n")
+    with pytest.raises(InputError, match="column 'mag' is not numeric"):
+        read_table_objects(words, "id")
+
+
+def test_long_parquet_table_non_numeric_cell_rejects_only_its_object(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    path = tmp_path / "long.parquet"
+    pq.write_table(pa.table({"id": ["a", "a", "b", "b"], "time": [1.0, 2.0, 1.0, 2.0],
+                             "mag": [10.0, 11.0, 10.0, 11.0],
+                             "err": ["0.1", "0.1", "0.1", "null?"]}), path)
+    objects = read_table_objects(path, "id")
+    assert sorted(objects) == ["a"]
+    assert objects.failures == {"b": "non-numeric err value 'null?'"}
+
+
+@pytest.mark.parametrize("suffix", sorted(COMPRESS))
+def test_compressed_light_curve_files_read_like_plain_ones(tmp_path, suffix):
+    crts = write(tmp_path / "1.dat", "53730.5 14.70 0.065\n53555.7 14.74 0.064\n")
+    asassn = write(tmp_path / "2.csv", ASASSN_HEADER + "2457000.1,bb,V,15.1,0.02,1,1\n"
+                                                       "2457001.1,bb,V,15.2,0.03,1,1\n")
+    table = write(tmp_path / "3.csv", "time,mag,err\n1.5,12.0,0.1\n2.5,12.5,0.2\n")
+    ztf = write(tmp_path / "4.csv", ZTF_HEADER + ztf_row(4, 58300.1, 15.1, 0.02, "zr")
+                + ztf_row(4, 58301.1, 15.2, 0.02, "zr"))
+    for path, format in ((crts, "crts"), (asassn, "asassn"), (table, "table"),
+                         (ztf, "ztf")):
+        plain = read_lightcurve(path, format)
+        packed = read_lightcurve(compressed(path, suffix), format)
+        for a, b in zip(plain, packed):
+            np.testing.assert_array_equal(a, b)
+    # a --template '{id}.csv.gz' finds the file
+    located = locate_lightcurve(tmp_path, "3", "{id}.csv" + suffix)
+    np.testing.assert_array_equal(read_lightcurve(located, "table")[1], [12.0, 12.5])
+
+
+@pytest.mark.parametrize("suffix", sorted(COMPRESS))
+def test_compressed_long_tables_read_like_plain_ones(tmp_path, suffix):
+    import pyarrow.parquet as pq
+    path = write(tmp_path / "lightcurves.csv", "id,time,mag,err\n"
+                                               "a,1,10,0.1\nb,1,12,--\na,2,11,0.2\n")
+    objects = read_table_objects(compressed(path, suffix), "id")
+    assert sorted(objects) == ["a"] and objects.failures == {
+        "b": "non-numeric err value '--'"}
+    np.testing.assert_array_equal(objects["a"][1], [10, 11])
+    parquet = tmp_path / "long.parquet"
+    _long_parquet(parquet)
+    options = dict(time_col="t", flux_col="flux", flux_err_col="flux_err", zero_point=25.0)
+    plain = read_table_objects(parquet, "id", ids=["3"], **options)
+    packed = read_table_objects(compressed(parquet, suffix), "id", ids=["3"], **options)
+    assert sorted(packed) == ["3"]
+    np.testing.assert_array_equal(plain["3"][1], packed["3"][1])
+    assert len(pq.read_table(parquet)) == 60
+
+
+def test_a_corrupt_compressed_file_is_a_bad_light_curve(tmp_path):
+    path = write(tmp_path / "1.dat.gz", gzip.compress(b"1 2 3\n4 5 6\n")[:-12], mode="wb")
+    with pytest.raises(BadLightCurve, match="unreadable"):
+        read_lightcurve(path, "crts")
+
+
+def irsa_ztf_table(path, oid=633210100012345, n=8, bands=("zr",), compress=None):
+    """An IPAC table as IRSA's ZTF light-curve service returns it (its default
+    format): ``\\key = value`` lines, then the ``|``-delimited name, type,
+    unit and null lines."""
+    from astropy.table import Table
+    rows = n * len(bands)
+    table = Table()
+    table["oid"] = np.full(rows, oid, np.int64)
+    table["expid"] = (np.arange(rows) + 44012345).astype(np.int32)
+    table["mjd"] = 58300.15 + np.arange(rows) * 1.3
+    table["hjd"] = table["mjd"] + 2400000.5 + 0.003
+    table["mag"] = (15.0 + 0.3 * np.sin(np.arange(rows))).astype(np.float32)
+    table["magerr"] = np.full(rows, 0.021, np.float32)
+    table["catflags"] = np.zeros(rows, np.int32)
+    table["filtercode"] = np.repeat(list(bands), n)
+    table["ra"] = np.full(rows, 120.1230456)
+    table["dec"] = np.full(rows, 30.2045678)
+    table["chi"] = np.full(rows, 1.02, np.float32)
+    table["sharp"] = np.full(rows, -0.01, np.float32)
+    table["limitmag"] = np.full(rows, 20.8, np.float32)
+    table["magzp"] = np.full(rows, 26.3, np.float32)
+    table["exptime"] = np.full(rows, 30.0, np.float32)
+    table["airmass"] = np.full(rows, 1.2, np.float32)
+    table["programid"] = np.ones(rows, np.int32)
+    for name, unit in (("mjd", "days"), ("hjd", "days"), ("mag", "mag"), ("magerr", "mag"),
+                       ("ra", "deg"), ("dec", "deg"), ("exptime", "sec")):
+        table[name].unit = unit
+    plain = path.parent / "plain.tbl"
+    table.write(plain, format="ascii.ipac", overwrite=True)
+    keywords = ("\\fixlen = T\n\\RowsRetrieved = %d\n"
+                "\\ORIGIN  = 'IPAC Infrared Science Archive (IRSA), Caltech/JPL'\n"
+                "\\DATETIME= '2026-12-01 10:11:12'\n"
+                "\\SQL     = 'WHERE (oid = %d) AND (catflags = 0)'\n" % (rows, oid))
+    text = keywords + plain.read_text()
+    plain.unlink()
+    assert text.splitlines()[5].startswith("|")  # the names line
+    if compress:
+        path.write_bytes(COMPRESS[compress](text.encode()))
+    else:
+        path.write_text(text)
+    return table
+
+
+@pytest.mark.parametrize("compress", [None, ".gz"])
+def test_irsa_ztf_ipac_tables_read_like_csv(tmp_path, compress):
+    name = "ztf_1_r.tbl" + (compress or "")
+    table = irsa_ztf_table(tmp_path / name, compress=compress)
+    path = locate_lightcurve(tmp_path, "ztf_1", "{id}_r.tbl" + (compress or ""))
+    time, mag, err = read_lightcurve(path, "ztf")
+    np.testing.assert_array_equal(time, np.asarray(table["mjd"]))
+    np.testing.assert_allclose(mag, np.asarray(table["mag"]), rtol=1e-6)
+    np.testing.assert_allclose(err, 0.021, rtol=1e-6)
+    # the same rows as CSV
+    csv_path = tmp_path / "same.csv"
+    table.write(csv_path, format="ascii.csv")
+    for a, b in zip(read_lightcurve(csv_path, "ztf"), (time, mag, err)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_long_ipac_table_of_several_stars(tmp_path):
+    from astropy.table import vstack
+    parts = [irsa_ztf_table(tmp_path / f"{k}.tbl", oid=k, bands=("zg", "zr")) for k in (1, 2)]
+    long = vstack(parts)
+    long.write(tmp_path / "long.tbl", format="ascii.ipac")
+    objects = read_table_objects(tmp_path / "long.tbl", "oid", format="ztf", band="r")
+    assert sorted(objects) == ["1", "2"]
+    assert len(objects["1"][0]) == 8
+
+
+def test_an_unreadable_table_says_why(tmp_path):
+    path = write(tmp_path / "ztf_1_r.tbl", "|  oid|   mjd|\n| long| what|\n 1 58300.1\n")
+    with pytest.raises(BadLightCurve) as raised:
+        read_lightcurve(path, "ztf")
+    reason = raised.value.reason
+    assert reason.startswith("unreadable table (ztf_1_r.tbl: ") and reason.endswith(")")
+    assert "\n" not in reason and len(reason) < 260
+    assert "what" in reason  # astropy's own message: the unknown column type
+    odd = write(tmp_path / "1.lc", "time mag err\n1 2 3\n")
+    with pytest.raises(BadLightCurve, match=r"unreadable table \(1\.lc: Format could not "
+                                            r"be identified"):
+        read_lightcurve(odd, "table")
+    with pytest.raises(InputError, match=r"light-curve table .*unreadable table "
+                                         r"\(ztf_1_r\.tbl: "):
+        read_table_objects(path, "oid", format="ztf")

@@ -53,6 +53,7 @@ def test_outputs_follow_the_contract(data):
     np.testing.assert_allclose(out["gamma"].sum(1), 1.0, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_padded_steps_do_not_change_code_or_z(data):
     inputs, _ = data
     model = tiny_model(num_layers=2)
@@ -76,6 +77,7 @@ def test_config_round_trip_excludes_training_state():
     assert clone.stage == "joint"
 
 
+@pytest.mark.slow
 def test_keras_save_load_gives_identical_outputs(data, tmp_path):
     inputs, labels = data
     model = tiny_model()
@@ -93,6 +95,7 @@ def test_keras_save_load_gives_identical_outputs(data, tmp_path):
     assert int(loaded.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy())
 
 
+@pytest.mark.slow
 def test_joint_training_lowers_the_loss(data):
     inputs, labels = data
     model = tiny_model()
@@ -106,6 +109,7 @@ def test_joint_training_lowers_the_loss(data):
     assert end["loss"] < start["loss"]
 
 
+@pytest.mark.slow
 def test_autoencoder_stage_trains_only_the_autoencoder(data):
     inputs, labels = data
     model = tiny_model()
@@ -125,6 +129,7 @@ def test_autoencoder_stage_trains_only_the_autoencoder(data):
     assert end["recon"] < start["recon"]
 
 
+@pytest.mark.slow
 def test_estimation_stage_leaves_the_autoencoder_bit_identical(data):
     inputs, labels = data
     model = tiny_model()
@@ -145,6 +150,7 @@ def test_estimation_stage_leaves_the_autoencoder_bit_identical(data):
     assert end["loss"] < start["loss"]
 
 
+@pytest.mark.slow
 def test_gradient_hook_is_applied_after_a_change(data):
     inputs, labels = data
     model = tiny_model()
@@ -172,6 +178,7 @@ def test_stage_is_validated():
         model.gradient_hook = 3
 
 
+@pytest.mark.slow
 def test_mixed_precision_keeps_gmm_in_float32(data):
     inputs, labels = data
     previous = keras.config.dtype_policy()

@@ -169,6 +169,7 @@ def test_impute_uses_training_medians_only():
     assert te.tolist() == [[2.0, 5.0], [100.0, 0.0]]
 
 
+@pytest.mark.slow
 def test_baselines_separate_easy_classes_and_flag_outliers():
     rng = np.random.default_rng(0)
     x_train = np.vstack([rng.normal(0, 1, (50, 3)), rng.normal(6, 1, (50, 3))])

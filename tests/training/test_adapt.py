@@ -102,6 +102,7 @@ def test_preprocessing_conflicts_name_cleaning_always_and_periods_when_folding()
 
 
 # ---------------------------------------------------------------- end to end
+@pytest.mark.slow
 def test_adapt_records_its_parent_keeps_the_split_and_flag_loads_it(
         parent_run, sim_path, catalog_path, tmp_path):
     assert _adapt(parent_run, sim_path, catalog_path, "--nb_epoch", "1",
@@ -151,6 +152,7 @@ def test_adapt_records_its_parent_keeps_the_split_and_flag_loads_it(
     assert any((run_dir / "scoring").iterdir())
 
 
+@pytest.mark.slow
 def test_mix_catalog_trains_the_autoencoder_on_the_catalog_alone(
         parent_run, sim_path, catalog_path):
     assert _adapt(parent_run, sim_path, catalog_path, "--nb_epoch", "1", "--cls_epoch",
@@ -161,6 +163,7 @@ def test_mix_catalog_trains_the_autoencoder_on_the_catalog_alone(
     assert _iterations(run_dir, 1) == chunks["train"] // BATCH
 
 
+@pytest.mark.slow
 def test_a_stopped_adapt_resumes_to_the_uninterrupted_weights(
         parent_run, sim_path, catalog_path, tmp_path):
     """SIGTERM in the middle of the autoencoder epoch (on the mixed chunks),
@@ -191,6 +194,7 @@ def _error(capsys, code):
     return capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_missing_or_unfinished_run_is_refused(parent_run, sim_path, catalog_path,
                                                 tmp_path, capsys):
     err = _error(capsys, _adapt(tmp_path / "nowhere", sim_path, catalog_path))
@@ -204,6 +208,7 @@ def test_a_missing_or_unfinished_run_is_refused(parent_run, sim_path, catalog_pa
     assert "--catalog" in err and "none.h5" in err
 
 
+@pytest.mark.slow
 def test_a_catalog_prepared_otherwise_or_too_sparse_is_refused(
         parent_run, sim_path, tmp_path, capsys):
     clipped = write_catalog(tmp_path / "clipped.h5", inputs={"sigma_clip": 4.0})
@@ -216,6 +221,7 @@ def test_a_catalog_prepared_otherwise_or_too_sparse_is_refused(
     assert not (parent_run.parent / "parent_adapt-sparse").exists()
 
 
+@pytest.mark.slow
 def test_training_data_that_does_not_give_the_parents_split_is_refused(
         parent_run, catalog_path, tmp_path, capsys):
     other = write_sim_dataset(tmp_path / "other.h5", n_per_class=10)

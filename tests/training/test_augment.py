@@ -1,6 +1,7 @@
 """Random-subset augmentation: the subset is standardised as the chunk path would."""
 
 import numpy as np
+import pytest
 
 from rnngmm.lightcurves.preprocess import make_chunks
 from rnngmm.training.augment import random_subsets
@@ -58,6 +59,7 @@ def test_a_resumed_epoch_sees_the_same_augmentation():
                               .take(1).get_single_element()[0]["weights"].numpy())
 
 
+@pytest.mark.slow
 def test_sparse_objects_are_scored_by_a_run_trained_for_them(small_dataset, small_sample,
                                                              tmp_path):
     from fixtures_runs import TINY_TRAIN_FLAGS

@@ -54,6 +54,7 @@ def test_cosine_schedule_follows_the_stage_budget_or_its_epochs():
     assert schedule_factor(TrainOptions(stages=[("joint", 4)]), {}, "joint", 3, 0, 4) == 1.0
 
 
+@pytest.mark.slow
 def test_cosine_schedule_lowers_the_logged_learning_rate(small_dataset, tmp_path):
     flags = list(_flags(tmp_path, "cosine", "--data", small_dataset,
                         "--lr_schedule", "cosine"))
@@ -77,6 +78,7 @@ def _weights(run_dir):
     return load_model(run_dir / "model.keras").get_weights()
 
 
+@pytest.mark.slow
 def test_time_budget_finishes_the_run_cleanly(small_dataset, tmp_path, capsys):
     flags = list(_flags(tmp_path, "budget", "--data", small_dataset,
                         "--time_budget", "0.0001"))

@@ -3,10 +3,13 @@
 import csv
 
 import numpy as np
+import pytest
 
 from helpers import run_cli
 from rnngmm.rundir import load_model
 from training_sim import tiny_train_args, write_sim_dataset
+
+pytestmark = pytest.mark.slow
 
 
 def _history(run_dir):

@@ -46,6 +46,7 @@ def _cached_chunks(lines):
             if "frozen-autoencoder outputs" in line]
 
 
+@pytest.mark.slow
 def test_synthetic_copies_join_training_chunks_but_never_validation(tmp_path, training_log):
     data = write_sim_dataset(tmp_path / "train.h5")
     catalog = write_sim_dataset(tmp_path / "new_survey.h5", n_per_class=4, n_points=25, seed=5)
@@ -88,6 +89,7 @@ def test_synthetic_copies_join_training_chunks_but_never_validation(tmp_path, tr
         "reobserve_from"] == str(catalog)
 
 
+@pytest.mark.slow
 def test_patterns_as_short_as_score_n_min_are_used(tmp_path, training_log):
     """A sparse catalog (25 points) lends its cadence to a run that chunks at
     n_min 30 but scores from 20 points (--score_n_min): the patterns count."""

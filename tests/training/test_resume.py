@@ -13,6 +13,8 @@ from rnngmm.training.signals import EXIT_INTERRUPTED
 from training_sim import (max_difference, quiet_env, read_weights, tiny_train_args,
                           write_sim_dataset)
 
+pytestmark = pytest.mark.slow
+
 EPOCHS = 3  # 28 training objects x 2 chunks / batch 8 = 7 steps per epoch
 
 

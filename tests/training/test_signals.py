@@ -12,6 +12,8 @@ from rnngmm.training.signals import EXIT_INTERRUPTED
 from training_sim import (max_difference, quiet_env, read_weights, tiny_train_args,
                           write_sim_dataset)
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def sim_path(tmp_path_factory):
@@ -43,7 +45,6 @@ def test_external_sigterm_writes_checkpoint_and_resume_completes(sim_path, tmp_p
     assert (tmp_path / "crts" / "run" / "model.keras").is_file()
 
 
-@pytest.mark.slow
 @pytest.mark.mpi
 def test_signal_on_one_rank_stops_both_and_resume_matches(sim_path, tmp_path):
     mpirun = shutil.which("mpirun")

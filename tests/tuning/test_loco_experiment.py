@@ -65,6 +65,7 @@ def test_bad_flags(small_dataset, tmp_path):
     assert run_cli("loco", "run", "--class_index", "99", *common) == 2
 
 
+@pytest.mark.slow
 def test_local_loop_two_classes_then_rerun_skips(small_dataset, tmp_path, capsys):
     results = tmp_path / "results"
     flags = ["--data", small_dataset, "--results_dir", results, "--log_dir", tmp_path / "logs",

@@ -93,6 +93,7 @@ def test_loco_metrics_average_the_folds():
     assert np.isnan(loco_metrics(folds)["loco_auroc"])
 
 
+@pytest.mark.slow
 def test_a_trial_pruned_in_its_first_fold_trains_no_other_fold(tmp_path, data):
     """Only the first fold reports per epoch; pruned there (after its per-stage
     warm-up), the trial stops: that run is scored, the second is never trained."""

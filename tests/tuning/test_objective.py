@@ -67,6 +67,7 @@ def test_validation_objective_equals_rnngmm_score(tiny_run_dir, tmp_path):
         assert found[key] == pytest.approx(network[key]), key
 
 
+@pytest.mark.slow
 def test_epoch_callback_ends_a_run_cleanly(tmp_path):
     """run_training(on_epoch=...) gets every epoch's row; True ends the run, which
     still finishes (model, mixture, history of the epochs run)."""
@@ -95,6 +96,7 @@ def test_epoch_callback_ends_a_run_cleanly(tmp_path):
     assert len((run_dir / "training.csv").read_text().strip().splitlines()) == 1 + 3
 
 
+@pytest.mark.slow
 def test_reporting_every_epoch_does_not_change_training(tmp_path):
     """The pruning callback's forward passes (validation macro-F1 every epoch)
     leave training untouched: the same losses, epoch by epoch."""

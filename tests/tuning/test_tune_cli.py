@@ -42,6 +42,7 @@ def trials_of(tmp_path):
     return open_study(TuneConfig(study=str(tmp_path / "s.journal")), create=False).get_trials()
 
 
+@pytest.mark.slow
 def test_search_report_and_replay_of_the_best(tmp_path, data, capsys):
     space = write_space(tmp_path / "space.json", data)
     assert tune(tmp_path, space, "--trials", 3, "--pruner", "none") == 0
@@ -85,6 +86,7 @@ def test_search_report_and_replay_of_the_best(tmp_path, data, capsys):
     assert (tmp_path / "logs" / "tune" / "replay" / "model.keras").is_file()
 
 
+@pytest.mark.slow
 def test_interrupted_trial_is_failed_requeued_and_rerun(tmp_path, data, monkeypatch):
     space = write_space(tmp_path / "space.json", data)
     monkeypatch.setenv("RNNGMM_DEBUG_SIGNAL_AT", "0:2:SIGTERM")
@@ -135,6 +137,7 @@ def test_report_of_a_study_with_too_few_trials(tmp_path):
     assert len(paths) == 3
 
 
+@pytest.mark.slow
 def test_signal_outside_the_training_loop_requeues_the_trial(tmp_path, data, monkeypatch):
     """SIGTERM while a trial loads its data (before the loop's own handler is
     installed): the trial is failed and re-queued at once, exit code 75, and
@@ -177,6 +180,7 @@ def _own_score_auroc(run_dir):
     return roc_auc_score(table["role"] == "novel", score), table
 
 
+@pytest.mark.slow
 def test_loco_objective_trains_one_run_per_held_out_class(tmp_path, data, capsys):
     """--objective loco_auroc --loco_classes RRab EW: each trial trains a run
     without RRab and one without EW (kept as <study>-trial<N>-loco_<C>); its
@@ -239,6 +243,7 @@ def test_loco_objective_trains_one_run_per_held_out_class(tmp_path, data, capsys
     assert best.lr == summary["best"]["params"]["lr"]
 
 
+@pytest.mark.slow
 def test_head_only_trials_from_a_finished_autoencoder(tmp_path, data):
     """init_from + nb_epoch 0 in 'fixed': each trial copies the finished run's
     autoencoder and trains only a new head; estnet_size (a list flag) is searched

@@ -1,0 +1,168 @@
+"""Novelty scores conditioned on how an object was observed.
+
+A sparse or short light curve reconstructs worse and lands in emptier parts of
+the code space than a well-sampled one of the same star, so a score whose
+reference is whole training light curves measures the sampling as much as the
+star. Here the reference of "unusual" is known stars observed alike: training
+objects thinned to fewer points (over their whole baseline) and cut to shorter
+windows, scored by the run like any object. An object's conditioned score is
+its run score ranked among the reference copies of its predicted class in its
+*sampling cell* (a band of cleaned point counts times a band of baselines);
+cells with too few copies of that class use all classes' copies of the cell.
+
+Sign: HIGHER = more anomalous; inside the reference range the conditioned
+score is the fraction of reference copies at or below (so ``p / 100`` flags a
+fraction ``1 - p / 100`` of known objects in every cell), beyond it it keeps
+growing (:func:`rnngmm.novelty.class_fair.rank_against`).
+
+Pure numpy, no TensorFlow.
+"""
+
+import numpy as np
+
+from rnngmm.novelty.class_fair import rank_against
+from rnngmm.shifts import subsample, window
+
+#: Upper edges of the bands of cleaned point counts (the last band is open).
+N_POINT_EDGES = (30, 45, 70, 100, 150, 250)
+#: Upper edges of the bands of baselines in days (the last band is open).
+BASELINE_EDGES = (500.0, 1500.0)
+#: A (class, cell) with fewer reference copies uses the cell's copies of all classes.
+MIN_CELL_OBJECTS = 20
+#: Point counts the thinned reference copies are drawn at.
+THINNED_POINTS = (20, 25, 30, 40, 50, 60, 80, 100, 125, 150, 200)
+#: Window lengths (days) of the windowed reference copies.
+WINDOW_DAYS = (365.25, 2 * 365.25, 3 * 365.25)
+
+
+def sampling_cell(n_points, baseline):
+    """Index of the sampling cell of each object (band of points x band of baseline).
+
+    Parameters
+    ----------
+    n_points : array_like of int
+        Cleaned points.
+    baseline : array_like of float
+        Last minus first epoch (days).
+
+    Returns
+    -------
+    ndarray of int64
+    """
+    n_band = np.searchsorted(N_POINT_EDGES, np.asarray(n_points, np.float64), side="right")
+    b_band = np.searchsorted(BASELINE_EDGES, np.asarray(baseline, np.float64), side="right")
+    return (n_band * (len(BASELINE_EDGES) + 1) + b_band).astype(np.int64)
+
+
+def reference_copies(time, mag, err, rng, *, min_points=20, thinned=THINNED_POINTS,
+                     windows=WINDOW_DAYS):
+    """Copies of one light curve as sparser and shorter surveys would see it.
+
+    One copy thinned at random (whole baseline) to each count of ``thinned``
+    below the object's own, and one random window of each length in
+    ``windows`` shorter than its baseline (kept when it holds at least
+    ``min_points`` epochs).
+
+    Returns
+    -------
+    list of (time, mag, err)
+    """
+    time = np.asarray(time, np.float64)
+    mag = np.asarray(mag, np.float64)
+    err = np.asarray(err, np.float64)
+    copies = [subsample(time, mag, err, n, rng) for n in thinned if min_points <= n < len(time)]
+    baseline = time[-1] - time[0] if len(time) else 0.0
+    for span in windows:
+        if span < baseline:
+            cut = window(time, mag, err, span, rng)
+            if len(cut[0]) >= min_points:
+                copies.append(cut)
+    return copies
+
+
+class SamplingPercentile:
+    """Reference scores per (predicted class, sampling cell).
+
+    Parameters
+    ----------
+    min_objects : int
+        A (class, cell) with fewer reference copies is ranked against the
+        cell's copies of every class (and a cell with fewer against all).
+
+    Attributes
+    ----------
+    sorted_ : dict of (int, int) to ndarray
+        Sorted reference scores per (class, cell); class -1 pools the cell,
+        key (-1, -1) every copy.
+    """
+
+    def __init__(self, min_objects=MIN_CELL_OBJECTS):
+        self.min_objects = int(min_objects)
+
+    def fit(self, scores, classes, n_points, baseline):
+        """Learn the reference distributions; returns self.
+
+        Parameters
+        ----------
+        scores : array_like of float (n,)
+            The run's novelty score of each reference copy (finite).
+        classes : array_like of int (n,)
+            Each copy's predicted class.
+        n_points, baseline : array_like (n,)
+            Each copy's cleaned points and baseline (days).
+        """
+        scores = np.asarray(scores, np.float64).ravel()
+        classes = np.asarray(classes, np.int64).ravel()
+        cells = sampling_cell(n_points, baseline).ravel()
+        if not (len(scores) == len(classes) == len(cells)) or not len(scores):
+            raise ValueError("reference scores, classes, n_points and baseline must be "
+                             "non-empty and of the same length")
+        if not np.all(np.isfinite(scores)):
+            raise ValueError("reference scores must be finite")
+        self.sorted_ = {(-1, -1): np.sort(scores)}
+        for cell in np.unique(cells):
+            in_cell = cells == cell
+            if np.count_nonzero(in_cell) >= self.min_objects:
+                self.sorted_[(-1, int(cell))] = np.sort(scores[in_cell])
+            for k in np.unique(classes[in_cell]):
+                mine = scores[in_cell & (classes == k)]
+                if len(mine) >= self.min_objects:
+                    self.sorted_[(int(k), int(cell))] = np.sort(mine)
+        return self
+
+    def _reference(self, k, cell):
+        for key in ((int(k), int(cell)), (-1, int(cell))):
+            if key in self.sorted_:
+                return self.sorted_[key]
+        return self.sorted_[(-1, -1)]
+
+    def transform(self, scores, classes, n_points, baseline):
+        """Conditioned scores (HIGHER = more anomalous; NaN stays NaN)."""
+        scores = np.asarray(scores, np.float64).ravel()
+        classes = np.asarray(classes, np.int64).ravel()
+        cells = sampling_cell(n_points, baseline).ravel()
+        out = np.full(len(scores), np.nan)
+        finite = np.isfinite(scores)
+        keys = np.stack([classes, cells], axis=1)[finite]
+        for k, cell in np.unique(keys, axis=0) if len(keys) else ():
+            rows = finite & (classes == k) & (cells == cell)
+            out[rows] = rank_against(self._reference(k, cell), scores[rows])
+        return out
+
+    def to_arrays(self):
+        """``{name: array}`` to store: keys and the concatenated sorted scores."""
+        keys = sorted(self.sorted_)
+        return {"keys": np.asarray(keys, np.int64).reshape(-1, 2),
+                "lengths": np.asarray([len(self.sorted_[k]) for k in keys], np.int64),
+                "values": np.concatenate([self.sorted_[k] for k in keys]),
+                "min_objects": np.asarray(self.min_objects, np.int64)}
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        """The inverse of :meth:`to_arrays`."""
+        reference = cls(int(np.asarray(arrays["min_objects"])))
+        bounds = np.concatenate([[0], np.cumsum(np.asarray(arrays["lengths"]))])
+        values = np.asarray(arrays["values"], np.float64)
+        reference.sorted_ = {(int(k[0]), int(k[1])): values[bounds[i]:bounds[i + 1]]
+                             for i, k in enumerate(np.asarray(arrays["keys"]))}
+        return reference
