@@ -32,7 +32,9 @@ def add_parser(subparsers):
                         ".png: one sheet with every object (default: %(default)s)")
     sel = p.add_argument_group("objects")
     sel.add_argument("--n", type=int, default=DEFAULT_N,
-                     help="report the N scored objects of highest energy "
+                     help="report the N most anomalous scored objects, ranked by the "
+                          "score the anomaly flags use (the table's novelty_score column; "
+                          "older tables: energy_percentile, then energy) "
                           "(default: %(default)s)")
     sel.add_argument("--ids", nargs="+", default=[], metavar="ID",
                      help="report these objects instead, in this order")

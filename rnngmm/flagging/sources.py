@@ -186,7 +186,9 @@ class CatalogSource:
                 yield row, exc.reason
                 continue
             except Exception as exc:  # any unreadable input is that row's problem
-                yield row, f"unreadable file ({type(exc).__name__}: {str(exc)[:80]})"
+                # first line only: a status is one line of the output table
+                message = (str(exc).strip().splitlines() or [""])[0][:120]
+                yield row, f"unreadable file ({type(exc).__name__}: {message})"
                 continue
             yield row, ObjectRecord(time, mag, err, float(self.periods[row]), "catalog")
 

@@ -25,7 +25,7 @@ import textwrap
 
 import numpy as np
 
-from rnngmm.flagging.table import anomaly_thresholds, table_id_column
+from rnngmm.flagging.table import anomaly_thresholds, table_id_column, table_meta
 from rnngmm.latent import CODE_COLUMN
 from rnngmm.lightcurves.preprocess import phase_fold
 from rnngmm.scoring.plots import plt
@@ -37,7 +37,8 @@ PAGE_SIZE = (13.0, 8.5)
 DPI = 100
 #: Table columns never shown as "other columns" on a page.
 _SHOWN_ELSEWHERE = ("status", "period", "period_source", "predicted_class",
-                    "class_probability", "n_chunks", "energy", "energy_percentile")
+                    "class_probability", "n_chunks", "n_points", "baseline", "energy",
+                    "energy_percentile", "novelty_score")
 
 
 def _fmt(value, spec=".4g"):
@@ -137,12 +138,17 @@ def _info_lines(obj, info):
         lines.append(f"class      {v['predicted_class']} "
                      f"(p = {_fmt(v.get('class_probability'), '.3f')})")
     lines.append(f"energy     {_fmt(v.get('energy'))}")
+    if v.get("novelty_score") is not None:
+        score_name = info.get('score_name', 'novelty score')
+        lines.append(f"score      {_fmt(v.get('novelty_score'))} ({score_name})")
     lines.append(f"percentile {_fmt(v.get('energy_percentile'), '.2f')} "
                  "(% of training objects lower)")
     for name, threshold in info["flags"]:
         flag = v.get(name)
         mark = "n/a" if flag is None else ("YES" if flag in (True, "True") else "no")
-        limit = f" (energy > {_fmt(threshold)})" if threshold is not None else ""
+        # thresholds are in the unit of the run's novelty score, not the energy
+        limit = (f" ({info.get('score_name', 'novelty score')} > {_fmt(threshold)})"
+                 if threshold is not None else "")
         lines.append(f"{name:<11}{mark}{limit}")
     lines.append(f"period     {_fmt(obj.period, '.6g')} d ({v.get('period_source') or 'n/a'})")
     if obj.time is not None:
@@ -236,15 +242,17 @@ def table_info(table, id_col=None):
     -------
     dict
         ``"flags"``: the ``anomaly_<p>`` columns with their thresholds
-        (:func:`rnngmm.flagging.table.anomaly_thresholds`); ``"other"``: up to
-        six pass-through columns shown in the info panel.
+        (:func:`rnngmm.flagging.table.anomaly_thresholds`), which are in the
+        unit of ``"score_name"``, the run's novelty score the table records;
+        ``"other"``: up to six pass-through columns shown in the info panel.
     """
     flags = anomaly_thresholds(table)
+    score_name = str(table_meta(table, "novelty_score") or "novelty score")
     id_col = table_id_column(table, id_col)
     other = [name for name in table.colnames
              if name not in _SHOWN_ELSEWHERE and name != id_col
              and not name.startswith(("prob_", "anomaly_")) and not CODE_COLUMN.match(name)]
-    return {"flags": flags, "other": other[:6]}
+    return {"flags": flags, "other": other[:6], "score_name": score_name}
 
 
 def page_figure(obj, position, total, class_names, info, figure=None):

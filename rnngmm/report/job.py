@@ -1,8 +1,9 @@
 """Anomaly reports: one page per object of a flag table's most anomalous objects.
 
 What an astronomer looks at before writing a follow-up proposal, behind
-``rnngmm report``. For each selected object (the ``n`` highest ``energy``
-values among the table's scored rows, or ids given by name) a page shows
+``rnngmm report``. For each selected object (the ``n`` scored rows highest
+on the score the anomaly flags use, :func:`ranking_score`, or ids given by
+name) a page shows
 the raw and the phase-folded light curve with the decoder's reconstruction,
 the class probabilities, the energy, its percentile and the ``anomaly_<p>``
 flags, and the nearest catalog objects in latent space when the table has
@@ -65,6 +66,28 @@ OUTPUT_SUFFIXES = (".pdf", ".png")
 # The rows and their neighbours
 # ---------------------------------------------------------------------------
 
+def ranking_score(table):
+    """The score the table's anomaly flags are set on, HIGHER = more anomalous.
+
+    ``novelty_score`` (the run's score, what ``anomaly_<p>`` compares with
+    ``threshold_<p>``); tables written before that column: ``energy_percentile``
+    with ties broken by ``energy`` (the flags then compared the percentile), or
+    ``energy`` alone.
+    """
+    if "novelty_score" in table.colnames:
+        return float_values(table, "novelty_score")
+    energy = float_values(table, "energy")
+    if "energy_percentile" not in table.colnames:
+        return energy
+    percentile = float_values(table, "energy_percentile")
+    # rank by the percentile; energies only order rows of equal percentile
+    order = np.lexsort((np.nan_to_num(energy, nan=-np.inf), np.nan_to_num(percentile, nan=-1)))
+    rank = np.empty(len(order))
+    rank[order] = np.arange(len(order), dtype=np.float64)
+    rank[~np.isfinite(percentile) | ~np.isfinite(energy)] = np.nan
+    return rank
+
+
 def select_rows(table, *, n=DEFAULT_N, ids=None, id_col=None):
     """Rows of the objects to report on.
 
@@ -73,8 +96,9 @@ def select_rows(table, *, n=DEFAULT_N, ids=None, id_col=None):
     table : astropy.table.Table
         A flag table (``status`` and ``energy`` columns).
     n : int
-        Without ``ids``: the ``n`` scored rows of highest energy (a repeated
-        id counts once).
+        Without ``ids``: the ``n`` scored rows ranked by the score the anomaly
+        flags use (:func:`ranking_score`), highest first (a repeated id
+        counts once).
     ids : sequence of str, optional
         Report these objects, in this order (a repeated id: its first scored
         row, else its first row).
@@ -84,7 +108,7 @@ def select_rows(table, *, n=DEFAULT_N, ids=None, id_col=None):
     Returns
     -------
     list of int
-        Table rows, highest energy first without ``ids``.
+        Table rows, most anomalous first without ``ids``.
 
     Raises
     ------
@@ -99,7 +123,7 @@ def select_rows(table, *, n=DEFAULT_N, ids=None, id_col=None):
                          "written by 'rnngmm flag' (or 'rnngmm embed')")
     all_ids = text_values(table, id_col)
     ok = (text_values(table, "status") == OK)
-    energy = float_values(table, "energy")
+    score = ranking_score(table)
     if ids:
         unknown = [i for i in ids if i not in set(all_ids)]
         if unknown:
@@ -114,10 +138,10 @@ def select_rows(table, *, n=DEFAULT_N, ids=None, id_col=None):
         return rows
     if n is None or int(n) < 1:
         raise InputError(f"--n must be at least 1, got {n}")
-    candidates = np.flatnonzero(ok & np.isfinite(energy))
+    candidates = np.flatnonzero(ok & np.isfinite(score))
     if not len(candidates):
         raise InputError("no object of the table was scored (no row with status 'ok')")
-    candidates = candidates[np.argsort(-energy[candidates], kind="stable")]
+    candidates = candidates[np.argsort(-score[candidates], kind="stable")]
     rows, seen = [], set()
     for row in candidates:
         if all_ids[row] in seen:

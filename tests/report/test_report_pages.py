@@ -50,6 +50,29 @@ def test_top_n_are_scored_rows_by_energy_once_per_id():
         select_rows(table, n=0)
 
 
+def test_top_n_follow_the_score_the_flags_use_not_the_energy():
+    """A sparse star has the highest energy; the run's (conditioned) novelty
+    score, which the flags use, ranks another star first."""
+    table = Table({"id": ["sparse", "odd", "plain"], "status": ["ok"] * 3,
+                   "energy": [50.0, 20.0, 10.0], "energy_percentile": [60.0, 100.0, 10.0],
+                   "novelty_score": [0.6, 1.7, 0.1], "anomaly_95": [False, True, False]})
+    assert select_rows(table, n=2) == [1, 0]
+    # a table written before the novelty_score column: the percentile first,
+    # energies only between equal percentiles
+    del table["novelty_score"]
+    table["energy_percentile"] = [100.0, 100.0, 10.0]
+    assert select_rows(table, n=3) == [0, 1, 2]
+    table["energy_percentile"] = [60.0, 100.0, 10.0]
+    assert select_rows(table, n=3) == [1, 0, 2]
+
+
+def test_page_thresholds_are_labelled_in_the_unit_of_the_score():
+    table = _table()
+    table.meta["novelty_score"] = "class_energy"
+    info = table_info(table)
+    assert info["score_name"] == "class_energy"
+
+
 def test_neighbours_exclude_the_object_itself():
     table = _table()
     found = neighbours_of(table, [1, 0, 3], k=2)

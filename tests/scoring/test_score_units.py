@@ -152,8 +152,8 @@ def _columns(novelty=None):
 def test_result_columns_come_in_the_documented_order():
     assert list(_columns()) == [
         "status", "period", "period_source", "predicted_class", "class_probability",
-        "prob_EW", "prob_RRab", "n_chunks", "energy", "energy_percentile",
-        "anomaly_80", "anomaly_95", "anomaly_99p5"]
+        "prob_EW", "prob_RRab", "n_chunks", "n_points", "baseline", "energy",
+        "energy_percentile", "novelty_score", "anomaly_80", "anomaly_95", "anomaly_99p5"]
 
 
 def test_predicted_class_is_the_argmax_and_not_ok_rows_are_blank():
