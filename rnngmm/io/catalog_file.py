@@ -29,9 +29,9 @@ import numpy as np
 
 from rnngmm.errors import InputError
 from rnngmm.io.formats import guess_format, parquet_source
-#: Rows per block: astropy's pure-Python parse holds ~1 KB per row for a
-#: moment, and larger blocks (8192 rows, 4 MiB reads) left the heap 50 MiB
-#: larger after scanning 162k rows (fragmentation).
+
+#: Rows per block: astropy's pure-Python parse holds about a kilobyte per row
+#: for a moment, and larger blocks fragmented the heap (BENCHMARKS.md, issue 16.1).
 BLOCK_ROWS = 2048
 #: Line formats read in blocks: format -> regex of comment lines (None: no comments).
 LINE_FORMATS = {"ascii.csv": None, "csv": None, "ascii.ecsv": r"\s*#"}
@@ -161,8 +161,8 @@ class _LineBlocks:
             raise _unreadable(self.path, self.fmt, exc) from None
         finally:
             # astropy's reader leaves reference cycles holding the parsed
-            # strings; left to the garbage collector's own pace they held
-            # 40-90 MiB after 0.4-1.6M rows. Only the youngest generation: cheap.
+            # strings; left to the garbage collector's own pace they piled up
+            # over millions of rows. Only the youngest generation: cheap.
             gc.collect(0)
         if lines:
             table.keep_columns(list(dict.fromkeys(columns or self.columns)))
