@@ -42,16 +42,18 @@ from rnngmm.shifts import SHIFTS, subsample, window  # noqa: E402
 POINT_BANDS = ((20, 40), (40, 60), (60, 100), (100, 150), (150, None))
 
 
-def validation_stars(run_dir, max_stars, seed):
-    """(dataset path, indices, labels) of the run's validation stars (a random subset)."""
+def validation_stars(run_dir, max_stars, seed, data=None):
+    """(dataset path, indices, labels, split) of the run's validation stars (a
+    random subset), from ``data`` or the dataset the run records."""
     with open(os.path.join(run_dir, "config.json")) as f:
         config = json.load(f)
     with open(os.path.join(run_dir, "split.json")) as f:
         split = json.load(f)
-    path = config["dataset"]["path"]
+    path = data or config["dataset"]["path"]
     with Dataset(path) as dataset:
         position = {str(i): n for n, i in enumerate(dataset.ids)}
-        indices = np.array(sorted(position[i] for i in split["validation"]), np.int64)
+        indices = np.array(sorted(position[i] for i in split["validation"] if i in position),
+                           np.int64)
         if max_stars and len(indices) > max_stars:
             indices = np.sort(np.random.default_rng(seed).choice(indices, max_stars, False))
         labels = np.asarray(dataset.labels)[indices].astype(str)
@@ -209,10 +211,13 @@ def main(argv=None):
     parser.add_argument("--max_stars", type=int, default=1200)
     parser.add_argument("--baselines", action="store_true",
                         help="also the isolation forest and feature-forest doubt (microlensing)")
+    parser.add_argument("--data", default=None,
+                        help="dataset holding the runs' stars (default: the first run's)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    path, indices, labels, split = validation_stars(args.runs[0], args.max_stars, args.seed)
+    path, indices, labels, split = validation_stars(args.runs[0], args.max_stars, args.seed,
+                                                    args.data)
     curves = star_curves(path, indices)
     ml = None
     if args.microlensing:
@@ -228,7 +233,8 @@ def main(argv=None):
     if args.baselines and ml is not None:
         with Dataset(path) as dataset:
             position = {str(i): n for n, i in enumerate(dataset.ids)}
-            train = np.array(sorted(position[i] for i in split["train"]), np.int64)
+            train = np.array(sorted(position[i] for i in split["train"] if i in position),
+                             np.int64)
             train = np.sort(np.random.default_rng(args.seed).choice(train, 3000, False))
             train_labels = np.asarray(dataset.labels)[train].astype(str)
         events, thinned, windowed = ml
