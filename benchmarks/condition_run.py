@@ -36,9 +36,14 @@ def main(argv=None):
     parser.add_argument("--data", default=None)
     parser.add_argument("--max_objects", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--novelty_score", default=None,
+                        choices=("class_energy_msp", "class_energy", "energy"),
+                        help="condition this score instead of the run's own")
     args = parser.parse_args(argv)
     started = time.time()
     run = load_run(args.run_dir)
+    if args.novelty_score:
+        run.novelty.novelty_score = args.novelty_score
     data = args.data or run.config["dataset"]["path"]
     with Dataset(data) as dataset:
         position = {str(i): n for n, i in enumerate(dataset.ids)}
@@ -57,6 +62,7 @@ def main(argv=None):
     with open(config_path) as f:
         config = json.load(f)
     config.setdefault("train", {})["sampling_reference"] = True
+    config["train"]["novelty_score"] = run.novelty.novelty_score
     config["dataset"]["path"] = os.path.abspath(data)
     with open(config_path, "w") as f:
         json.dump(config, f, indent=2, sort_keys=True)

@@ -7,8 +7,13 @@ star. Here the reference of "unusual" is known stars observed alike: training
 objects thinned to fewer points (over their whole baseline) and cut to shorter
 windows, scored by the run like any object. An object's conditioned score is
 its run score ranked among the reference copies of its predicted class in its
-*sampling cell* (a band of cleaned point counts times a band of baselines);
-cells with too few copies of that class use all classes' copies of the cell.
+*sampling cell* (a band of cleaned point counts times a band of baselines).
+Where a cell holds too few copies (a survey denser than the training one
+gives objects whose point count no training copy reaches within their
+baseline), the reference widens in this order: the class's copies of the same
+band of points at any baseline, all classes' copies of the cell, all classes'
+copies of the band of points, every copy. The point count comes first because
+it is what limits the reconstruction most.
 
 Sign: HIGHER = more anomalous; inside the reference range the conditioned
 score is the fraction of reference copies at or below (so ``p / 100`` flags a
@@ -29,10 +34,17 @@ N_POINT_EDGES = (30, 45, 70, 100, 150, 250)
 BASELINE_EDGES = (500.0, 1500.0)
 #: A (class, cell) with fewer reference copies uses the cell's copies of all classes.
 MIN_CELL_OBJECTS = 20
+#: Key of the reference of every copy (below every band's key).
+_EVERY_COPY = (-1, -1 - len(N_POINT_EDGES) - 1)
 #: Point counts the thinned reference copies are drawn at.
 THINNED_POINTS = (20, 25, 30, 40, 50, 60, 80, 100, 125, 150, 200)
 #: Window lengths (days) of the windowed reference copies.
 WINDOW_DAYS = (365.25, 2 * 365.25, 3 * 365.25)
+
+
+def point_band(n_points):
+    """Index of the band of cleaned point counts (:data:`N_POINT_EDGES`)."""
+    return np.searchsorted(N_POINT_EDGES, np.asarray(n_points, np.float64), side="right")
 
 
 def sampling_cell(n_points, baseline):
@@ -49,7 +61,7 @@ def sampling_cell(n_points, baseline):
     -------
     ndarray of int64
     """
-    n_band = np.searchsorted(N_POINT_EDGES, np.asarray(n_points, np.float64), side="right")
+    n_band = point_band(n_points)
     b_band = np.searchsorted(BASELINE_EDGES, np.asarray(baseline, np.float64), side="right")
     return (n_band * (len(BASELINE_EDGES) + 1) + b_band).astype(np.int64)
 
@@ -92,8 +104,9 @@ class SamplingPercentile:
     Attributes
     ----------
     sorted_ : dict of (int, int) to ndarray
-        Sorted reference scores per (class, cell); class -1 pools the cell,
-        key (-1, -1) every copy.
+        Sorted reference scores per (class, cell) and, under ``-1 - band``
+        for a cell, per (class, band of points) at any baseline; class -1
+        pools the classes; key (-1, -1 - len(bands)) holds every copy.
     """
 
     def __init__(self, min_objects=MIN_CELL_OBJECTS):
@@ -119,34 +132,36 @@ class SamplingPercentile:
                              "non-empty and of the same length")
         if not np.all(np.isfinite(scores)):
             raise ValueError("reference scores must be finite")
-        self.sorted_ = {(-1, -1): np.sort(scores)}
-        for cell in np.unique(cells):
-            in_cell = cells == cell
-            if np.count_nonzero(in_cell) >= self.min_objects:
-                self.sorted_[(-1, int(cell))] = np.sort(scores[in_cell])
-            for k in np.unique(classes[in_cell]):
-                mine = scores[in_cell & (classes == k)]
-                if len(mine) >= self.min_objects:
-                    self.sorted_[(int(k), int(cell))] = np.sort(mine)
+        groups = {}  # key -> member mask; a band of points at any baseline is -1 - band
+        for group in (cells, -1 - point_band(n_points).ravel()):
+            for value in np.unique(group):
+                groups[(-1, int(value))] = group == value
+                for k in np.unique(classes[group == value]):
+                    groups[(int(k), int(value))] = (group == value) & (classes == k)
+        self.sorted_ = {key: np.sort(scores[members]) for key, members in groups.items()
+                        if np.count_nonzero(members) >= self.min_objects}
+        self.sorted_[_EVERY_COPY] = np.sort(scores)
         return self
 
-    def _reference(self, k, cell):
-        for key in ((int(k), int(cell)), (-1, int(cell))):
+    def _reference(self, k, cell, band):
+        for key in ((int(k), int(cell)), (int(k), -1 - int(band)), (-1, int(cell)),
+                    (-1, -1 - int(band))):
             if key in self.sorted_:
                 return self.sorted_[key]
-        return self.sorted_[(-1, -1)]
+        return self.sorted_[_EVERY_COPY]
 
     def transform(self, scores, classes, n_points, baseline):
         """Conditioned scores (HIGHER = more anomalous; NaN stays NaN)."""
         scores = np.asarray(scores, np.float64).ravel()
         classes = np.asarray(classes, np.int64).ravel()
         cells = sampling_cell(n_points, baseline).ravel()
+        bands = point_band(n_points).ravel()
         out = np.full(len(scores), np.nan)
         finite = np.isfinite(scores)
-        keys = np.stack([classes, cells], axis=1)[finite]
-        for k, cell in np.unique(keys, axis=0) if len(keys) else ():
+        keys = np.stack([classes, cells, bands], axis=1)[finite]
+        for k, cell, band in np.unique(keys, axis=0) if len(keys) else ():
             rows = finite & (classes == k) & (cells == cell)
-            out[rows] = rank_against(self._reference(k, cell), scores[rows])
+            out[rows] = rank_against(self._reference(k, cell, band), scores[rows])
         return out
 
     def to_arrays(self):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from rnngmm.novelty.mixture import GMMNovelty
-from rnngmm.novelty.sampling import (SamplingPercentile, reference_copies, sampling_cell)
+from rnngmm.novelty.sampling import (SamplingPercentile, point_band, reference_copies,
+                                     sampling_cell)
 
 
 def test_cells_split_points_and_baselines():
@@ -49,8 +50,24 @@ def test_sparse_cell_without_enough_class_copies_uses_the_cell():
     reference = SamplingPercentile(min_objects=5).fit(
         np.arange(10.0), [0] * 8 + [1] * 2, [25] * 10, [100.0] * 10)
     assert (1, int(sampling_cell(25, 100.0))) not in reference.sorted_
+    assert (1, -1 - int(point_band(25))) not in reference.sorted_
     np.testing.assert_allclose(reference.transform([4.0], [1], [25], [100.0]), [0.5])
     assert np.isnan(reference.transform([np.nan], [0], [25], [100.0]))[0]
+
+
+def test_an_empty_cell_borrows_its_band_of_points_before_other_classes():
+    """Denser than any training copy within its baseline (a 190-point object
+    over 1000 days): ranked among its class's 190-point copies of longer
+    baselines, not among sparse copies or other classes."""
+    rng = np.random.default_rng(5)
+    long_dense = rng.normal(0.0, 1.0, 200)       # class 0, 190 points, 3000 d
+    other_class = rng.normal(50.0, 1.0, 200)     # class 1, same cell
+    sparse = rng.normal(10.0, 1.0, 200)          # class 0, 25 points, 1000 d
+    reference = SamplingPercentile().fit(
+        np.r_[long_dense, other_class, sparse], [0] * 200 + [1] * 200 + [0] * 200,
+        [190] * 400 + [25] * 200, [3000.0] * 400 + [1000.0] * 200)
+    value = reference.transform([2.0], [0], [190], [1000.0])[0]
+    assert value == pytest.approx(np.mean(long_dense <= 2.0))
 
 
 def test_reference_round_trips_through_arrays():
