@@ -146,9 +146,16 @@ def auroc(known, novel):
 
 
 def features_of(curves):
+    """The feature forest's columns (``rnngmm.scoring.features.feature_names``)."""
     from rnngmm.scoring.features import build_extractor, features_of_lightcurve
     extractor = build_extractor()
-    return np.array([features_of_lightcurve(extractor, t, m, e, p) for t, m, e, p in curves])
+    rows = []
+    with np.errstate(all="ignore"):
+        for t, m, e, p in curves:
+            values, n = features_of_lightcurve(extractor, t, m, e, p)
+            log_period = np.log10(p) if np.isfinite(p) and p > 0 else np.nan
+            rows.append(np.r_[values, log_period, n])
+    return np.array(rows)
 
 
 def feature_baselines(train_curves, train_labels, sets):
