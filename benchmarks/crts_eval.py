@@ -49,7 +49,6 @@ Usage::
 
 import argparse
 import csv
-import glob
 import json
 import os
 import shlex

@@ -12,7 +12,6 @@ ids cannot reach files outside the light-curve directory.
 """
 
 import ast
-from pathlib import Path
 
 import numpy as np
 import pytest

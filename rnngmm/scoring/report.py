@@ -12,7 +12,6 @@ import os
 
 import h5py
 import numpy as np
-from astropy.table import Table
 
 from rnngmm.io.atomic import atomic_path
 

@@ -344,12 +344,12 @@ def score_run(config, dist=None):
     external = data is not None and not same_file(data, run_data)
     data_path = data if external else run_data
     out_dir = os.path.join(os.fspath(config.run_dir), config.output)
-    if dist.is_root:
-        os.makedirs(out_dir, exist_ok=True)
     with Dataset(data_path) as dataset:
+        # the plan checks the classes asked for: a refused command leaves no folder
         indices, roles = evaluation_plan(dataset, run, external=external,
                                          novel_classes=novel_classes)
         if dist.is_root:
+            os.makedirs(out_dir, exist_ok=True)
             log.info(f"scoring {len(indices)} objects of {data_path} "
                      f"({dist.size} rank{'s' if dist.size > 1 else ''})")
         evaluated = infer_objects(run, dataset, indices, dist, batch_size, label="score")

@@ -145,8 +145,11 @@ def test_data_flag_scores_every_object_and_reports_rejects(tiny_run_dir, tmp_pat
 ])
 def test_bad_flags_exit_2(tiny_run_dir, flags, capsys):
     argv = ["score"] + (["--run_dir", str(tiny_run_dir)] if flags[0] != "--run_dir" else [])
-    assert run_cli(*argv, *flags) == 2
+    output = [] if flags[0] == "--output" else ["--output", "scoring_refused"]
+    assert run_cli(*argv, *flags, *output) == 2
     assert "error" in capsys.readouterr().err
+    # a refused command writes nothing, not even an empty output folder
+    assert not (tiny_run_dir / "scoring_refused").exists()
 
 
 @pytest.mark.mpi

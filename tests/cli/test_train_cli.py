@@ -65,7 +65,8 @@ def test_run_directory_contents(trained):
     assert config["model"]["num_classes"] == 3 and config["train"]["nb_epoch"] == 2
     weights = config["model"]["class_weights"]  # --class_weight balanced
     assert len(weights) == 3 and all(w > 0 for w in weights) and len(set(weights)) > 1
-    assert config["chunking"] == {"n_min": 20, "n_max": 32, "period_fold": False}
+    assert config["chunking"] == {"n_min": 20, "n_max": 32, "period_fold": False,
+                                  "fold_multiple": 1}
     # how flag must prepare new objects: the dataset's own settings
     assert config["preprocessing"]["min_points"] >= 1
     assert config["preprocessing"]["period_source"] in ("auto", "catalog", "lomb-scargle")

@@ -147,10 +147,10 @@ def test_from_run_reports_unreadable_or_settings_less_files(tmp_path):
 def test_chunking_from_args_takes_n_max_from_the_model_config():
     args = TrainConfig(data="d.h5", n_min=20, period_fold=True, config="tiny")
     assert chunking_from_args(args, {"n_max": 64}) == {"n_min": 20, "n_max": 64,
-                                                      "period_fold": True}
+                                                      "period_fold": True, "fold_multiple": 1}
     resolved = model_config_from_args(args)
     assert chunking_from_args(args, resolved) == {"n_min": 20, "n_max": 32,
-                                                  "period_fold": True}
-    overridden = TrainConfig(data="d.h5", n_min=20, n_max=50, config="tiny")
+                                                  "period_fold": True, "fold_multiple": 1}
+    overridden = TrainConfig(data="d.h5", n_min=20, n_max=50, config="tiny", fold_multiple=2)
     assert chunking_from_args(overridden, model_config_from_args(overridden)) == \
-        {"n_min": 20, "n_max": 50, "period_fold": False}
+        {"n_min": 20, "n_max": 50, "period_fold": False, "fold_multiple": 2}
