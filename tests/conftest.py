@@ -18,6 +18,7 @@ from hypothesis import settings
 from fixtures_runs import TINY_NOVEL_CLASS, TINY_TRAIN_FLAGS
 from flagging_helpers import EXTRA_ROWS
 from helpers import REPO_ROOT, crts_dir, run_cli
+from user_catalog_files import write_user_catalogs
 
 settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None,
                           database=None)
@@ -115,3 +116,11 @@ def new_catalog(small_sample, tmp_path_factory):
     path.write_text("\n".join([header, *rows]) + "\n")
     ids = [r.split(",")[0] for r in rows]
     return path, small_sample / "lightcurves", ids
+
+
+@pytest.fixture(scope="module")
+def user_catalogs(tmp_path_factory):
+    """ZTF, Gaia DR3 and plain-table inputs of the real shapes, one bad object
+    each (:func:`user_catalog_files.write_user_catalogs`); one folder per test
+    module, which may write its outputs next to them."""
+    return write_user_catalogs(tmp_path_factory.mktemp("user_catalogs"))

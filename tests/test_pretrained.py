@@ -15,7 +15,7 @@ import rnngmm
 from helpers import run_cli
 from rnngmm.io.readers import read_lightcurve
 from rnngmm.simulate import simulate_sample, write_sample
-from test_user_catalogs import N_GOOD, inputs  # noqa: F401
+from user_catalog_files import N_GOOD
 
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "pretrained" / "crts8-v1"
@@ -131,13 +131,13 @@ def test_a_copied_run_directory_scores_a_dataset(stars, tmp_path):
 
 
 @pytest.mark.slow
-def test_readme_commands_ztf_and_gaia(inputs, tmp_path):  # noqa: F811
+def test_readme_commands_ztf_and_gaia(user_catalogs, tmp_path):
     """The README's pretrained-model commands on a ZTF CSV folder and a Gaia DR3
     epoch-photometry folder (files of the real shapes, tests/test_user_catalogs.py):
     flag with catalog thresholds and codes, then the report sheet."""
     ztf = tmp_path / "ztf_flags.ecsv"
-    rnngmm_cli("flag", "--run_dir", PRETRAINED, "--catalog", inputs / "ztf_catalog.csv",
-               "--lightcurves", inputs / "ztf", "--format", "ztf", "--band", "r",
+    rnngmm_cli("flag", "--run_dir", PRETRAINED, "--catalog", user_catalogs / "ztf_catalog.csv",
+               "--lightcurves", user_catalogs / "ztf", "--format", "ztf", "--band", "r",
                "--calibrate", "catalog", "--with_code", "--output", ztf)
     table = Table.read(ztf)
     assert list(table["status"][:N_GOOD]) == ["ok"] * N_GOOD and len(table) == N_GOOD + 1
@@ -145,8 +145,8 @@ def test_readme_commands_ztf_and_gaia(inputs, tmp_path):  # noqa: F811
     rnngmm_cli("report", "--table", ztf, "--n", 2, "--output", tmp_path / "report.pdf")
     assert (tmp_path / "report.pdf").stat().st_size > 10_000
     gaia = tmp_path / "gaia_flags.ecsv"
-    rnngmm_cli("flag", "--run_dir", PRETRAINED, "--catalog", inputs / "gaia_catalog.parquet",
-               "--id_col", "source_id", "--lightcurves", inputs / "gaia", "--format", "gaia",
+    rnngmm_cli("flag", "--run_dir", PRETRAINED, "--catalog", user_catalogs / "gaia_catalog.parquet",
+               "--id_col", "source_id", "--lightcurves", user_catalogs / "gaia", "--format", "gaia",
                "--band", "G", "--calibrate", "catalog", "--with_code", "--output", gaia)
     table = Table.read(gaia)
     assert list(table["status"][:N_GOOD]) == ["ok"] * N_GOOD and len(table) == N_GOOD + 1
