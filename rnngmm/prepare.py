@@ -66,7 +66,10 @@ class PrepareConfig:
     id_col, label_col, period_col : str
         Catalog columns (label and period optional).
     extra_cols : tuple of str
-        Catalog columns copied into the dataset.
+        Catalog columns copied into the dataset (``/objects/extra/<name>``).
+        With ``period_source="lomb-scargle"`` the period column is copied
+        too (:meth:`stored_columns`): the dataset keeps the catalog's period
+        beside the package's own, which the model reads.
     catalog_format : str, optional
         astropy format of the catalog (guessed from the suffix when None).
     template : str, optional
@@ -132,6 +135,15 @@ class PrepareConfig:
     def preprocessing(self):
         """The :class:`~rnngmm.lightcurves.objects.Preprocessing` these settings describe."""
         return Preprocessing.from_dict(asdict(self))
+
+    def stored_columns(self):
+        """Catalog columns copied into ``/objects/extra``: ``extra_cols``, plus the
+        period column when the periods are searched (kept beside them)."""
+        columns = tuple(self.extra_cols)
+        if self.period_source == "lomb-scargle" and self.period_col \
+                and self.period_col not in columns:
+            columns += (self.period_col,)
+        return columns
 
     def validate(self):
         """Raise InputError for any flag or path that makes the run pointless."""
@@ -286,7 +298,7 @@ def _process_blocks(catalog, n, config, writer, progress=None, scale=1):
     load = _loader(config, ids=catalog.ids)
     settings = config.preprocessing()
     class_map = config.class_map or {}
-    extra_cols = tuple(config.extra_cols)
+    extra_cols = config.stored_columns()
     block_objects = config.block_objects
     point_counts, sources, reasons = Counter(), Counter(), Counter()
     done = 0
@@ -366,7 +378,7 @@ def prepare(config, dist=None, log=None):
     log = log or logger.info
     start = clock.perf_counter()
     config.validate()
-    extra_cols = tuple(config.extra_cols)
+    extra_cols = config.stored_columns()
     filter_cols = tuple(c for c, on in ((config.ss_resid_col, config.max_ss_resid),
                                         (config.class_prob_col, config.min_class_prob))
                         if on is not None and c not in extra_cols)

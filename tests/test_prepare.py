@@ -122,6 +122,11 @@ def test_filters_class_map_and_period_source(tmp_path):
             log=lambda *a: None)
     with Dataset(out) as d:
         assert set(d.period_sources) == {"lomb-scargle"} and set(d.labels) == {""}
+        # the catalog's periods stay beside the searched ones the model reads
+        assert "period" in d.extra_names
+        catalog_periods = np.asarray(d.extra("period"), np.float64)
+        assert np.isfinite(catalog_periods).any()
+        assert not np.allclose(catalog_periods, d.periods, equal_nan=True)
 
 
 def test_class_prob_cut_on_simulated_sample(small_sample, tmp_path):
