@@ -40,7 +40,8 @@ def add_parser(subparsers):
     data.add_argument("--fold_multiple", type=int, default=1,
                       help="fold at this multiple of each object's period (2: a period "
                            "search's half-period answer for an eclipsing binary is "
-                           "folded at the orbit; default 1)")
+                           "folded at the orbit; experimental, it did worse than 1 on "
+                           "CRTS, see BENCHMARKS.md; default 1)")
     data.add_argument("--sigma_clip", type=float, default=None, help=argparse.SUPPRESS)
     data.add_argument("--novel_classes", nargs="*", default=[], metavar="CLASS",
                       help="classes kept out of training and validation entirely")
