@@ -192,9 +192,12 @@ def evaluate(run_dir, curves, labels, ml, seed):
     for shift in ("gaia_like", "ztf_like"):
         table = predict(run, shifted_copies(curves, shift, seed), search)
         ok = np.asarray(table["status"]) == "ok"
+        predicted = np.asarray(table["predicted_class"]).astype(str)
         row["shifts"][shift] = {
             "n": int(ok.sum()), "flag95": flag_rate(table),
-            "accuracy": float(np.mean(np.asarray(table["predicted_class"])[ok] == labels[ok]))}
+            "accuracy": float(np.mean(predicted[ok] == labels[ok])),
+            "recall_by_class": {c: float(np.mean(predicted[ok & (labels == c)] == c))
+                                for c in np.unique(labels) if np.any(ok & (labels == c))}}
     if ml is not None:
         events, thinned, windowed = ml
         ev = predict(run, [(*e, np.nan) for e in events], True)
