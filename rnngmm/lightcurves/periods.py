@@ -84,8 +84,8 @@ COARSE_EPS = 1e-4
 SMALL_GRID = 4096
 #: ... and so are grids of at most this many frequencies per light-curve point:
 #: the direct sums of the refinement cost about points x 500, more than one
-#: non-uniform FFT of the whole grid for long light curves (the crossover:
-#: BENCHMARKS.md, "Period search (issue 16.4)").
+#: non-uniform FFT of the whole grid for long light curves; this value sits
+#: just above the crossover of the two costs.
 GRID_PER_POINT = 40
 #: finufft plans kept per thread (one per coarse grid size).
 PLAN_CACHE_SIZE = 8
