@@ -44,11 +44,7 @@ def gaia_like(time, mag, err, rng, epochs=GAIA_EPOCHS, span=GAIA_SPAN_DAYS):
     The window starts at a random epoch such that it fits in the baseline
     when it can; a baseline shorter than ``span`` is kept whole.
     """
-    time = np.asarray(time, np.float64)
-    if time[-1] - time[0] > span:
-        start = rng.uniform(time[0], time[-1] - span)
-        inside = (time >= start) & (time <= start + span)
-        time, mag, err = time[inside], np.asarray(mag)[inside], np.asarray(err)[inside]
+    time, mag, err = window(time, mag, err, span, rng)
     n = int(rng.integers(epochs[0], epochs[1] + 1))
     return subsample(time, mag, err, n, rng)
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from rnngmm.errors import BadLightCurve
 from rnngmm.inference import aggregate_objects
-from rnngmm.lightcurves.objects import object_chunks, prepare_object
+from rnngmm.lightcurves.objects import object_chunks, observed_sampling, prepare_object
 from rnngmm.object_table import OK
 from rnngmm.lightcurves.preprocess import Chunks
 from rnngmm.flagging.prefetch import Prefetch
@@ -66,7 +66,7 @@ def prepare_record(record, preprocessing, chunking):
         time, mag, err = prepared.time, prepared.mag, prepared.err
         period, source = prepared.period, prepared.period_source
     chunks = object_chunks(time, mag, err, period, chunking)
-    return period, source, chunks, len(time), float(time[-1] - time[0])
+    return (period, source, chunks, *observed_sampling(time))
 
 
 @dataclass

@@ -258,6 +258,18 @@ def prepare_object(time, mag, err, catalog_period, settings, catalog_source="cat
     return PreparedObject(time, mag, err, float(period), source, float(power), dropped)
 
 
+def observed_sampling(time):
+    """``(n_points, baseline)`` of a prepared light curve: how it was observed.
+
+    The novelty score of a run trained with ``--sampling_reference`` is ranked
+    among known stars observed alike; flag, score and the reference copies all
+    describe an object with this. ``baseline`` is last minus first epoch in
+    days (NaN without points).
+    """
+    n_points = len(time)
+    return n_points, float(time[-1] - time[0]) if n_points else np.nan
+
+
 def chunking_period(period, chunking):
     """The period the network sees: the object's times ``chunking.fold_multiple``."""
     return float(period) * chunking.fold_multiple

@@ -29,7 +29,7 @@ from rnngmm.inference import ChunkScores, aggregate_objects, mean_by_object, sco
 from rnngmm.io.dataset import Dataset
 from rnngmm.object_table import (OK, describe_columns, percentile_label, result_columns,
                             text_column)
-from rnngmm.lightcurves.objects import chunk_objects, dataset_records
+from rnngmm.lightcurves.objects import chunk_objects, dataset_records, observed_sampling
 from rnngmm.novelty import alternative_scores as novelty_scores
 from rnngmm.scoring import baselines, features, metrics, plots, report
 from rnngmm.progress import Progress
@@ -167,8 +167,7 @@ def infer_objects(run, dataset, indices, dist, batch_size, *, block_objects=2048
     for start in range(0, len(mine), block_objects):
         block = indices[mine[start:start + block_objects]]
         records = list(dataset_records(dataset, block))
-        sampling.extend((i, len(t), float(t[-1] - t[0]) if len(t) else np.nan)
-                        for i, t, _, _, _ in records)
+        sampling.extend((i, *observed_sampling(t)) for i, t, _, _, _ in records)
         chunk_set = chunk_objects(records, run.chunking)
         scores = score_chunks(run.model, run.novelty, chunk_set.chunks, batch_size=batch_size)
         blocks.append((chunk_set, scores))

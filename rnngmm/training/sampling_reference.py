@@ -19,7 +19,7 @@ import numpy as np
 
 from rnngmm.errors import BadLightCurve
 from rnngmm.inference import mean_by_object, predict_chunks
-from rnngmm.lightcurves.objects import chunk_objects, choose_period
+from rnngmm.lightcurves.objects import chunk_objects, choose_period, observed_sampling
 from rnngmm.novelty.sampling import reference_copies
 
 #: Training objects copied (a stratified-enough random subset of larger sets).
@@ -56,8 +56,9 @@ def copy_records(dataset, indices, *, seed=0, min_points=20, search=None):
                 except BadLightCurve:
                     continue  # flag would report "no usable period": no score to rank
             records.append((len(records), t, m, e, period))
-            n_points.append(len(t))
-            baseline.append(float(t[-1] - t[0]))
+            n, span = observed_sampling(t)
+            n_points.append(n)
+            baseline.append(span)
     return records, np.asarray(n_points, np.int64), np.asarray(baseline, np.float64)
 
 
