@@ -13,7 +13,18 @@ For one or more runs, on the run's VALIDATION stars of known classes:
    event's baseline; reported: AUROC of the run's novelty score, the
    fraction of events and of stars flagged at p95, and the same AUROC for an
    isolation forest and a feature forest's doubt (1 - max p) on light-curve
-   features (``rnngmm.scoring.features``) fitted on the run's training stars.
+   features (``rnngmm.scoring.features``) fitted on the run's training stars;
+3. mixed depth (the report's first page): every star thinned to a band drawn
+   at random (the five bands above, equally often), scored as one catalog and
+   ranked by the score ``rnngmm report`` ranks by; reported: each band's share
+   of the catalog and of its top 5 % and top 50 rows, and the Spearman
+   correlation of the score with the cleaned point count (a list that is
+   simply "the sparsest stars" has its top in 20-39 and a strongly negative
+   correlation).
+
+With two or more runs, the microlensing AUROCs of the first and the last
+run are compared by a paired bootstrap (event/star pairs resampled together);
+each run's per-object microlensing scores go to ``<out>/microlensing_scores_<k>.json``.
 
 Everything is scored through ``rnngmm.load_run(run).predict`` (the flag path):
 periods are the run's rule (a run that searches its own periods searches on
@@ -121,6 +132,46 @@ def paired_stars(curves, events, seed):
     return thinned, windowed
 
 
+def mixed_depth_copies(curves, seed):
+    """One copy per star thinned to a band drawn at random (stars too short for
+    the drawn band are thinned to the nearest band they reach); returns the
+    copies and each copy's band name."""
+    copies, names = [], []
+    for k, (t, m, e, p) in enumerate(curves):
+        rng = np.random.default_rng([seed, k, 11])
+        reachable = [b for b in POINT_BANDS if len(t) >= b[0]]
+        low, high = reachable[int(rng.integers(len(reachable)))] if reachable else POINT_BANDS[0]
+        if high is None or len(t) < low:
+            copies.append((t, m, e, p))
+        else:
+            copies.append((*subsample(t, m, e, int(rng.integers(low, min(high, len(t) + 1))),
+                                      rng), p))
+        names.append(band_name((low, high)))
+    return copies, np.asarray(names)
+
+
+def band_name(band):
+    return f"{band[0]}-{band[1] - 1}" if band[1] else f">={band[0]} (whole)"
+
+
+def mixed_depth(run, curves, search, seed):
+    """Shares of the point bands in the catalog and at the top of its ranking."""
+    from scipy.stats import spearmanr
+    copies, names = mixed_depth_copies(curves, seed)
+    table = predict(run, copies, search)
+    ok = np.asarray(table["status"]) == "ok"
+    score, names = score_column(table)[ok], names[ok]
+    n_points = np.asarray(table["n_points"], np.float64)[ok]
+    order = np.argsort(-score, kind="stable")
+    top5 = order[:max(1, int(round(0.05 * len(order))))]
+    bands = [band_name(b) for b in POINT_BANDS]
+    return {"n": int(ok.sum()),
+            "catalog_share": {b: float(np.mean(names == b)) for b in bands},
+            "top5pct_share": {b: float(np.mean(names[top5] == b)) for b in bands},
+            "top50_share": {b: float(np.mean(names[order[:50]] == b)) for b in bands},
+            "spearman_score_n_points": float(spearmanr(score, n_points).statistic)}
+
+
 def predict(run, curves, search):
     """The flag path's table; with ``search`` the periods are left to the run's search."""
     records = [(t, m, e, np.nan if search else p) for t, m, e, p in curves]
@@ -143,6 +194,26 @@ def auroc(known, novel):
     known, novel = known[np.isfinite(known)], novel[np.isfinite(novel)]
     y = np.r_[np.zeros(len(known)), np.ones(len(novel))]
     return float(roc_auc_score(y, np.r_[known, novel]))
+
+
+def paired_auroc_bootstrap(first, second, resamples=1000, seed=0):
+    """AUROC of two runs' scores on the same microlensing pairs, and the 95 %
+    interval of second - first over resampled event/star pairs (each event
+    and its paired star are drawn together)."""
+    out = {}
+    for form in ("a_thinned", "b_window"):
+        ev1, ev2 = np.asarray(first["events"]), np.asarray(second["events"])
+        st1, st2 = np.asarray(first[form]), np.asarray(second[form])
+        n = min(len(ev1), len(st1))
+        rng = np.random.default_rng(seed)
+        diffs = []
+        for _ in range(resamples):
+            k = rng.integers(0, n, n)
+            diffs.append(auroc(st2[k], ev2[k]) - auroc(st1[k], ev1[k]))
+        low, high = np.nanpercentile(diffs, [2.5, 97.5])
+        out[form] = {"first": auroc(st1[:n], ev1[:n]), "second": auroc(st2[:n], ev2[:n]),
+                     "difference_95": [float(low), float(high)]}
+    return out
 
 
 def features_of(curves):
@@ -185,8 +256,7 @@ def evaluate(run_dir, curves, labels, ml, seed):
         truth = labels[kept]
         by_class = {c: float(np.mean(np.asarray(table["anomaly_95"])[ok & (truth == c)]))
                     for c in np.unique(truth) if np.any(ok & (truth == c))}
-        name = f"{band[0]}-{band[1] - 1}" if band[1] else f">={band[0]} (whole)"
-        row["bands"][name] = {
+        row["bands"][band_name(band)] = {
             "n": int(ok.sum()), "flag95": flag_rate(table), "flag95_by_class": by_class,
             "accuracy": float(np.mean(np.asarray(table["predicted_class"])[ok] == truth[ok]))}
     for shift in ("gaia_like", "ztf_like"):
@@ -198,13 +268,16 @@ def evaluate(run_dir, curves, labels, ml, seed):
             "accuracy": float(np.mean(predicted[ok] == labels[ok])),
             "recall_by_class": {c: float(np.mean(predicted[ok & (labels == c)] == c))
                                 for c in np.unique(labels) if np.any(ok & (labels == c))}}
+    row["mixed_depth"] = mixed_depth(run, curves, search, seed)
     if ml is not None:
         events, thinned, windowed = ml
         ev = predict(run, [(*e, np.nan) for e in events], True)
         row["microlensing"] = {"events_flagged95": flag_rate(ev),
                                "events_scored": int(np.sum(np.asarray(ev["status"]) == "ok"))}
+        row["_scores"] = {"events": score_column(ev).tolist()}  # written apart, not printed
         for form, stars in (("a_thinned", thinned), ("b_window", windowed)):
             st = predict(run, stars, search)
+            row["_scores"][form] = score_column(st).tolist()
             row["microlensing"][form] = {
                 "auroc": auroc(score_column(st), score_column(ev)),
                 "auroc_energy": auroc(np.asarray(st["energy"], float),
@@ -233,13 +306,23 @@ def main(argv=None):
     if args.microlensing:
         events = read_microlensing(args.microlensing)
         ml = (events, *paired_stars(curves, events, args.seed))
-    rows = []
+    rows, scored = [], []
     for run_dir in args.runs:
         started = time.time()
         row = evaluate(run_dir, curves, labels, ml, args.seed)
         row["seconds"] = round(time.time() - started, 1)
+        scores = row.pop("_scores", None)
+        if scores is not None:
+            scored.append(scores)
+            with open(os.path.join(args.out, f"microlensing_scores_{len(rows)}.json"), "w") as f:
+                json.dump({"run": run_dir, **scores}, f)
         rows.append(row)
         print(json.dumps(row), flush=True)
+    if len(scored) >= 2:
+        result = {"paired_auroc_last_minus_first": paired_auroc_bootstrap(scored[0], scored[-1],
+                                                                          seed=args.seed)}
+        rows.append(result)
+        print(json.dumps(result), flush=True)
     if args.baselines and ml is not None:
         with Dataset(path) as dataset:
             position = {str(i): n for n, i in enumerate(dataset.ids)}
