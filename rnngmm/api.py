@@ -8,11 +8,20 @@ and the result has the flag table's result columns.
 Accepted inputs
 ---------------
 - ``predict(time, mag, err, period=P)``: one light curve (arrays);
-- ``predict([(time, mag, err), (time, mag, err, period), ...])``: several;
+- ``predict([(time, mag, err), (time, mag, err, period), ...])``: several (an
+  item may also be a :class:`~rnngmm.flagging.sources.BandedRecord`: one star
+  of several bands, as ``rnngmm similar --band V g`` embeds a file);
 - ``predict(table)``: an astropy ``Table`` or ``TimeSeries`` holding one light
   curve, or many told apart by an ``id`` column; a ``period`` column (first
   value per object) gives catalog periods. A ``TimeSeries``'s ``time`` column
   is converted to MJD.
+
+Bands: a table whose ``band`` column (``band_col=``) holds several bands is
+refused unless ``band=`` picks them: ``band="r"`` scores the r rows only (as
+``rnngmm flag --band r``); ``band=("g", "r")`` gives one row per star scored
+on all its bands' chunks, with the per-band columns of ``rnngmm flag --band g
+r`` (:func:`rnngmm.object_table.band_columns`). The run's model learned one
+band: every band is scored as that band's light curves were.
 """
 
 import dataclasses
@@ -22,10 +31,10 @@ from astropy.table import Table
 
 from rnngmm.errors import InputError
 from rnngmm.flagging.scorer import ModelScorer
-from rnngmm.flagging.sources import ObjectRecord
+from rnngmm.flagging.sources import BandedRecord, ObjectRecord
 from rnngmm.flagging.stream import score_batch
 from rnngmm.log import native_stderr_filtered
-from rnngmm.object_table import describe_columns, result_columns, text_column
+from rnngmm.object_table import band_columns, describe_columns, result_columns, text_column
 from rnngmm.rundir import LoadedRun
 from rnngmm.rundir import load_run as load_run_directory
 
@@ -36,27 +45,95 @@ def _as_days(column):
     return np.asarray(mjd if mjd is not None else column, dtype=np.float64)
 
 
-def _records_from_table(table, *, id_col, time_col, mag_col, err_col, period_col, period):
+def asked_bands(band):
+    """The bands ``band=`` asks for: None, or a tuple of distinct names in order.
+
+    Raises
+    ------
+    InputError
+        For an empty or repeated choice.
+    """
+    if band is None:
+        return None
+    names = (str(band),) if isinstance(band, str) else tuple(str(b) for b in band)
+    if not names:
+        raise InputError("band= names no band; give one (band='r') or several "
+                         "(band=('g', 'r'))")
+    repeated = sorted({b for b in names if names.count(b) > 1})
+    if repeated:
+        raise InputError(f"band= repeats {', '.join(repeated)}")
+    return names
+
+
+def _band_rows(table, band_col, bands):
+    """Band of each row of ``table`` and the bands kept; refuses a table of
+    several bands when ``band=`` picks none."""
+    if band_col not in table.colnames:
+        if bands is not None:
+            raise InputError(f"band={bands if len(bands) > 1 else bands[0]!r}: the table "
+                             f"has no band column {band_col!r} (name it with band_col=)")
+        return None
+    values = np.asarray(table[band_col]).astype(str)
+    present = list(dict.fromkeys(values))
+    if bands is None:
+        if len(present) > 1:
+            raise InputError(f"the table holds several bands in column {band_col!r} "
+                             f"({', '.join(present)}): pick one with band={present[0]!r}, "
+                             f"or several with band={tuple(present)!r} for one row per "
+                             "star scored on all of them; light curves of different "
+                             "bands are never merged")
+        return None
+    absent = [b for b in bands if b not in present]
+    if len(absent) == len(bands):
+        raise InputError(f"no rows of band(s) {', '.join(absent)} in column {band_col!r} "
+                         f"(bands present: {', '.join(present) or 'none'})")
+    return values
+
+
+def _records_from_table(table, *, id_col, time_col, mag_col, err_col, period_col, period,
+                        band_col="band", band=None):
     for name in (time_col, mag_col, err_col):
         if name not in table.colnames:
             raise InputError(f"table has no column {name!r} (columns: {table.colnames}); "
                              "name the columns with time_col=, mag_col=, err_col=")
+    bands = asked_bands(band)
+    row_band = _band_rows(table, band_col, bands)
     time = _as_days(table[time_col])
     mag = np.asarray(table[mag_col], np.float64)
     err = np.asarray(table[err_col], np.float64)
     periods = (np.asarray(table[period_col], np.float64) if period_col in table.colnames
                else np.full(len(table), np.nan))
-    if id_col not in table.colnames:  # one light curve
+    ids = (np.asarray(table[id_col]).astype(str) if id_col in table.colnames
+           else np.full(len(table), "0"))
+    if id_col not in table.colnames and row_band is None:
         value = (periods[0] if len(periods) else np.nan) if period is None else float(period)
         return ["0"], [(time, mag, err, value)]
-    ids = np.asarray(table[id_col]).astype(str)
     order, records = [], []
     for object_id in dict.fromkeys(ids):  # first-appearance order
         rows = ids == object_id
         value = periods[rows][0] if period is None else _period_of(period, object_id)
         order.append(object_id)
-        records.append((time[rows], mag[rows], err[rows], value))
+        if row_band is None:
+            records.append((time[rows], mag[rows], err[rows], value))
+            continue
+        # a picked band missing from an id: its row says so (BandedRecord's reason)
+        record = _banded_record(rows, row_band, bands, time, mag, err, value)
+        if len(bands) == 1 and record.bands:
+            record = (*record.bands[bands[0]], value)
+        records.append(record)
     return order, records
+
+
+def _banded_record(rows, row_band, bands, time, mag, err, period):
+    """One star's rows as a ``BandedRecord`` of ``bands``."""
+    read, missing = {}, {}
+    for name in bands:
+        mine = rows & (row_band == name)
+        if mine.any():
+            read[name] = (time[mine], mag[mine], err[mine])
+        else:
+            missing[name] = f"no rows of band {name}"
+    return BandedRecord(read, missing, float(period), "catalog")
 
 
 def _period_of(period, object_id):
@@ -67,24 +144,34 @@ def _period_of(period, object_id):
 
 def light_curve_records(data, mag=None, err=None, *, period=None, ids=None, id_col="id",
                         time_col="time", mag_col="mag", err_col="err",
-                        period_col="period"):
+                        period_col="period", band_col="band", band=None):
     """Normalise the accepted inputs to ``(ids, [(time, mag, err, period), ...])``.
+
+    A table with ``band=`` naming several bands gives a ``BandedRecord`` per
+    star instead of a tuple.
 
     Raises
     ------
     InputError
-        For an input of no accepted shape.
+        For an input of no accepted shape, a table of several bands without
+        ``band=``, or ``band=`` without a band column.
     """
     if hasattr(data, "colnames"):
         return _records_from_table(data, id_col=id_col, time_col=time_col, mag_col=mag_col,
-                                   err_col=err_col, period_col=period_col, period=period)
+                                   err_col=err_col, period_col=period_col, period=period,
+                                   band_col=band_col, band=band)
+    if band is not None:
+        raise InputError("band= applies to a table input with a band column; give "
+                         "arrays of one band")
     if mag is not None:
         if err is None:
             raise InputError("predict(time, mag, err): err is required")
         value = np.nan if period is None else float(period)
         records = [(data, mag, err, value)]
-    elif isinstance(data, (list, tuple)) and all(len(item) in (3, 4) for item in data):
-        records = [(item[0], item[1], item[2],
+    elif isinstance(data, (list, tuple)) and all(
+            isinstance(item, BandedRecord) or len(item) in (3, 4) for item in data):
+        records = [item if isinstance(item, BandedRecord) else
+                   (item[0], item[1], item[2],
                     item[3] if len(item) == 4 else (np.nan if period is None else period))
                    for item in data]
     else:
@@ -96,15 +183,22 @@ def light_curve_records(data, mag=None, err=None, *, period=None, ids=None, id_c
     return ids, records
 
 
-def score_light_curves(run, ids, records, *, batch_size=512):
-    """RowResults of ``records`` on the flag path, in order."""
-    items = [(k, ObjectRecord(np.asarray(t, np.float64), np.asarray(m, np.float64),
-                              np.asarray(e, np.float64), float(p), "catalog"))
-             for k, (t, m, e, p) in enumerate(records)]
+def _record(item):
+    if isinstance(item, BandedRecord):
+        return item
+    t, m, e, p = item
+    return ObjectRecord(np.asarray(t, np.float64), np.asarray(m, np.float64),
+                        np.asarray(e, np.float64), float(p), "catalog")
+
+
+def score_light_curves(run, ids, records, *, batch_size=512, bands=None):
+    """RowResults of ``records`` on the flag path, in order (``bands``: the band
+    names of ``BandedRecord`` records, for the per-band results)."""
+    items = [(k, _record(item)) for k, item in enumerate(records)]
     scorer = ModelScorer(run.model, run.novelty, batch_size)
     # XLA prints its start-up lines on the first compiled call
     with native_stderr_filtered():
-        return score_batch(items, scorer, run.preprocessing, run.chunking)
+        return score_batch(items, scorer, run.preprocessing, run.chunking, bands=bands)
 
 
 def predict_table(run, ids, results, percentiles):
@@ -116,13 +210,29 @@ def predict_table(run, ids, results, percentiles):
             period_source=results.period_source, prob=results.prob,
             n_chunks=results.n_chunks, energy=results.energy,
             n_points=results.n_points, baseline=results.baseline,
+            sampling_points=results.sampling_points,
             class_names=run.class_names, novelty=run.novelty,
             percentiles=percentiles).items():
         table[name] = values
+    for name, values in band_columns(results, run.class_names, run.novelty).items():
+        table[name] = values
     table.meta["run_id"] = run.run_id
     table.meta["class_names"] = list(run.class_names)
+    if results.bands:
+        table.meta["bands"] = list(results.bands)
     return describe_columns(table, run.novelty.novelty_score,
-                            run.novelty.conditions_on_sampling)
+                            run.novelty.conditions_on_sampling, bands=results.bands or ())
+
+
+def _several(band, records=()):
+    """The bands of ``band=`` when it names several (one row per star), else
+    those of the ``BandedRecord`` inputs (in first-seen order), else None."""
+    bands = asked_bands(band)
+    if bands is not None:
+        return bands if len(bands) > 1 else None
+    seen = [b for r in records if isinstance(r, BandedRecord)
+            for b in (*r.bands, *r.missing)]
+    return tuple(dict.fromkeys(seen)) or None
 
 
 def codes_of(run, results):
@@ -142,7 +252,7 @@ class Run(LoadedRun):
     """
 
     def predict(self, data, mag=None, err=None, *, period=None, ids=None,
-                percentiles=(80.0, 95.0, 99.0), batch_size=512, **columns):
+                percentiles=(80.0, 95.0, 99.0), batch_size=512, band=None, **columns):
         """Classify light curves and flag anomalies, as ``rnngmm flag`` does.
 
         Parameters
@@ -161,27 +271,35 @@ class Run(LoadedRun):
         percentiles : sequence of float
             Anomaly thresholds (percentiles of the training energies).
         batch_size : int
+        band : str or sequence of str, optional
+            For a table with a band column (``band_col``, default ``"band"``):
+            the band to score, or several bands for one row per star scored
+            on all their chunks, with per-band columns (see :mod:`rnngmm.api`).
+            A table holding several bands needs it.
         **columns
-            ``id_col``, ``time_col``, ``mag_col``, ``err_col``, ``period_col``
-            of a table input.
+            ``id_col``, ``time_col``, ``mag_col``, ``err_col``, ``period_col``,
+            ``band_col`` of a table input.
 
         Returns
         -------
         astropy.table.Table
             ``id`` then the flag table's result columns: ``status``, period,
             class probabilities, ``energy`` (HIGHER = more anomalous), its
-            percentile and ``anomaly_<p>`` flags; one row per light curve.
+            percentile and ``anomaly_<p>`` flags; one row per light curve
+            (per star with several bands).
         """
         names, records = light_curve_records(data, mag, err, period=period, ids=ids,
-                                                 **columns)
-        results = score_light_curves(self, names, records, batch_size=batch_size)
+                                             band=band, **columns)
+        results = score_light_curves(self, names, records, batch_size=batch_size,
+                                     bands=_several(band, records))
         return predict_table(self, names, results, percentiles)
 
     def embed(self, data, mag=None, err=None, *, period=None, ids=None, batch_size=512,
-              **columns):
+              band=None, **columns):
         """Latent codes of light curves (mean over each object's chunks).
 
-        Same inputs as :meth:`predict`.
+        Same inputs as :meth:`predict`. With several bands the code is the
+        star's: the mean over all its bands' chunks.
 
         Returns
         -------
@@ -189,9 +307,10 @@ class Run(LoadedRun):
             NaN rows for objects that could not be scored (``predict`` says why).
         """
         names, records = light_curve_records(data, mag, err, period=period, ids=ids,
-                                                 **columns)
+                                             band=band, **columns)
         return codes_of(self, score_light_curves(self, names, records,
-                                                         batch_size=batch_size))
+                                                 batch_size=batch_size,
+                                                 bands=_several(band, records)))
 
 
 def load_run(run_dir):

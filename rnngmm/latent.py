@@ -7,6 +7,9 @@ of ``rnngmm report`` (and usable from Python). They read the flag table that
 the mean latent code in the columns ``code_0 .. code_{E-1}``, NaN where
 ``status`` is not ``"ok"``.
 
+Several bands: a table flagged with ``--band g r`` has one row per star, and
+its code is the STAR's (the mean over all its bands' chunks), never one band's.
+
 Distances
 ---------
 Neighbours are Euclidean in *standardised* code space: every code component

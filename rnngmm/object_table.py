@@ -28,6 +28,22 @@ Columns, in order (each command puts its own identifying columns first)::
                        class (``predicted_class`` and ``prob_<class>`` then hold the
                        probabilities re-weighted to the catalog's class mix)
 
+Stars read in several bands (``--band g r``; the run's model learned one band)
+are scored on ALL their usable bands' chunks: the columns above describe the
+star (``n_points`` and ``baseline`` over its scored bands), and
+:func:`band_columns` adds, after them::
+
+    bands_used               the bands scored, "g,r"
+    bands_missing            "band: reason" of the bands asked for and not scored
+    predicted_class_<b>      class of band b's chunks alone ("" if not scored)
+    energy_percentile_<b>    percentile of band b's novelty score alone
+    n_points_<b>             cleaned points of band b scored (0 if not scored)
+    colour_<b1>_<b2>         mean cleaned magnitude of b1 minus that of b2, for
+                             each adjacent pair in the order given (NaN when
+                             either band is not scored)
+
+With one band none of these columns appear.
+
 Rows that were not scored have NaN numbers, empty strings and False flags.
 """
 
@@ -62,10 +78,11 @@ def class_column(name):
 NETWORK_CLASS = "network_class"
 
 
-def reserved_columns(class_names, percentiles):
+def reserved_columns(class_names, percentiles, bands=None):
     """Every result column name (pass-through columns must avoid them)."""
     return (set(RESULT_COLUMNS) | {NETWORK_CLASS} | {class_column(c) for c in class_names}
-            | {anomaly_column(p) for p in percentiles})
+            | {anomaly_column(p) for p in percentiles}
+            | (set(band_column_info(bands)) if bands else set()))
 
 
 def text_column(values):
@@ -86,7 +103,8 @@ def _predicted(ok, prob, class_names):
 
 
 def result_columns(*, status, period, period_source, prob, n_chunks, energy, class_names,
-                   novelty, percentiles, thresholds=None, n_points=None, baseline=None):
+                   novelty, percentiles, thresholds=None, n_points=None, baseline=None,
+                   sampling_points=None):
     """The result columns of :data:`RESULT_COLUMNS` plus class and anomaly columns.
 
     Parameters
@@ -110,6 +128,10 @@ def result_columns(*, status, period, period_source, prob, n_chunks, energy, cla
     n_points, baseline : array_like, shape (n,), optional
         Cleaned points and baseline (days) of each object (needed when the run
         conditions its score on the sampling); default 0 and NaN.
+    sampling_points : array_like, shape (n,), optional
+        The points the sampling-conditioned score is conditioned on (default
+        ``n_points``; a star of several bands: the mean cleaned points per
+        scored band, ``RowResults.sampling_points``).
 
     Returns
     -------
@@ -127,13 +149,14 @@ def result_columns(*, status, period, period_source, prob, n_chunks, energy, cla
                 else np.asarray(n_points, np.int64))
     baseline = (np.full(len(status), np.nan) if baseline is None
                 else np.asarray(baseline, np.float64))
+    conditioning = n_points if sampling_points is None else np.asarray(sampling_points)
     score = np.full(len(status), np.nan)
     energy_percentile = np.full(len(status), np.nan)
     scored = ok & np.isfinite(energy)
     if scored.any():
         score[scored] = novelty.novelty_scores(energy[scored], best[scored],
                                                np.max(prob[scored], axis=1),
-                                               n_points=n_points[scored],
+                                               n_points=conditioning[scored],
                                                baseline=baseline[scored])
         energy_percentile[scored] = novelty.score_percentile(score[scored])
     columns = {"status": status,
@@ -154,6 +177,94 @@ def result_columns(*, status, period, period_source, prob, n_chunks, energy, cla
     for percentile in percentiles:
         columns[anomaly_column(percentile)] = scored & (score > thresholds[float(percentile)])
     return columns
+
+
+def band_columns(results, class_names, novelty):
+    """The per-band columns of stars read in several bands (module docstring).
+
+    Each band's class, energy percentile and novelty score come from the mean
+    over that band's chunks alone, ranked like a star's (conditioned, for a
+    run with a sampling reference, on the band's own points and baseline).
+
+    Parameters
+    ----------
+    results : rnngmm.flagging.results.RowResults
+        With ``bands`` (None gives no columns).
+    class_names : sequence of str
+    novelty : rnngmm.novelty.mixture.GMMNovelty
+
+    Returns
+    -------
+    dict of str to ndarray
+        In column order.
+    """
+    bands = results.bands
+    if not bands:
+        return {}
+    ok = text_column(results.status) == OK
+    n = len(ok)
+    chunks = np.asarray(results.band_n_chunks, np.int64).reshape(n, len(bands))
+    used = ok[:, None] & (chunks > 0)
+    band_prob = np.asarray(results.band_prob, np.float64).reshape(n, len(bands), -1)
+    energy = np.asarray(results.band_energy, np.float64).reshape(n, len(bands))
+    points = np.asarray(results.band_n_points, np.int64).reshape(n, len(bands))
+    baseline = np.asarray(results.band_baseline, np.float64).reshape(n, len(bands))
+    mag = np.where(used, np.asarray(results.band_mag, np.float64).reshape(n, len(bands)),
+                   np.nan)
+    names = np.asarray(bands, dtype=object)
+    columns = {"bands_used": text_column([",".join(names[row]) for row in used]),
+               "bands_missing": text_column(np.where(ok, results.bands_missing, ""))}
+    for i, band in enumerate(bands):
+        scored = used[:, i] & np.isfinite(energy[:, i])
+        best, predicted, _ = _predicted(scored, band_prob[:, i, :], class_names)
+        percentile = np.full(n, np.nan)
+        if scored.any():
+            score = novelty.novelty_scores(energy[scored, i], best[scored],
+                                           np.max(band_prob[scored, i, :], axis=1),
+                                           n_points=points[scored, i],
+                                           baseline=baseline[scored, i])
+            percentile[scored] = novelty.score_percentile(score)
+        columns[f"predicted_class_{band}"] = predicted
+        columns[f"energy_percentile_{band}"] = percentile
+        columns[f"n_points_{band}"] = np.where(used[:, i], points[:, i], 0).astype(np.int64)
+    for i, (first, second) in enumerate(zip(bands, bands[1:])):
+        columns[colour_column(first, second)] = mag[:, i] - mag[:, i + 1]
+    return columns
+
+
+def colour_column(first, second):
+    """Name of the colour column of adjacent bands ``first`` and ``second``."""
+    return f"colour_{first}_{second}"
+
+
+def band_column_info(bands, novelty_score=None, conditioned=False):
+    """``{column: (unit, description)}`` of the per-band columns of ``bands``."""
+    bands = [str(b) for b in bands or ()]
+    if not bands:
+        return {}
+    score = f"the run's novelty score {novelty_score}" if novelty_score else "the novelty score"
+    among = "known stars observed alike" if conditioned else "the run's training objects"
+    info = {"bands_used": (None, "bands scored, in the order given: the star's class, "
+                                 "energy and novelty score are means over ALL their chunks "
+                                 "(each band cleaned and chunked on its own, one period "
+                                 "per star); n_points and baseline are over them"),
+            "bands_missing": (None, "'band: reason' of each band asked for and not scored "
+                                    "(not read, too few points, no chunk), '; '-joined; the "
+                                    "star is scored from the bands it has")}
+    for band in bands:
+        info[f"predicted_class_{band}"] = (
+            None, f"class with the highest mean probability over band {band}'s chunks "
+                  "alone ('' when the band was not scored)")
+        info[f"energy_percentile_{band}"] = (
+            "%", f"percent of {among} with a lower {score}, computed from band {band}'s "
+                 "chunks alone (NaN when the band was not scored)")
+        info[f"n_points_{band}"] = (None, f"cleaned points of band {band} scored (0 when "
+                                          "it was not scored: bands_missing says why)")
+    for first, second in zip(bands, bands[1:]):
+        info[colour_column(first, second)] = (
+            "mag", f"colour {first}-{second}: mean cleaned magnitude of band {first} minus "
+                   f"that of band {second} (NaN when either band was not scored)")
+    return info
 
 
 def prior_adjusted_columns(columns, adjusted_prob, class_names):
@@ -293,7 +404,7 @@ def column_info(name, novelty_score=None, conditioned=False):
     return None
 
 
-def describe_columns(table, novelty_score=None, conditioned=None):
+def describe_columns(table, novelty_score=None, conditioned=None, bands=None):
     """Set ``unit`` and ``description`` on every result column of ``table`` (in place).
 
     Parameters
@@ -306,6 +417,9 @@ def describe_columns(table, novelty_score=None, conditioned=None):
     conditioned : bool, optional
         The run conditions its score on the sampling; default
         ``table.meta["sampling_conditioned"]`` when present, else False.
+    bands : sequence of str, optional
+        Band names of a table of stars read in several bands (describes
+        :func:`band_columns`); default ``table.meta["bands"]`` when present.
 
     Returns
     -------
@@ -324,6 +438,14 @@ def describe_columns(table, novelty_score=None, conditioned=None):
         if unit is not None:
             table[name].unit = unit
         table[name].description = description
+    if bands is None:
+        bands = table.meta.get("bands")
+    for name, (unit, description) in band_column_info(bands, novelty_score,
+                                                      conditioned).items():
+        if name in table.colnames:
+            if unit is not None:
+                table[name].unit = unit
+            table[name].description = description
     return table
 
 

@@ -37,9 +37,9 @@ from rnngmm.io.dataset import create_column, streamed_dataset
 from rnngmm.io.dataset_parts import (STR as _STR, PartWriter, block_owner, check_free_space,
                                join_parts, remove_pieces)
 from rnngmm.io.rejects import rejects_writer
-from rnngmm.io.readers import (DEFAULT_TEMPLATES, READERS, TABLE_FORMATS, check_reader_options,
-                         check_template, locate_lightcurve, read_lightcurve,
-                         read_table_objects)
+from rnngmm.io.readers import (DEFAULT_TEMPLATES, ONE_BAND_NOTE, READERS, TABLE_FORMATS,
+                               check_reader_options, check_template, locate_lightcurve,
+                               read_lightcurve, read_table_objects, reader_bands)
 from rnngmm.lightcurves.objects import MIN_CATALOG_PERIOD, Preprocessing, prepare_object
 from rnngmm.lightcurves.periods import MAX_PERIOD, MIN_PERIOD
 from rnngmm.progress import Progress
@@ -73,12 +73,14 @@ class PrepareConfig:
     catalog_format : str, optional
         astropy format of the catalog (guessed from the suffix when None).
     template : str, optional
-        Per-object file name, e.g. ``"{id}.dat"`` (format default when None).
+        Per-object file name, e.g. ``"{id}.dat"`` (format default when None);
+        a ``{band}`` field is filled with the band (``"{id}_{band}.tbl"``).
     reader_options : dict
         Passed to the reader (``filter`` for asassn; column names, ``band_col``,
         ``band``, ``flux_col``, ``flux_err_col``, ``zero_point`` and
         ``table_format`` for table, ztf and gaia; see
-        :func:`rnngmm.io.readers.check_reader_options`).
+        :func:`rnngmm.io.readers.check_reader_options`). One band: a model
+        learns one band, so several bands are refused (InputError).
     lc_id_col : str
         Id column when ``lightcurves`` is one long table. A Parquet long table
         is read per rank, only the rows of that rank's objects; another long
@@ -158,8 +160,11 @@ class PrepareConfig:
             raise InputError(f"--lightcurves {self.lightcurves!r} is a file: one long "
                              f"table needs --format {', '.join(TABLE_FORMATS)} "
                              "(or give a directory)")
-        check_reader_options(self.format, self.reader_options)
-        check_template(self.template or DEFAULT_TEMPLATES[self.format])
+        options = check_reader_options(self.format, self.reader_options)
+        if "bands" in options:
+            raise InputError(f"--band {' '.join(options['bands'])}: {ONE_BAND_NOTE}; give "
+                             "one --band value")
+        check_template(self.template or DEFAULT_TEMPLATES[self.format], reader_bands(options))
         out_dir = os.path.dirname(os.path.abspath(self.output))
         if not os.path.isdir(out_dir):
             raise InputError(f"--output directory {out_dir!r} does not exist")
@@ -256,8 +261,10 @@ def _loader(config, ids=None):
     if os.path.isdir(config.lightcurves):
         template = config.template or DEFAULT_TEMPLATES[config.format]
 
+        band = (reader_bands(options) or (None,))[0]  # fills a {band} field, if any
+
         def load(object_id, counts):
-            path = locate_lightcurve(config.lightcurves, object_id, template)
+            path = locate_lightcurve(config.lightcurves, object_id, template, band=band)
             return read_lightcurve(path, config.format, counts, **options)
         return load
     objects = read_table_objects(config.lightcurves, config.lc_id_col, ids=ids(),

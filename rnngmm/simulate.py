@@ -21,6 +21,13 @@ cameras with small zero-point offsets, errors growing towards the ~17 mag
 limit, occasional outliers, and non-detections (written ``>limit`` with error
 99.99) when the star is fainter than the night's limit. Everything is drawn
 from a seeded ``numpy.random.Generator``, one independent stream per object.
+
+Opt-in (``rnngmm simulate --bands g r``): the same classes seen in several
+bands at once, each band with its own epochs, class-dependent amplitude
+ratios between bands and class-dependent colours (see
+:func:`simulate_bands_object` and the comment above :data:`BAND_WAVELENGTHS`),
+written as ``--format table`` files with a band column, or one file per band.
+The default sample does not change.
 """
 
 import os
@@ -292,14 +299,19 @@ def simulate_sample(n_per_class, n_novel, seed=0, classes=CLASSES,
     min_points, max_points : int
         Range of V-band exposures per star.
     """
+    for k, label, rng in _shuffled_labels(n_per_class, n_novel, classes, novel_classes, seed):
+        yield simulate_object(f"ASASSN-SIM-{k + 1:05d}", label, rng, min_points, max_points)
+
+
+def _shuffled_labels(n_per_class, n_novel, classes, novel_classes, seed):
+    """``(k, label, rng)`` of a seeded, shuffled sample: one random stream per star."""
     labels = [c for c in classes for _ in range(n_per_class)]
     labels += [c for c in novel_classes for _ in range(n_novel)]
     root = np.random.SeedSequence(seed)
     order = np.random.default_rng(root.spawn(1)[0]).permutation(len(labels))
     streams = root.spawn(len(labels) + 1)[1:]
     for k, i in enumerate(order):
-        rng = np.random.default_rng(streams[k])
-        yield simulate_object(f"ASASSN-SIM-{k + 1:05d}", labels[i], rng, min_points, max_points)
+        yield k, labels[i], np.random.default_rng(streams[k])
 
 
 def _catalog_line(obj, n_rows):
@@ -325,6 +337,239 @@ def write_sample(objects, output_dir):
                 handle.write(",".join(LIGHTCURVE_COLUMNS) + "\n")
                 handle.write("\n".join(obj.rows) + "\n")
         catalog.append(_catalog_line(obj, len(obj.rows)))
+    with atomic_path(os.path.join(output_dir, "catalog.csv")) as tmp:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(catalog) + "\n")
+    return len(catalog) - 1
+
+
+# ------------------------------------------------------ several bands (opt-in)
+# ``rnngmm simulate --bands g r``: the same stars seen in several bands at once,
+# as ZTF (g, r, i) or Gaia (G, BP, RP) deliver them. The physics is kept simple:
+#
+# - each band has its own epochs: the bands share the survey's seasons but are
+#   observed on nights chosen independently, each with its own number of
+#   exposures (drawn in [min_points, max_points] per band);
+# - one star, one signal: the class's simulator is called once over every
+#   band's epochs (same period, phase, fades); band ``b`` sees the signal
+#   scaled by ``(wavelength_b / 622 nm) ** -beta`` with a class-dependent
+#   ``beta`` (:data:`BAND_PHYSICS`): pulsators vary more in the blue
+#   (RRab A_g / A_r ~ 1.35), Miras and semi-regulars much more, spotted stars
+#   somewhat more, eclipsing binaries are nearly grey (beta ~ 0.1), and the
+#   dust fades of R CrB stars are deeper in the blue (extinction ~ 1/lambda);
+# - colours: each band's mean magnitude is the 622 nm (r) magnitude plus
+#   ``(g - r) * x(lambda)``, with ``x`` linear in 1/lambda (x(g) = 1,
+#   x(r) = 0, so r - i ~ 0.6 (g - r)); the star's g - r is its class's
+#   intrinsic colour (range in :data:`BAND_PHYSICS`) plus a reddening
+#   E(g - r) drawn in [0, 0.25];
+# - errors grow towards the 17 mag limit of every band (:func:`photometric_error`),
+#   each band has a small zero-point offset, a few outliers, and epochs
+#   fainter than the night's limit are not written (no non-detection rows).
+
+#: Effective wavelengths (nm) of common band names. A name not listed is
+#: placed by its position in the list given: 450 nm for the first band to
+#: 900 nm for the last (so list unknown bands blue to red).
+BAND_WAVELENGTHS = {"u": 355.0, "U": 365.0, "B": 445.0, "g": 475.0, "BP": 511.0,
+                    "V": 551.0, "r": 622.0, "G": 640.0, "R": 658.0, "i": 763.0,
+                    "RP": 777.0, "I": 806.0, "z": 905.0, "y": 1000.0, "J": 1235.0,
+                    "H": 1662.0, "K": 2159.0}
+#: Wavelength (nm) at which a star's catalog ``mean_mag`` and ``amplitude`` hold (r).
+REFERENCE_WAVELENGTH = 622.0
+_G_WAVELENGTH = 475.0
+#: Per class: amplitude exponent ``beta`` (amplitude ~ wavelength ** -beta) and
+#: the range of the intrinsic g - r colour (mag).
+BAND_PHYSICS = {"CEPH": (1.0, (0.4, 1.0)), "DSCT": (0.9, (0.0, 0.3)),
+                "ECL": (0.1, (0.1, 0.9)), "RRAB": (1.1, (0.15, 0.45)),
+                "RRCD": (1.0, (0.1, 0.3)), "M": (2.0, (1.3, 2.0)),
+                "ROT": (0.7, (0.6, 1.4)), "SR": (1.5, (0.9, 1.6)),
+                "RCB": (1.0, (0.5, 1.0))}
+#: Columns of a several-band light-curve CSV (read by ``--format table``).
+BAND_LIGHTCURVE_COLUMNS = ("time", "mag", "err", "band")
+
+
+@dataclass
+class SimulatedBandsObject:
+    """One simulated star seen in several bands.
+
+    Attributes
+    ----------
+    id, label : str
+    period : float
+        Days; NaN for aperiodic classes.
+    mean_mag, amplitude : float
+        At the reference wavelength (622 nm, r).
+    class_prob : float
+    bands : dict
+        ``{band: (time, mag, err)}`` arrays, in the order the bands were given.
+    mean_mags, amplitudes : dict
+        ``{band: value}``: each band's mean magnitude and amplitude.
+    """
+
+    id: str
+    label: str
+    period: float
+    mean_mag: float
+    amplitude: float
+    class_prob: float
+    bands: dict
+    mean_mags: dict
+    amplitudes: dict
+
+
+def band_wavelengths(bands):
+    """``{band: wavelength in nm}``: :data:`BAND_WAVELENGTHS`, else by position."""
+    n = len(bands)
+    return {b: BAND_WAVELENGTHS.get(b, 450.0 + 450.0 * k / max(n - 1, 1))
+            for k, b in enumerate(bands)}
+
+
+def colour_factor(wavelength):
+    """``x(lambda)``: a band's mean magnitude minus r's, in units of g - r."""
+    return ((1.0 / wavelength - 1.0 / REFERENCE_WAVELENGTH)
+            / (1.0 / _G_WAVELENGTH - 1.0 / REFERENCE_WAVELENGTH))
+
+
+def multiband_cadence(rng, counts):
+    """Sorted epochs of each band: shared seasons, nights drawn per band.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    counts : sequence of int
+        Exposures wanted in each band (a band may get fewer when its
+        seasons have too few nights).
+
+    Returns
+    -------
+    list of ndarray
+    """
+    season_length = rng.uniform(150, 260)
+    density = rng.uniform(0.3, 0.7)
+    # 1-2 exposures a night; at least 3 seasons so even Mira periods repeat.
+    n_seasons = int(np.clip(round(max(counts) / 1.5 / (season_length * density)), 3, 6))
+    first = SURVEY_START + rng.uniform(0, 365)
+    nights = np.concatenate([np.arange(np.floor(first + 365.25 * s),
+                                       np.floor(first + 365.25 * s + season_length))
+                             for s in range(n_seasons)])
+    epochs = []
+    for n in counts:
+        per_night = rng.choice([1, 2], p=[0.6, 0.4], size=int(n))
+        n_nights = min(int(np.searchsorted(np.cumsum(per_night), n)) + 1, len(nights))
+        chosen = np.sort(rng.choice(nights, size=n_nights, replace=False))
+        repeats = per_night[:n_nights]
+        start = np.repeat(chosen + rng.uniform(0.55, 0.85, n_nights), repeats)
+        dither = np.concatenate([np.arange(c) for c in repeats]) * 0.02  # ~30 min apart
+        epochs.append((start + dither)[:int(n)])
+    return epochs
+
+
+def _observe_band(rng, times, true_mag, limit=17.0):
+    """(time, mag, err) of the epochs detected in one band."""
+    n = len(times)
+    err = photometric_error(true_mag, limit) * rng.uniform(0.95, 1.05, n)
+    observed = true_mag + rng.normal(0, 1, n) * err + rng.normal(0, 0.01)  # band zero point
+    outlier = rng.uniform(size=n) < rng.uniform(0.002, 0.01)
+    observed[outlier] += rng.choice([-1, 1, 1], size=outlier.sum()) * rng.uniform(0.3, 1.0, outlier.sum())
+    detected = observed < limit + 0.3 + rng.normal(0, 0.3, n)
+    return times[detected], np.round(observed[detected], 4), np.round(err[detected], 4)
+
+
+def simulate_bands_object(object_id, label, rng, bands, min_points=100, max_points=400):
+    """Simulate one star of class ``label`` in each of ``bands`` (see the
+    comment above :data:`BAND_WAVELENGTHS` for the physics)."""
+    wavelengths = band_wavelengths(bands)
+    counts = rng.integers(min_points, max_points + 1, size=len(bands))
+    epochs = multiband_cadence(rng, counts)
+    # One call over every band's epochs: one star (same period, phase, fades).
+    delta, period, amplitude = SIMULATORS[label](rng, np.concatenate(epochs))
+    delta = delta - np.median(delta)
+    beta_mean, colour_range = BAND_PHYSICS.get(label, (1.0, (0.3, 1.0)))
+    beta = max(rng.normal(beta_mean, 0.1), 0.0)
+    g_minus_r = rng.uniform(*colour_range) + rng.uniform(0.0, 0.25)  # intrinsic + reddening
+    if label == "M":
+        mean_mag = rng.uniform(9.0, 12.5) + amplitude / 2  # bright at maximum
+    else:
+        mean_mag = rng.uniform(11.0, 16.3)
+    observed, mean_mags, amplitudes = {}, {}, {}
+    edges = np.cumsum([0] + [len(e) for e in epochs])
+    for k, band in enumerate(bands):
+        ratio = (wavelengths[band] / REFERENCE_WAVELENGTH) ** -beta
+        mean_mags[band] = float(mean_mag + g_minus_r * colour_factor(wavelengths[band]))
+        amplitudes[band] = float(amplitude * ratio)
+        true_mag = mean_mags[band] + ratio * delta[edges[k]:edges[k + 1]]
+        observed[band] = _observe_band(rng, epochs[k], true_mag)
+    class_prob = float(np.clip(rng.beta(12, 1), 0.3, 1.0))
+    return SimulatedBandsObject(object_id, label, float(period), float(mean_mag),
+                                float(amplitude), class_prob, observed, mean_mags, amplitudes)
+
+
+def simulate_bands_sample(n_per_class, n_novel, bands, seed=0, classes=CLASSES,
+                          novel_classes=NOVEL_CLASSES, min_points=100, max_points=400):
+    """Yield a shuffled, seeded sample of :class:`SimulatedBandsObject`.
+
+    Same arguments as :func:`simulate_sample`, plus ``bands`` (names, in the
+    order the files list them); ``min_points`` and ``max_points`` bound each
+    band's exposures. Ids are ``SIM-00001``, ...
+    """
+    bands = tuple(bands)
+    for k, label, rng in _shuffled_labels(n_per_class, n_novel, classes, novel_classes, seed):
+        yield simulate_bands_object(f"SIM-{k + 1:05d}", label, rng, bands, min_points,
+                                    max_points)
+
+
+def _band_rows(time, mag, err, band):
+    return [f"{t:.5f},{m:.4f},{e:.4f},{band}" for t, m, e in zip(time, mag, err)]
+
+
+def _write_rows(path, rows):
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(",".join(BAND_LIGHTCURVE_COLUMNS) + "\n")
+            handle.write("".join(row + "\n" for row in rows))
+
+
+def write_bands_sample(objects, output_dir, bands, per_band_files=False):
+    """Write a several-band sample and its ``catalog.csv`` under ``output_dir``.
+
+    Parameters
+    ----------
+    objects : iterable of SimulatedBandsObject
+    output_dir : str
+    bands : sequence of str
+        The sample's bands (catalog columns per band, in this order).
+    per_band_files : bool
+        False: ``lightcurves/<id>.csv`` holds every band, rows in time order
+        (columns ``time, mag, err, band``). True: ``lightcurves/<id>_<band>.csv``,
+        one file per band (same columns), as IRSA delivers ZTF light curves.
+
+    The catalog has :data:`CATALOG_COLUMNS` (``mean_mag`` and ``amplitude``
+    at 622 nm, ``n_rows`` over all bands) then ``mean_mag_<b>``,
+    ``amplitude_<b>`` and ``n_points_<b>`` per band.
+
+    Returns
+    -------
+    int
+        Number of objects written.
+    """
+    lc_dir = os.path.join(output_dir, "lightcurves")
+    os.makedirs(lc_dir, exist_ok=True)
+    per_band = [f"{what}_{b}" for b in bands for what in ("mean_mag", "amplitude", "n_points")]
+    catalog = [",".join(CATALOG_COLUMNS + tuple(per_band))]
+    for obj in objects:
+        if per_band_files:
+            for band, (t, m, e) in obj.bands.items():
+                _write_rows(os.path.join(lc_dir, f"{obj.id}_{band}.csv"), _band_rows(t, m, e, band))
+        else:
+            time = np.concatenate([t for t, _, _ in obj.bands.values()])
+            rows = sum((_band_rows(t, m, e, b) for b, (t, m, e) in obj.bands.items()), [])
+            _write_rows(os.path.join(lc_dir, f"{obj.id}.csv"),
+                        [rows[k] for k in np.argsort(time, kind="stable")])
+        n_rows = sum(len(t) for t, _, _ in obj.bands.values())
+        extra = [f"{value:.3f}" if what != "n" else str(value)
+                 for b in bands
+                 for what, value in (("m", obj.mean_mags[b]), ("a", obj.amplitudes[b]),
+                                     ("n", len(obj.bands[b][0])))]
+        catalog.append(",".join([_catalog_line(obj, n_rows)] + extra))
     with atomic_path(os.path.join(output_dir, "catalog.csv")) as tmp:
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write("\n".join(catalog) + "\n")

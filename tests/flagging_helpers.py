@@ -144,3 +144,35 @@ def flag_args(run_dir, catalog, out, *extra):
             "--format", "asassn", "--filter", "V", "--label_col", "class",
             "--pass_through", "mean_mag", "--output", out, "--batch_objects", "8",
             "--shard_objects", "10", "--progress_interval", "0", *extra)
+
+
+class MemorySource:
+    """A flag source holding its records in memory (what ``CatalogSource``
+    yields, ``ObjectRecord``, ``BandedRecord`` or a reason per row).
+
+    ``bands``: the band names of a several-band job (``reader_options["bands"]``).
+    """
+
+    id_name = "id"
+
+    def __init__(self, ids, records, bands=None, columns=None):
+        from rnngmm.flagging.shards import fingerprint
+        self._fingerprint = fingerprint
+        self.ids = np.array(list(ids), dtype=object)
+        self.records = list(records)
+        self.n_rows = len(self.records)
+        self.columns = dict(columns or {})
+        self.labels = None
+        self.reader_options = {"bands": tuple(bands)} if bands else {}
+        self.inputs = {"catalog": "memory",
+                       **({"reader_options": {"bands": list(bands)}} if bands else {})}
+
+    def ids_fingerprint(self):
+        return self._fingerprint(list(self.ids))
+
+    def iter_records(self, rows):
+        for row in rows:
+            yield int(row), self.records[int(row)]
+
+    def close(self):
+        pass

@@ -61,21 +61,60 @@ def add_logging_flags(parser):
     return group
 
 
-def add_reader_flags(group):
-    """Band and flux flags of the table, ztf and gaia light-curve formats."""
+def reader_flag_values(args):
+    """``band``, ``filter`` and ``zero_point`` of parsed flags as reader options
+    take them (see :func:`band_value`, :func:`zero_point_value`)."""
+    return {"band": band_value(getattr(args, "band", None)),
+            "filter": band_value(getattr(args, "filter", None)),
+            "zero_point": zero_point_value(getattr(args, "zero_point", None))}
+
+
+def add_reader_flags(group, several_bands=True):
+    """Band and flux flags of the table, ztf and gaia light-curve formats.
+
+    ``--band`` takes one or several values (a list; see :func:`band_value`).
+    ``several_bands=False`` (``prepare``) says in its help that one band is read.
+    """
+    from rnngmm.io.readers import ONE_BAND_NOTE
+    if several_bands:
+        band_help = ("band(s) to read: one (e.g. r or zr for ztf, G for gaia, V for "
+                     "asassn) keeps that band's rows, and a light curve holding several "
+                     "bands is refused without it; several (--band g r, --band G BP RP, "
+                     "--band V g) score a star's bands together in one row, from one file "
+                     "holding them or one file per band (a {band} field in --template, "
+                     "e.g. '{id}_{band}.tbl'); ztf: g means zg")
+    else:
+        band_help = ("keep only this band's rows (e.g. zr or r for ztf, G/BP/RP for gaia, "
+                     "V for asassn); a light curve holding several bands is refused without "
+                     "it. One value: " + ONE_BAND_NOTE)
     group.add_argument("--band_col", default=None,
                        help="band column of --format table files (default: a column named "
                             "band, filter, filtercode or passband, if any; ztf: filtercode)")
-    group.add_argument("--band", default=None,
-                       help="keep only this band's rows (e.g. zr or r for ztf, G/BP/RP for "
-                            "gaia); a light curve holding several bands is refused without it")
+    group.add_argument("--band", nargs="+", default=None, metavar="BAND", help=band_help)
     group.add_argument("--flux_col", default=None,
                        help="flux column: read fluxes instead of magnitudes (with "
                             "--flux_err_col and --zero_point); non-positive fluxes are dropped")
     group.add_argument("--flux_err_col", default=None, help="flux error column")
-    group.add_argument("--zero_point", type=float, default=None,
+    group.add_argument("--zero_point", type=float, nargs="+", default=None, metavar="ZP",
                        help="magnitude of unit flux: m = zero_point - 2.5 log10(flux), e.g. "
-                            "25.0; gaia default: the band's Vega zero point (G 25.6874)")
+                            "25.0; one value for every band, or one per --band value; gaia "
+                            "default: each band's Vega zero point (G 25.6874)")
+
+
+def band_value(values):
+    """The reader option of ``--band``/``--filter`` values: None, one name (str,
+    exactly as a single band is read) or a tuple of several names in order."""
+    if values is None or isinstance(values, str):
+        return values
+    values = tuple(values)
+    return values[0] if len(values) == 1 else values
+
+
+def zero_point_value(values):
+    """``--zero_point`` values: None, one float (every band) or a tuple (one per band)."""
+    if values is None or not isinstance(values, (list, tuple)):
+        return values
+    return values[0] if len(values) == 1 else tuple(values)
 
 
 def add_lightcurve_source_flags(parser, source_title):
@@ -103,7 +142,8 @@ def add_lightcurve_source_flags(parser, source_title):
                      help="light-curve format (default: %(default)s)")
     src.add_argument("--template", default=None,
                      help="light-curve file name with {id}, e.g. '{id}.dat' "
-                          "(default: per format)")
+                          "(default: per format); with {band} too, one file per band, "
+                          "e.g. '{id}_{band}.tbl' with --band g r")
     src.add_argument("--data", default=None,
                      help="prepared HDF5 dataset ('rnngmm prepare') instead of "
                           "--catalog/--lightcurves")
@@ -121,6 +161,7 @@ def add_lightcurve_source_flags(parser, source_title):
                       help="error column (--format table: default err; ztf: magerr)")
     cols.add_argument("--lc_id_col", default=None,
                       help="id column of a single light-curve table (default: --id_col)")
-    cols.add_argument("--filter", default=None, help="keep one filter (--format asassn)")
+    cols.add_argument("--filter", nargs="+", default=None, metavar="FILTER",
+                      help="--format asassn: an alias of --band (e.g. --filter V g)")
     add_reader_flags(cols)
     return cols

@@ -5,7 +5,7 @@ catalog's shards; the output is the same file either way.
 """
 
 from rnngmm.cli.common import (add_deprecated, add_lightcurve_source_flags, add_logging_flags,
-                     add_pass_through)
+                               add_pass_through, reader_flag_values)
 
 DEFAULT_PERCENTILES = (80.0, 95.0, 99.0)
 
@@ -85,6 +85,7 @@ def config_from_args(args):
     from rnngmm.flagging.job import FlagConfig
     names = {f.name for f in fields(FlagConfig)}
     values = {k: v for k, v in vars(args).items() if k in names}
+    values.update(reader_flag_values(args))  # one band: a str; several: a tuple
     values["percentiles"] = tuple(float(p) for p in args.percentiles)
     return FlagConfig(**values)
 

@@ -15,7 +15,8 @@ def add_parser(subparsers):
                     "(scikit-learn t-SNE on codes standardised per component, seeded) and "
                     "draw them coloured by predicted class, anomalies marked as open "
                     "black diamonds. Writes <stem>.png and <stem>.pdf. Under mpirun only "
-                    "rank 0 works.")
+                    "rank 0 works. A table flagged with several bands (--band g r) maps "
+                    "each star's code: the mean over all its bands' chunks.")
     p.add_argument("--table", required=True,
                    help="flag table with codes, from 'rnngmm embed' or "
                         "'rnngmm flag --with_code'")

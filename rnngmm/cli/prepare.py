@@ -1,8 +1,9 @@
 """``rnngmm prepare``: catalog + light curves -> HDF5 dataset + rejects table."""
 
 from rnngmm.errors import InputError
-from rnngmm.cli.common import add_logging_flags, add_pass_through, add_reader_flags
-from rnngmm.io.readers import DEFAULT_TEMPLATES, READERS, check_reader_options
+from rnngmm.cli.common import (add_logging_flags, add_pass_through, add_reader_flags,
+                               reader_flag_values)
+from rnngmm.io.readers import DEFAULT_TEMPLATES, ONE_BAND_NOTE, READERS, check_reader_options
 from rnngmm.lightcurves.periods import MAX_PERIOD, MIN_PERIOD
 from rnngmm.lightcurves.objects import MIN_CATALOG_PERIOD, PERIOD_SOURCES
 from rnngmm.prepare import BLOCK_OBJECTS, PrepareConfig, parse_class_map, prepare
@@ -17,7 +18,8 @@ def add_parser(subparsers):
                     "files (or one long table), clean them, find missing periods with "
                     "Lomb-Scargle, and write an HDF5 dataset plus a rejects table "
                     "(<output stem>.rejects.ecsv) accounting for every catalog row. "
-                    "Runs in parallel under mpirun/srun.")
+                    "Runs in parallel under mpirun/srun. One band per object: "
+                    + ONE_BAND_NOTE + ".")
     io = p.add_argument_group("inputs and output")
     io.add_argument("--catalog", required=True,
                     help="catalog table with one row per object")
@@ -30,7 +32,8 @@ def add_parser(subparsers):
     io.add_argument("--format", default="asassn", choices=sorted(READERS),
                     help="light-curve file format (default: %(default)s)")
     io.add_argument("--template", default=None,
-                    help="per-object file name with '{id}', default by format: "
+                    help="per-object file name with '{id}' (and optionally '{band}', filled "
+                         "with --band, e.g. '{id}_{band}.tbl'), default by format: "
                          + ", ".join(f"{k} {v}" for k, v in DEFAULT_TEMPLATES.items()))
     io.add_argument("--output", required=True, help="dataset file to write (.h5)")
     cols = p.add_argument_group("column names")
@@ -50,9 +53,10 @@ def add_parser(subparsers):
                       help="object-id column of a long light-curve table (default: "
                            "%(default)s); a Parquet table is read per rank, only the rows "
                            "of its objects, any other table whole by every rank")
-    cols.add_argument("--filter", default=None,
-                      help="keep only this filter of asassn files (e.g. V or g)")
-    add_reader_flags(cols)
+    cols.add_argument("--filter", nargs="+", default=None, metavar="FILTER",
+                      help="keep only this filter of asassn files (e.g. V or g); an alias "
+                           "of --band")
+    add_reader_flags(cols, several_bands=False)
     cuts = p.add_argument_group("filters")
     cuts.add_argument("--min_points", type=int, default=20,
                       help="reject objects with fewer cleaned points (default: %(default)s)")
@@ -93,14 +97,25 @@ def add_parser(subparsers):
 
 
 def reader_options_from_args(args):
-    """Reader options of the parsed flags (validated by ``check_reader_options``)."""
+    """Reader options of the parsed flags (validated by ``check_reader_options``).
+
+    Raises
+    ------
+    InputError
+        For several ``--band``/``--filter`` values: a model learns one band.
+    """
+    values = reader_flag_values(args)
+    for flag in ("band", "filter"):
+        if isinstance(values[flag], tuple):
+            raise InputError(f"--{flag} {' '.join(values[flag])}: {ONE_BAND_NOTE}; "
+                             f"give one --{flag} value")
     options = {}
-    if args.filter:
-        options["filter"] = args.filter
+    if values["filter"]:
+        options["filter"] = values["filter"]
     if args.format in ("table", "ztf"):
         options.update(time_col=args.time_col, mag_col=args.mag_col, err_col=args.err_col)
-    options.update(band_col=args.band_col, band=args.band, flux_col=args.flux_col,
-                   flux_err_col=args.flux_err_col, zero_point=args.zero_point)
+    options.update(band_col=args.band_col, band=values["band"], flux_col=args.flux_col,
+                   flux_err_col=args.flux_err_col, zero_point=values["zero_point"])
     return check_reader_options(args.format, options)
 
 

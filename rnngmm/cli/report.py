@@ -2,7 +2,8 @@
 
 from dataclasses import fields
 
-from rnngmm.cli.common import add_lightcurve_source_flags, add_logging_flags
+from rnngmm.cli.common import (add_lightcurve_source_flags, add_logging_flags,
+                               reader_flag_values)
 from rnngmm.dist import init_mpi
 from rnngmm.report.job import DEFAULT_K, DEFAULT_N, ReportConfig, run_report
 
@@ -54,6 +55,7 @@ def config_from_args(args):
     """The :class:`~rnngmm.report.job.ReportConfig` the flags describe."""
     names = {f.name for f in fields(ReportConfig)}
     values = {k: v for k, v in vars(args).items() if k in names}
+    values.update({k: v for k, v in reader_flag_values(args).items() if k in names})
     values["ids"] = tuple(str(i) for i in args.ids)
     return ReportConfig(**values)
 

@@ -30,9 +30,12 @@ def add_parser(subparsers):
                         "of; the query id is the file name without its suffix")
     q.add_argument("--format", default="asassn", choices=("asassn", "crts"),
                    help="format of the --lightcurve files (default: %(default)s)")
-    q.add_argument("--filter", default=None,
-                   help="keep one filter of --format asassn files (use the one the "
-                        "catalog was flagged with, e.g. V)")
+    q.add_argument("--band", nargs="+", default=None, metavar="BAND",
+                   help="band(s) of --format asassn files (use those the catalog was "
+                        "flagged with, e.g. V, or V g: the star's bands are then embedded "
+                        "together as one code)")
+    q.add_argument("--filter", nargs="+", default=None, metavar="FILTER",
+                   help="an alias of --band")
     q.add_argument("--period", nargs="+", type=float, default=None, metavar="DAYS",
                    help="period of each --lightcurve in days (default: searched with "
                         "Lomb-Scargle, as for catalog objects without one)")
@@ -64,6 +67,7 @@ def _check(args):
                          f"{len(args.period)} for {len(args.lightcurve)}")
     if args.filter and args.format != "asassn":
         raise InputError("--filter only applies to --format asassn")
+    reader_options(args)
     for path in args.lightcurve:
         if not os.path.isfile(path):
             raise InputError(f"light curve {path!r} does not exist")
@@ -71,26 +75,47 @@ def _check(args):
         output_format(args.output)
 
 
+def reader_options(args):
+    """Checked reader options of ``--band``/``--filter`` (several bands: ``bands``)."""
+    from rnngmm.cli.common import band_value
+    from rnngmm.io.readers import check_reader_options
+    return check_reader_options(args.format, {"band": band_value(getattr(args, "band", None)),
+                                              "filter": band_value(args.filter)})
+
+
+def read_query(path, format, options, period):
+    """One ``--lightcurve`` file as a record of :meth:`rnngmm.api.Run.embed`:
+    ``(time, mag, err, period)``, or with several bands a
+    :class:`~rnngmm.flagging.sources.BandedRecord`."""
+    from rnngmm.errors import BadLightCurve, InputError
+    from rnngmm.flagging.sources import BandedRecord
+    from rnngmm.io.readers import read_lightcurve, read_lightcurve_bands
+    try:
+        if "bands" in options:
+            rest = {k: v for k, v in options.items() if k != "bands"}
+            bands = read_lightcurve_bands(path, format, options["bands"], **rest)
+            return BandedRecord(dict(bands), dict(bands.missing), float(period), "catalog")
+        time, mag, err = read_lightcurve(path, format, **options)
+    except BadLightCurve as exc:
+        raise InputError(f"light curve {path!r}: {exc.reason}") from None
+    return time, mag, err, float(period)
+
+
 def embed_lightcurves(args, table, catalog):
     """Query ids and raw codes of the ``--lightcurve`` files."""
     import numpy as np
 
     from rnngmm.api import load_run
-    from rnngmm.errors import BadLightCurve, InputError
+    from rnngmm.errors import InputError
     from rnngmm.flagging.table import table_meta
-    from rnngmm.io.readers import read_lightcurve
     run_dir = args.run_dir or table_meta(table, "run_dir")
     if not run_dir:
         raise InputError("--run_dir is required with --lightcurve (the table records none)")
-    options = {"filter": args.filter} if args.filter else {}
+    options = reader_options(args)
     records, names = [], []
     periods = args.period or [np.nan] * len(args.lightcurve)
     for path, period in zip(args.lightcurve, periods):
-        try:
-            time, mag, err = read_lightcurve(path, args.format, **options)
-        except BadLightCurve as exc:
-            raise InputError(f"light curve {path!r}: {exc.reason}") from None
-        records.append((time, mag, err, float(period)))
+        records.append(read_query(path, args.format, options, period))
         names.append(os.path.splitext(os.path.basename(path))[0])
     run = load_run(run_dir)
     recorded_id = table_meta(table, "run_id")

@@ -65,7 +65,7 @@ def output_blocks(job, plan, directory, meta):
                            with_code=job.with_code, meta=meta,
                            adjustment=job.adjustment)
     if not plan:
-        yield table(0, 0, RowResults.empty(0, n_classes))
+        yield table(0, 0, RowResults.empty(0, n_classes, getattr(job, "bands", None)))
     for shard in plan:
         yield table(shard.start, shard.stop, read_results(shard, directory, n_classes))
 

@@ -274,7 +274,7 @@ def _read_scored(job, plan, directory, dist):
         scores.append(job.novelty.novelty_scores(
             results.energy[usable], network_class,
             np.max(prob, axis=1) if len(prob) else np.zeros(0),
-            n_points=results.n_points[usable], baseline=results.baseline[usable]))
+            n_points=results.sampling_points[usable], baseline=results.baseline[usable]))
     return indices, probs, scores
 
 

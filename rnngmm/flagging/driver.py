@@ -115,6 +115,15 @@ class FlagJob:
     training_prior: tuple = None
     adjustment: object = None
 
+    @property
+    def bands(self):
+        """Band names of a job reading several bands (the source's ``bands``,
+        else its ``reader_options["bands"]``, in the order given), else None."""
+        bands = getattr(self.source, "bands", None)
+        if not bands:
+            bands = (getattr(self.source, "reader_options", None) or {}).get("bands")
+        return tuple(str(b) for b in bands) if bands else None
+
 
 def wait_for_all(dist, on_idle=None):
     """Barrier that polls instead of spinning; returns when every rank arrived.
@@ -204,7 +213,7 @@ def _prepared_batches(job, shards):
         records = job.source.iter_records(shard.rows)
         for items in batches_of(records, job.batch_objects):
             yield shard, prepare_batch(items, job.scorer.n_classes, job.preprocessing,
-                                       job.chunking)
+                                       job.chunking, job.bands)
         yield shard, None
 
 
@@ -224,7 +233,8 @@ def _scored_shards(job, shards):
                 yield None, batch.rows, None
                 continue
             yield (shard, np.concatenate(rows) if rows else np.zeros(0, np.int64),
-                   RowResults.concatenate(parts, n_classes))
+                   RowResults.concatenate(parts, n_classes) if parts
+                   else RowResults.empty(0, n_classes, job.bands))
             parts, rows = [], []
 
     if job.prefetch_batches < 1:
@@ -300,6 +310,12 @@ def output_metadata(job, thresholds, results):
             "n_rows": int(len(results)), "n_ok": int(np.count_nonzero(results.ok))}
     for percentile, threshold in thresholds.items():
         meta[f"threshold_{percentile_label(percentile)}"] = float(threshold)
+    if job.bands:
+        meta["bands"] = list(job.bands)
+        meta["band_rule"] = ("one row per star: each band cleaned and chunked on its own, "
+                             "one period per star (catalog, else a multi-band "
+                             "Lomb-Scargle search), the star scored on all its bands' "
+                             "chunks; per-band columns from each band's chunks alone")
     meta.update(novelty_metadata(job.novelty, job.percentiles))
     meta.update(job.adjustment.metadata() if job.adjustment is not None
                 else {"calibration": "training"})

@@ -38,6 +38,10 @@ class FlagConfig:
     prepared dataset, whose objects are already cleaned and keep their periods).
     ``min_period``/``max_period`` override the run's Lomb-Scargle range when
     set (the model then sees periods searched differently from training).
+    ``band`` (and asassn's alias ``filter``) is one band name, or a tuple of
+    several (``--band g r``): each star's bands are then read together (the
+    reader option ``bands``) and scored in one row; ``zero_point`` is one
+    value, or one per band.
     """
 
     run_dir: str
@@ -218,6 +222,7 @@ class FlagSummary:
         self.novel = None
         self.flagged = {p: 0 for p in self.percentiles}
         self.flagged_novel = {p: 0 for p in self.percentiles}
+        self.partial = None  # several bands: stars scored without every band
 
     def add(self, table):
         """Count the rows of ``table`` (a block of the flag table)."""
@@ -229,6 +234,9 @@ class FlagSummary:
             category = reason.split(" (")[0]
             self.reasons[category] += 1
             self.examples.setdefault(category, str(reason))
+        if "bands_missing" in table.colnames:
+            partial = ok & (np.asarray(table["bands_missing"]).astype(str) != "")
+            self.partial = (self.partial or 0) + int(partial.sum())
         novel = None
         if self.label_col and self.label_col in table.colnames:
             novel = ok & novel_mask(table[self.label_col], self.class_names, self.class_map)
@@ -248,6 +256,9 @@ class FlagSummary:
             if detail:
                 detail = f" {detail}" if count == 1 else f", e.g. {detail}"
             lines.append(f"  not scored: {count:6d}  {reason}{detail}")
+        if self.partial:
+            lines.append(f"  scored from fewer bands than asked: {self.partial} "
+                         "(column bands_missing says why)")
         if self.novel is not None:
             mapped = " (labels merged with the training class map)" if self.class_map else ""
             lines.append(f"  scored objects whose class ({self.label_col}) the run never saw"
@@ -295,7 +306,9 @@ def flag_catalog(config, dist):
     _limit_threads(dist)
     run = load_run(config.run_dir)
     class_names = [str(c) for c in run.class_names]
-    clashes = set(source.columns) & reserved_columns(class_names, config.percentiles)
+    clashes = set(source.columns) & reserved_columns(
+        class_names, config.percentiles,
+        bands=(getattr(source, "reader_options", None) or {}).get("bands"))
     if clashes:
         raise InputError(f"--pass_through column(s) {sorted(clashes)} clash with output "
                          "columns; rename them in the catalog")

@@ -17,8 +17,8 @@ import numpy as np
 
 from rnngmm.errors import InputError
 from rnngmm.io.atomic import atomic_path
-from rnngmm.object_table import (code_columns, describe_columns, prior_adjusted_columns,
-                            result_columns, text_column)
+from rnngmm.object_table import (band_columns, code_columns, describe_columns,
+                                 prior_adjusted_columns, result_columns, text_column)
 
 #: Output formats by file-name suffix.
 FORMATS = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv", ".fits": "fits",
@@ -57,7 +57,9 @@ def build_table(*, id_name, ids, columns, results, class_names, novelty, percent
     columns : dict of str to ndarray
         Pass-through columns, one value per row.
     results : RowResults
-        Results of every row, in catalog order.
+        Results of every row, in catalog order; with ``results.bands`` (stars
+        read in several bands) the per-band columns of
+        :func:`rnngmm.object_table.band_columns` follow the result columns.
     class_names : sequence of str
     novelty : rnngmm.novelty.mixture.GMMNovelty
         The run's mixture (thresholds, training energies).
@@ -86,8 +88,11 @@ def build_table(*, id_name, ids, columns, results, class_names, novelty, percent
         status=results.status, period=results.period, period_source=results.period_source,
         prob=results.prob, n_chunks=results.n_chunks, energy=results.energy,
         n_points=results.n_points, baseline=results.baseline,
+        sampling_points=results.sampling_points,
         class_names=class_names, novelty=novelty, percentiles=percentiles,
         thresholds=adjustment.thresholds if adjustment is not None else None)
+    # stars read in several bands: per-band columns (none with one band)
+    result.update(band_columns(results, class_names, novelty))
     if adjustment is not None and adjustment.estimate is not None:
         result = prior_adjusted_columns(result, adjustment.adjust_prob(results.prob),
                                         class_names)
@@ -97,7 +102,8 @@ def build_table(*, id_name, ids, columns, results, class_names, novelty, percent
         for name, values in code_columns(results.code, len(results)).items():
             table[name] = values
     table.meta.update(meta)
-    describe_columns(table, novelty.novelty_score, novelty.conditions_on_sampling)
+    describe_columns(table, novelty.novelty_score, novelty.conditions_on_sampling,
+                     bands=results.bands or ())
     if adjustment is not None:
         for name, description in adjustment.column_descriptions().items():
             table[name].description = description

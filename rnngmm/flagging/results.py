@@ -18,7 +18,21 @@ On disk a shard is one small HDF5 file written atomically::
     /baseline      (n,) float64     last minus first cleaned epoch (days), NaN if not prepared
     /prob          (n, K) float64   mean class probability over chunks, NaN if not ok
     /energy        (n,) float64     mean chunk energy, NaN if not ok
+
+A job reading several bands (``--band g r``; attribute ``bands``, the band
+names as JSON, B of them) adds per-band results, each star's bands in that
+order::
+
+    /band_prob      (n, B, K) float64  mean class probability of the band's chunks
+    /band_energy    (n, B) float64     mean chunk energy of the band
+    /band_n_chunks  (n, B) int64       chunks of the band scored (0: band not scored)
+    /band_n_points  (n, B) int64       cleaned points of the band (0 when not read)
+    /band_baseline  (n, B) float64     last minus first cleaned epoch of the band
+    /band_mag       (n, B) float64     mean cleaned magnitude of a scored band, else NaN
+    /bands_missing  (n,) utf-8 str     "band: reason" of the bands not scored, "; "-joined
 """
+
+import json
 
 from dataclasses import dataclass
 
@@ -29,8 +43,16 @@ from rnngmm.io.atomic import atomic_hdf5
 from rnngmm.object_table import OK
 
 SHARD_FORMAT = "rnngmm-flag-shard"
-SHARD_FORMAT_VERSION = 2  # 2: n_points and baseline
+SHARD_FORMAT_VERSION = 3  # 2: n_points and baseline; 3: per-band results
 _STR = h5py.string_dtype("utf-8")
+
+
+#: Per-band arrays of a job reading several bands (shard datasets of the same names).
+BAND_FIELDS = ("band_prob", "band_energy", "band_n_chunks", "band_n_points", "band_baseline",
+               "band_mag", "bands_missing")
+_BAND_DTYPES = {"band_prob": np.float64, "band_energy": np.float64,
+                "band_n_chunks": np.int64, "band_n_points": np.int64,
+                "band_baseline": np.float64, "band_mag": np.float64}
 
 
 @dataclass
@@ -52,6 +74,16 @@ class RowResults:
     energy : ndarray of float64, shape (n,)
     code : ndarray of float64, shape (n, E), optional
         Mean latent code (NaN if not ok); in shards only for ``flag --with_code``.
+    bands : tuple of str, optional
+        Band names of a job reading several bands (None: one band, and no
+        ``band_*`` arrays). With bands, ``n_points`` and ``baseline`` are over
+        the star's scored bands and ``prob``, ``energy``, ``n_chunks`` over all
+        their chunks.
+    band_prob : ndarray (n, B, K)
+    band_energy, band_baseline, band_mag : ndarray of float64 (n, B)
+    band_n_chunks, band_n_points : ndarray of int64 (n, B)
+    bands_missing : ndarray of str (n,)
+        Per band, as in the module docstring.
     """
 
     status: np.ndarray
@@ -63,6 +95,14 @@ class RowResults:
     code: np.ndarray = None
     n_points: np.ndarray = None
     baseline: np.ndarray = None
+    bands: tuple = None
+    band_prob: np.ndarray = None
+    band_energy: np.ndarray = None
+    band_n_chunks: np.ndarray = None
+    band_n_points: np.ndarray = None
+    band_baseline: np.ndarray = None
+    band_mag: np.ndarray = None
+    bands_missing: np.ndarray = None
 
     def __post_init__(self):
         n = len(self.status)
@@ -70,25 +110,59 @@ class RowResults:
             self.n_points = np.zeros(n, np.int64)
         if self.baseline is None:
             self.baseline = np.full(n, np.nan)
+        if self.bands is not None:
+            self.bands = tuple(str(b) for b in self.bands)
+            b, k = len(self.bands), np.shape(self.prob)[1]
+            defaults = {"band_prob": lambda: np.full((n, b, k), np.nan),
+                        "band_energy": lambda: np.full((n, b), np.nan),
+                        "band_n_chunks": lambda: np.zeros((n, b), np.int64),
+                        "band_n_points": lambda: np.zeros((n, b), np.int64),
+                        "band_baseline": lambda: np.full((n, b), np.nan),
+                        "band_mag": lambda: np.full((n, b), np.nan),
+                        "bands_missing": lambda: np.full(n, "", dtype=object)}
+            for name, make in defaults.items():
+                if getattr(self, name) is None:
+                    setattr(self, name, make())
 
     def __len__(self):
         return len(self.status)
 
     @classmethod
-    def empty(cls, n, n_classes):
-        """``n`` rows, all not scored (status ``""``, NaN values)."""
+    def empty(cls, n, n_classes, bands=None):
+        """``n`` rows, all not scored (status ``""``, NaN values); ``bands``:
+        the band names of a job reading several bands."""
         return cls(status=np.full(n, "", dtype=object),
                    period=np.full(n, np.nan),
                    period_source=np.full(n, "", dtype=object),
                    n_chunks=np.zeros(n, np.int64),
                    prob=np.full((n, n_classes), np.nan),
-                   energy=np.full(n, np.nan))
+                   energy=np.full(n, np.nan),
+                   bands=tuple(bands) if bands else None)
+
+    @property
+    def sampling_points(self):
+        """The cleaned points a sampling-conditioned score is conditioned on.
+
+        ``n_points`` for one band; for several, the MEAN cleaned points per
+        scored band (``n_points`` over the number of bands with chunks): the
+        star's energy is the mean over chunks whose sampling is each band's
+        own, so it is compared with known stars observed like one band.
+        """
+        if self.bands is None:
+            return self.n_points
+        used = np.count_nonzero(self.band_n_chunks > 0, axis=1)
+        return np.asarray(self.n_points, np.float64) / np.maximum(used, 1)
 
     @classmethod
     def concatenate(cls, parts, n_classes):
         """Stack results of consecutive blocks (an empty list gives zero rows)."""
         if not parts:
             return cls.empty(0, n_classes)
+        bands = parts[0].bands
+        if any(p.bands != bands for p in parts):
+            raise ValueError("results of other bands cannot be stacked")
+        per_band = ({name: np.concatenate([getattr(p, name) for p in parts])
+                     for name in BAND_FIELDS} if bands is not None else {})
         return cls(status=np.concatenate([p.status for p in parts]),
                    period=np.concatenate([p.period for p in parts]),
                    period_source=np.concatenate([p.period_source for p in parts]),
@@ -97,7 +171,8 @@ class RowResults:
                    energy=np.concatenate([p.energy for p in parts]),
                    code=_concatenate_codes(parts),
                    n_points=np.concatenate([p.n_points for p in parts]),
-                   baseline=np.concatenate([p.baseline for p in parts]))
+                   baseline=np.concatenate([p.baseline for p in parts]),
+                   bands=bands, **per_band)
 
     @property
     def ok(self):
@@ -146,6 +221,12 @@ def write_shard(path, results, *, shard, start, stop):
         f.create_dataset("baseline", data=np.asarray(results.baseline, np.float64))
         if results.code is not None:
             f.create_dataset("code", data=np.asarray(results.code, np.float64))
+        if results.bands is not None:
+            f.attrs["bands"] = json.dumps(list(results.bands))
+            for name, dtype in _BAND_DTYPES.items():
+                f.create_dataset(name, data=np.asarray(getattr(results, name), dtype))
+            f.create_dataset("bands_missing", data=[str(s) for s in results.bands_missing],
+                             dtype=_STR)
         # Written last: a reader that finds this flag knows every dataset is there.
         f.attrs["complete"] = True
 
@@ -178,11 +259,26 @@ def read_shard(path, *, shard, start, stop, n_classes):
                 energy=f["energy"][()],
                 code=f["code"][()] if "code" in f else None,
                 n_points=f["n_points"][()],
-                baseline=f["baseline"][()])
+                baseline=f["baseline"][()],
+                **_read_bands(f, n, n_classes))
     except (OSError, KeyError, ValueError):
         return None
     if any(len(a) != n for a in (results.status, results.period, results.period_source,
                                  results.n_chunks, results.energy, results.n_points,
                                  results.baseline)):
         return None
+    if results.bands is not None and any(
+            len(getattr(results, name)) != n for name in BAND_FIELDS):
+        return None
     return results
+
+
+def _read_bands(f, n, n_classes):
+    """The per-band arrays of an open shard (``{}`` for a one-band shard)."""
+    if "bands" not in f.attrs:
+        return {}
+    bands = tuple(json.loads(f.attrs["bands"]))
+    values = {name: f[name][()] for name in _BAND_DTYPES}
+    values["band_prob"] = values["band_prob"].reshape(n, len(bands), n_classes)
+    values["bands_missing"] = f["bands_missing"].asstr()[()].astype(object)
+    return {"bands": bands, **values}

@@ -43,6 +43,34 @@ class ObjectRecord:
     prepared: bool = False
 
 
+@dataclass
+class BandedRecord:
+    """One star's raw photometry in several bands and its catalog period.
+
+    Read when several bands are asked for (``--band g r``); every band is
+    cleaned and chunked on its own and all bands' chunks are scored as the
+    star's chunks (see :func:`rnngmm.flagging.stream.prepare_record`).
+
+    Attributes
+    ----------
+    bands : dict
+        ``{band name: (time, mag, err)}`` as read (unsorted, uncleaned), in
+        the order the bands were asked for; only the bands that were read.
+    missing : dict
+        ``{band name: reason}`` for asked-for bands that could not be read
+        (no file, no rows of that band, unreadable ...).
+    period : float
+        Catalog period in days, NaN when the catalog has none.
+    period_source : str
+        What to call the period when it is used (``"catalog"``).
+    """
+
+    bands: dict
+    missing: dict
+    period: float
+    period_source: str
+
+
 def _spread(values, rows, n_rows):
     """Column of ``n_rows`` holding ``values`` at ``rows``; NaN or "" elsewhere.
 
@@ -82,9 +110,14 @@ class CatalogSource:
     label_col : str or None
         Catalog column of known classes (only used for the run summary).
     template : str or None
-        File-name template with ``{id}``; default per format.
+        File-name template with ``{id}``; default per format. A ``{band}``
+        field reads one file per band (``'{id}_{band}.tbl'``), filled with
+        the band name(s) of ``reader_options``.
     reader_options : dict
-        Passed to :func:`rnngmm.io.readers.read_lightcurve`.
+        Passed to :func:`rnngmm.io.readers.read_lightcurve`. Several bands
+        (``band`` holding several names, or ``bands``): every star is read
+        with :func:`rnngmm.io.readers.read_lightcurve_bands` and comes as a
+        :class:`BandedRecord` (``self.bands`` gives the band names in order).
     lc_id_col : str or None
         Object-id column of a single light-curve table (default ``id_col``).
     catalog_format : str or None
@@ -96,7 +129,7 @@ class CatalogSource:
                  lc_id_col=None, catalog_format=None):
         from rnngmm.io.catalog import read_catalog
         from rnngmm.io.readers import (DEFAULT_TEMPLATES, READERS, check_reader_options,
-                                  check_template)
+                                       check_template, reader_bands, template_has_band)
         if format not in READERS:
             raise InputError(f"unknown light-curve format {format!r}; "
                              f"choose one of {', '.join(READERS)}")
@@ -105,8 +138,12 @@ class CatalogSource:
         self.format = format
         self.lightcurves = os.fspath(lightcurves)
         self.reader_options = check_reader_options(format, reader_options)
+        #: band names of a several-band read, in order (None: one band, as ever)
+        self.bands = reader_bands(self.reader_options) if "bands" in self.reader_options \
+            else None
         self.template = template or DEFAULT_TEMPLATES[format]
-        check_template(self.template)
+        check_template(self.template, reader_bands(self.reader_options))
+        self._per_band_files = template_has_band(self.template)
         self.id_name = id_col
         parsed = read_catalog(catalog, id_col, label_col=label_col, period_col=period_col,
                               extra_cols=list(pass_through), format=catalog_format)
@@ -165,14 +202,30 @@ class CatalogSource:
         return self._table
 
     def _read(self, object_id, table=None):
-        from rnngmm.io.readers import locate_lightcurve, read_lightcurve
-        if self._directory:
-            path = locate_lightcurve(self.lightcurves, object_id, self.template)
+        """``(time, mag, err)``, or a BandedLightCurve when several bands are read."""
+        from rnngmm.io.readers import (locate_band_files, locate_lightcurve, read_lightcurve,
+                                       read_lightcurve_bands, reader_bands)
+        if not self._directory:
+            return table.load(object_id)
+        if self.bands is None:
+            band = (reader_bands(self.reader_options) or (None,))[0]
+            path = locate_lightcurve(self.lightcurves, object_id, self.template,
+                                     band=band if self._per_band_files else None)
             return read_lightcurve(path, self.format, **self.reader_options)
-        return table.load(object_id)
+        if self._per_band_files:
+            source = locate_band_files(self.lightcurves, object_id, self.template, self.bands)
+        else:
+            source = locate_lightcurve(self.lightcurves, object_id, self.template)
+        options = {k: v for k, v in self.reader_options.items() if k != "bands"}
+        return read_lightcurve_bands(source, self.format, self.bands, **options)
 
     def iter_records(self, rows):
-        """Yield ``(row, ObjectRecord or reason)`` for ``rows``, reading lazily."""
+        """Yield ``(row, ObjectRecord or reason)`` for ``rows``, reading lazily.
+
+        With several bands a star comes as a :class:`BandedRecord` (the bands
+        read, and why the others were not); a star none of whose bands could
+        be read comes as a reason naming each band's problem.
+        """
         rows = [int(row) for row in rows]
         table = None if self._directory else self._table_objects(rows)
         for row in rows:
@@ -181,7 +234,7 @@ class CatalogSource:
                 yield row, self.row_status[row]
                 continue
             try:
-                time, mag, err = self._read(self.ids[row], table)
+                light_curve = self._read(self.ids[row], table)
             except BadLightCurve as exc:
                 yield row, exc.reason
                 continue
@@ -190,6 +243,11 @@ class CatalogSource:
                 message = (str(exc).strip().splitlines() or [""])[0][:120]
                 yield row, f"unreadable file ({type(exc).__name__}: {message})"
                 continue
+            if self.bands is not None:
+                yield row, BandedRecord(dict(light_curve), dict(light_curve.missing),
+                                        float(self.periods[row]), "catalog")
+                continue
+            time, mag, err = light_curve
             yield row, ObjectRecord(time, mag, err, float(self.periods[row]), "catalog")
 
     def close(self):
@@ -220,6 +278,7 @@ class DatasetSource:
             raise InputError(f"dataset {path!r} has no extra column(s) {', '.join(missing)}; "
                              f"available: {', '.join(self.dataset.extra_names) or 'none'}")
         self.id_name = "id"
+        self.bands = None  # a prepared dataset holds one band
         self.n_rows = len(self.dataset)
         self.ids = self.dataset.ids.astype(object)
         self.periods = np.asarray(self.dataset.periods, np.float64)

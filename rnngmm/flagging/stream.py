@@ -11,6 +11,13 @@ is scored (at most ``prefetch + 2`` batches in memory).
 Each object goes through :mod:`rnngmm.lightcurves.objects` (clean once, the period rule,
 chunking) with the run's own preprocessing settings, and through the one
 scoring path of :mod:`rnngmm.inference`, exactly as in training and scoring.
+
+A star read in several bands (a :class:`~rnngmm.flagging.sources.BandedRecord`)
+goes through :func:`rnngmm.lightcurves.bands.prepare_bands` (each band cleaned
+and chunked on its own, one period per star): all its bands' chunks are the
+star's chunks (its row's class, energy and code are means over all of them, so
+thresholds, ``--calibrate catalog`` and ``--estimate_priors`` count each star
+once), and the same means are also taken per band.
 """
 
 import itertools
@@ -19,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnngmm.errors import BadLightCurve
-from rnngmm.inference import aggregate_objects
+from rnngmm.inference import ChunkScores, aggregate_objects
+from rnngmm.lightcurves.bands import prepare_bands
 from rnngmm.lightcurves.objects import object_chunks, observed_sampling, prepare_object
 from rnngmm.object_table import OK
 from rnngmm.lightcurves.preprocess import Chunks
@@ -35,14 +43,31 @@ def describe_failure(exc):
     return f"unusable light curve ({type(exc).__name__}{': ' + text if text else ''})"
 
 
+def is_banded(record):
+    """True for a star read in several bands (a ``BandedRecord``)."""
+    return hasattr(record, "bands") and hasattr(record, "missing")
+
+
+def prepare_banded(record, preprocessing, chunking, bands=None):
+    """:class:`rnngmm.lightcurves.bands.PreparedBands` of a ``BandedRecord``.
+
+    ``bands``: the band names asked for (orders the dropped bands' reasons).
+    """
+    return prepare_bands(record.bands, record.period, preprocessing, chunking,
+                         missing=record.missing, catalog_source=record.period_source,
+                         order=bands)
+
+
 def prepare_record(record, preprocessing, chunking):
     """Period and chunks of one object read from a source.
 
     Parameters
     ----------
-    record : ObjectRecord
+    record : ObjectRecord or BandedRecord
         Raw photometry, or (``record.prepared``) a dataset's prepared object,
-        which is chunked without being cleaned again.
+        which is chunked without being cleaned again. A ``BandedRecord`` gives
+        all its usable bands' chunks (see :func:`prepare_banded`), its points
+        over them and the baseline over them.
     preprocessing : rnngmm.lightcurves.objects.Preprocessing
         The run's cleaning and period settings.
     chunking : rnngmm.lightcurves.objects.Chunking
@@ -57,6 +82,10 @@ def prepare_record(record, preprocessing, chunking):
     baseline : float
         Last minus first cleaned epoch (days).
     """
+    if is_banded(record):
+        star = prepare_banded(record, preprocessing, chunking)
+        chunks = Chunks.concatenate([b.chunks for b in star.bands.values()], chunking.n_max)
+        return star.period, star.period_source, chunks, star.n_points, star.baseline
     if record.prepared:
         time, mag, err = record.time, record.mag, record.err
         period, source = record.period, record.period_source
@@ -81,34 +110,73 @@ class PreparedBatch:
         Status (reasons of the rows that failed), period and period source.
     parts, owners : list
         Chunks of each usable object and the object's position in the batch.
+    band_owners : list
+        With several bands: ``position * B + band index`` of each chunk (in
+        the order of ``parts``; -1 for a one-band record's), for the per-band
+        means.
     """
 
     rows: np.ndarray
     results: RowResults
     parts: list
     owners: list
+    band_owners: list = None
 
 
-def prepare_batch(items, n_classes, preprocessing, chunking):
+def _record_star(results, position, star, bands):
+    """Fill row ``position`` of ``results`` with a prepared star's per-band facts;
+    returns each chunk's ``position * B + band index``."""
+    results.bands_missing[position] = "; ".join(f"{b}: {r}" for b, r in star.dropped.items())
+    owners = []
+    for index, name in enumerate(bands):
+        band = star.bands.get(name)
+        if band is None:
+            continue
+        results.band_n_points[position, index] = band.n_points
+        results.band_n_chunks[position, index] = len(band.chunks)
+        results.band_baseline[position, index] = band.baseline
+        results.band_mag[position, index] = band.mean_mag
+        owners.append(np.full(len(band.chunks), position * len(bands) + index, np.int64))
+    return owners
+
+
+def prepare_batch(items, n_classes, preprocessing, chunking, bands=None):
     """Read, clean and chunk a batch of ``(row, record_or_reason)`` items.
 
     ``record_or_reason`` is an :class:`~rnngmm.flagging.sources.ObjectRecord`,
-    or a string giving why the source could not read the row. Every failure
-    is confined to its own row.
+    a :class:`~rnngmm.flagging.sources.BandedRecord`, or a string giving why
+    the source could not read the row. Every failure is confined to its own
+    row. With ``bands`` (the band names a several-band job asked for, in
+    order) the results hold the per-band means and facts of each star
+    (:class:`~rnngmm.flagging.results.RowResults`); a record with chunks of
+    bands not in ``bands`` cannot happen (the source reads only those).
 
     Returns
     -------
     PreparedBatch
     """
-    results = RowResults.empty(len(items), n_classes)
-    parts, owners = [], []
+    bands = tuple(bands) if bands else None
+    results = RowResults.empty(len(items), n_classes, bands=bands)
+    parts, owners, band_owners = [], [], []
     for position, (_, record) in enumerate(items):
         if isinstance(record, str):
             results.status[position] = record
             continue
         try:
-            period, source, chunks, n_points, baseline = prepare_record(record, preprocessing,
-                                                                        chunking)
+            star = None
+            if bands and is_banded(record):
+                star = prepare_banded(record, preprocessing, chunking, bands)
+                unasked = [b for b in star.bands if b not in bands]
+                if unasked:
+                    raise ValueError(f"band(s) {', '.join(unasked)} were not asked for")
+                # in the order of ``bands``, as _record_star numbers them
+                chunks = Chunks.concatenate([star.bands[b].chunks for b in bands
+                                             if b in star.bands], chunking.n_max)
+                period, source = star.period, star.period_source
+                n_points, baseline = star.n_points, star.baseline
+            else:
+                period, source, chunks, n_points, baseline = prepare_record(
+                    record, preprocessing, chunking)
         except Exception as exc:  # garbage in -> a reason, never a crashed rank
             results.status[position] = describe_failure(exc)
             continue
@@ -116,10 +184,14 @@ def prepare_batch(items, n_classes, preprocessing, chunking):
         results.period_source[position] = source
         results.n_points[position] = n_points
         results.baseline[position] = baseline
+        if star is not None:
+            band_owners.extend(_record_star(results, position, star, bands))
+        elif bands:  # a one-band record among stars of several: no per-band results
+            band_owners.append(np.full(len(chunks), -1, np.int64))
         parts.append(chunks)
         owners.append(np.full(len(chunks), position, np.int64))
     rows = np.array([row for row, _ in items], dtype=np.int64)
-    return PreparedBatch(rows, results, parts, owners)
+    return PreparedBatch(rows, results, parts, owners, band_owners if bands else None)
 
 
 def score_prepared(batch, scorer, chunking):
@@ -128,7 +200,8 @@ def score_prepared(batch, scorer, chunking):
     results = batch.results
     if batch.parts:
         chunks = Chunks.concatenate(batch.parts, chunking.n_max)
-        scores = aggregate_objects(scorer.score(chunks), np.concatenate(batch.owners))
+        chunk_scores = scorer.score(chunks)
+        scores = aggregate_objects(chunk_scores, np.concatenate(batch.owners))
         positions = scores.objects
         results.prob[positions] = scores.prob
         results.energy[positions] = scores.energy
@@ -136,14 +209,29 @@ def score_prepared(batch, scorer, chunking):
         results.status[positions] = OK
         results.code = np.full((len(results), scores.code.shape[1]), np.nan)
         results.code[positions] = scores.code
+        if batch.band_owners is not None:
+            _score_bands(results, chunk_scores, np.concatenate(batch.band_owners))
     return results
 
 
-def score_batch(items, scorer, preprocessing, chunking):
+def _score_bands(results, chunk_scores, band_owners):
+    """Per-band means of the chunk scores (the same aggregation as the star's)."""
+    n_bands = len(results.bands)
+    keep = band_owners >= 0
+    if not keep.all():
+        chunk_scores = ChunkScores(chunk_scores.gamma[keep], chunk_scores.z[keep],
+                                   chunk_scores.code[keep], chunk_scores.energy[keep])
+    per_band = aggregate_objects(chunk_scores, band_owners[keep])
+    rows, columns = np.divmod(per_band.objects, n_bands)
+    results.band_prob[rows, columns] = per_band.prob
+    results.band_energy[rows, columns] = per_band.energy
+
+
+def score_batch(items, scorer, preprocessing, chunking, bands=None):
     """Results of one batch of ``(row, record_or_reason)`` items (see
     :func:`prepare_batch`), in the items' order."""
-    return score_prepared(prepare_batch(items, scorer.n_classes, preprocessing, chunking),
-                          scorer, chunking)
+    return score_prepared(prepare_batch(items, scorer.n_classes, preprocessing, chunking,
+                                        bands), scorer, chunking)
 
 
 def batches_of(records, batch_objects):
@@ -158,7 +246,8 @@ def batches_of(records, batch_objects):
         yield items
 
 
-def stream_results(records, scorer, preprocessing, chunking, *, batch_objects, prefetch=0):
+def stream_results(records, scorer, preprocessing, chunking, *, batch_objects, prefetch=0,
+                   bands=None):
     """Score a stream of objects, holding at most ``batch_objects`` at a time.
 
     Parameters
@@ -178,6 +267,9 @@ def stream_results(records, scorer, preprocessing, chunking, *, batch_objects, p
         prepares up to ``k`` batches ahead while the current one is scored
         (:class:`rnngmm.flagging.prefetch.Prefetch`): at most ``k + 2``
         batches are held.
+    bands : sequence of str, optional
+        The band names of a job reading several bands (records are then
+        ``BandedRecord``; see :func:`prepare_batch`).
 
     Yields
     ------
@@ -187,7 +279,7 @@ def stream_results(records, scorer, preprocessing, chunking, *, batch_objects, p
     """
     def prepared():
         for items in batches_of(records, batch_objects):
-            yield prepare_batch(items, scorer.n_classes, preprocessing, chunking)
+            yield prepare_batch(items, scorer.n_classes, preprocessing, chunking, bands)
     if prefetch < 1:
         for batch in prepared():
             yield batch.rows, score_prepared(batch, scorer, chunking)

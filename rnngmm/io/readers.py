@@ -13,7 +13,8 @@ Formats (``READERS``):
 ``asassn``
     ASAS-SN light-curve CSV with a header (HJD, camera, filter, mag, mag_err,
     flux, flux_err, ...). Non-detections (magnitude written as ``>17.5``, or
-    error 99.99) are dropped and counted; optionally one filter is selected.
+    error 99.99) are dropped and counted; optionally one filter is selected
+    (``--band V``, alias ``--filter V``; several: ``--band V g``).
 ``table``
     Any table astropy reads (CSV, ECSV, IPAC ``.tbl``, FITS, VOTable), or
     Parquet (suffix ``.parquet``, read with pyarrow), with configurable column names
@@ -48,6 +49,19 @@ Formats (``READERS``):
     photometric or variability processing are dropped and counted. Times
     stay BJD(TCB) - 2455197.5 days (only time differences reach the model).
 
+Several bands (``--band g r``, ``--band G BP RP``, ``--band V g``; issue 25):
+:func:`read_lightcurve_bands` reads one object's bands into a
+:class:`BandedLightCurve` ``{band: (time, mag, err)}`` (the bands read, in the
+order asked for; ``.missing`` gives the others' reasons), either from one
+file holding every band (a band column, Gaia flat or RAW, an ASAS-SN filter
+column) or from one file per band, found by a ``{band}`` field in the
+file-name template (``'{id}_{band}.tbl'``; :func:`locate_band_files`), whose
+band column, if any, is still checked. ``zero_point`` then takes one value
+for every band or one per band (Gaia: each band's own by default). A CRTS
+file holds one band. One band is read exactly as before (option ``band``;
+asassn: ``filter``); :func:`check_reader_options` turns a list of several
+into the option ``bands``.
+
 :func:`read_table_objects` reads one long table holding many objects (formats
 ``table``, ``ztf`` and ``gaia``: ``TABLE_FORMATS``), optionally only the rows of
 some ids: a Parquet table is read with a pyarrow filter on the id column (row
@@ -73,6 +87,8 @@ import io
 import lzma
 import os
 import re
+import string
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -245,18 +261,31 @@ def read_asassn(source, counts=None, filter=None, drop_bad_quality=True):
     -------
     time, mag, err : ndarray of float64
     """
+    return _asassn_select(_asassn_rows(source), counts, filter, drop_bad_quality)
+
+
+def _asassn_rows(source):
+    """``(body rows, column indices)`` of an ASAS-SN CSV; BadLightCurve if malformed."""
     lines = _data_lines(_read_text(source))
     if not lines:
         raise BadLightCurve("empty file (comments only)")
     rows = list(csv.reader(io.StringIO("\n".join(lines))))
     header, body = rows[0], rows[1:]
-    i_time, i_mag, i_err = (_pick(header, r, "") for r in ("time", "mag", "err"))
-    i_filter = _pick(header, "filter", "")
-    i_quality = _pick(header, "quality", "")
+    index = {role: _pick(header, role, "") for role in ("time", "mag", "err")}
+    index["filter"] = _pick(header, "filter", "")
+    index["quality"] = _pick(header, "quality", "")
     if any(len(r) != len(header) for r in body):
         line = next(i for i, r in enumerate(body) if len(r) != len(header))
         raise BadLightCurve(f"expected {len(header)} columns, found "
                             f"{len(body[line])} on data row {line + 1}")
+    return body, index
+
+
+def _asassn_select(parsed, counts, filter, drop_bad_quality=True):
+    """``(time, mag, err)`` of the parsed rows of one filter (all rows when None)."""
+    body, index = parsed
+    i_time, i_mag, i_err = index["time"], index["mag"], index["err"]
+    i_filter, i_quality = index["filter"], index["quality"]
     if filter is not None:
         if i_filter is None:
             raise BadLightCurve(f"filter {filter!r} requested but the file has no filter column")
@@ -562,13 +591,17 @@ def _table_plan(names, time_col=None, mag_col=None, err_col=None, band_col=None,
             "band_match": lambda found, wanted: found == wanted, "flags": ()}
 
 
-def _ztf_plan(names, time_col=None, mag_col=None, err_col=None, band_col=None, band=None,
-              **options):
-    """A ``table`` plan with the ZTF light-curve API's column names."""
+def _ztf_options(time_col=None, mag_col=None, err_col=None, band_col=None, band=None,
+                 **options):
+    """``table`` reader options with the ZTF light-curve API's column names."""
     band = ZTF_BANDS.get(band, band) if band is not None else None
-    return _table_plan(names, time_col=time_col or "mjd", mag_col=mag_col or "mag",
-                       err_col=err_col or "magerr", band_col=band_col or "filtercode",
-                       band=band, **options)
+    return dict(options, time_col=time_col or "mjd", mag_col=mag_col or "mag",
+                err_col=err_col or "magerr", band_col=band_col or "filtercode", band=band)
+
+
+def _ztf_plan(names, **options):
+    """A ``table`` plan with the ZTF light-curve API's column names."""
+    return _table_plan(names, **_ztf_options(**options))
 
 
 def _gaia_plan(names, band=None, zero_point=None, table_format=None):
@@ -714,7 +747,8 @@ def read_gaia(source, counts=None, band=None, zero_point=None, table_format=None
 
 
 class TableObjects(dict):
-    """Light curves of a long table: ``{object id: (time, mag, err)}``.
+    """Light curves of a long table: ``{object id: (time, mag, err)}``, or
+    ``{object id: BandedLightCurve}`` when several bands are read.
 
     Objects whose rows cannot give a light curve (several bands, no flux
     above zero, ...) are not keys; their reasons are in ``failures`` and
@@ -728,7 +762,8 @@ class TableObjects(dict):
         self.dropped = {}
 
     def load(self, object_id, counts=None):
-        """``(time, mag, err)`` of ``object_id``, adding its dropped rows to ``counts``.
+        """``(time, mag, err)`` (or BandedLightCurve) of ``object_id``, adding its
+        dropped rows to ``counts``.
 
         Raises
         ------
@@ -763,7 +798,7 @@ def _id_filter(schema_type, ids):
 
 
 def read_table_objects(path, id_col, time_col=None, mag_col=None, err_col=None,
-                       table_format=None, ids=None, format="table", **options):
+                       table_format=None, ids=None, format="table", bands=None, **options):
     """Read one long table holding many objects.
 
     Parameters
@@ -780,11 +815,17 @@ def read_table_objects(path, id_col, time_col=None, mag_col=None, err_col=None,
         Only these objects are read (Parquet) or kept (other formats).
     format : str
         ``"table"``, ``"ztf"`` or ``"gaia"``.
+    bands : sequence of str, optional
+        Read these bands of every object (see :func:`read_lightcurve_bands`):
+        each object's value is then a :class:`BandedLightCurve`, and an
+        object none of whose bands has rows fails with a reason naming each
+        band's problem. ``zero_point`` may then hold one value per band.
 
     Returns
     -------
     TableObjects
-        ``{object id (str): (time, mag, err)}`` with rows in file order.
+        ``{object id (str): (time, mag, err)}`` (with ``bands``:
+        ``{object id: BandedLightCurve}``) with rows in file order.
 
     Raises
     ------
@@ -800,6 +841,18 @@ def read_table_objects(path, id_col, time_col=None, mag_col=None, err_col=None,
         for name in ("time_col", "mag_col", "err_col"):
             options.pop(name, None)
     planner = PLANNERS[format]
+    per_band = None
+    if bands is not None:
+        bands = (bands,) if isinstance(bands, str) else tuple(bands)
+        per_band = _band_options(format, check_reader_options(
+            format, dict(options, bands=bands)))
+
+    def make_plans(names):
+        """``({band or None: plan}, {band: reason})`` of a table with columns ``names``."""
+        if per_band is None:
+            return {None: planner(names, **options)}, {}
+        return _band_plans(format, names, per_band)
+
     where = f"light-curve table {os.fspath(path)!r}"
     try:
         if is_parquet(path, table_format):
@@ -812,30 +865,32 @@ def read_table_objects(path, id_col, time_col=None, mag_col=None, err_col=None,
                 raise _unreadable("Parquet file", path, exc) from None
             names = list(schema.names)
             _missing(names, [id_col])
-            plan = planner(names, **options)
+            plans, errors = make_plans(names)
             filters = None
             if ids is not None:
                 filters = [(id_col, "in", _id_filter(schema.field(id_col).type, ids))]
-            wanted = list(dict.fromkeys([id_col] + _plan_columns(plan)))
+            wanted = list(dict.fromkeys([id_col] + _plans_columns(plans)))
             columns = _Columns(_read_parquet(path, columns=wanted, filters=filters), "arrow")
         else:
             columns = _Columns(_read_astropy_table(path, table_format), "astropy")
             _missing(columns.names, [id_col])
-            plan = planner(columns.names, **options)
+            plans, errors = make_plans(columns.names)
         object_ids = columns.text(id_col)
         # Convert every needed column once; objects then slice the arrays. A
         # non-numeric cell rejects only its object (when its slice is read).
-        columns.convert(plan["time"])
-        for key in ("mag", "err", "flux", "flux_err"):
-            if plan.get(key):
-                columns.convert(plan[key])
-        if plan["band_col"]:
-            columns.text(plan["band_col"])
-        for name in plan["flags"]:
-            columns.flag(name)
+        for plan in plans.values():
+            columns.convert(plan["time"])
+            for key in ("mag", "err", "flux", "flux_err"):
+                if plan.get(key):
+                    columns.convert(plan[key])
+            if plan["band_col"]:
+                columns.text(plan["band_col"])
+            for name in plan["flags"]:
+                columns.flag(name)
     except BadLightCurve as exc:
         raise InputError(f"{where}: {exc.reason}") from None
-    for name in _plan_columns(plan):
+    used = set(_plans_columns(plans))
+    for name in used:
         for (kind, cached), values in columns._cache.items():
             if cached == name and len(values) != len(object_ids):
                 raise InputError(f"{where}: column {name!r} holds arrays; a long table "
@@ -845,7 +900,6 @@ def read_table_objects(path, id_col, time_col=None, mag_col=None, err_col=None,
     bounds = list(starts) + [len(order)]
     wanted_ids = None if ids is None else {str(i) for i in ids}
     objects = TableObjects()
-    used = set(_plan_columns(plan))
     for k, object_id in enumerate(unique):
         object_id = str(object_id)
         if wanted_ids is not None and object_id not in wanted_ids:
@@ -853,12 +907,22 @@ def read_table_objects(path, id_col, time_col=None, mag_col=None, err_col=None,
         rows = order[bounds[k]:bounds[k + 1]]
         counts = {}
         try:
-            objects[object_id] = _apply_plan(columns.subset(rows, used), plan, counts)
+            subset = columns.subset(rows, used)
+            if per_band is None:
+                objects[object_id] = _apply_plan(subset, plans[None], counts)
+            else:
+                objects[object_id] = _apply_band_plans(subset, list(per_band), plans,
+                                                       errors, counts)
         except BadLightCurve as exc:
             objects.failures[object_id] = exc.reason
         if counts:
             objects.dropped[object_id] = counts
     return objects
+
+
+def _plans_columns(plans):
+    """Every column some plan of ``plans`` reads, in order, once."""
+    return list(dict.fromkeys(name for plan in plans.values() for name in _plan_columns(plan)))
 
 
 #: Reader of each per-object file format; all accept ``(source, counts, **options)``.
@@ -873,6 +937,86 @@ TABLE_OPTIONS = ("time_col", "mag_col", "err_col", "table_format", "band_col", "
 #: Flag name of each reader option (for messages).
 OPTION_FLAGS = {name: f"--{name}" for name in TABLE_OPTIONS + ("filter",)}
 OPTION_FLAGS["table_format"] = "table_format"
+OPTION_FLAGS["bands"] = "--band"
+#: Why ``prepare`` (and so training) reads one band; its --help and its errors say so.
+ONE_BAND_NOTE = ("prepare and training read one band: a model learns one band (a "
+                 "multi-band model is a later step); several bands are read by flag, "
+                 "report, embed, similar and the API, which score a star's bands with it")
+#: Reader options of each format; ``bands`` (several bands) wherever a band is read.
+FORMAT_OPTIONS = {"crts": (), "asassn": ("filter", "band", "bands"),
+                  "table": TABLE_OPTIONS + ("bands",), "ztf": TABLE_OPTIONS + ("bands",),
+                  "gaia": ("band", "bands", "zero_point", "table_format")}
+
+
+def _canonical_band(format, band):
+    """The band ``band`` means in ``format`` (to find the same band named twice)."""
+    band = str(band)
+    if format == "gaia":
+        return band.upper()
+    if format == "ztf":
+        return ZTF_BANDS.get(band, band)
+    return band
+
+
+def _normalise_bands(format, options):
+    """Turn ``band``/``bands``/``filter`` of ``options`` into today's single-band
+    option (``band``; asassn: ``filter``) or, for several bands, ``bands`` (a tuple).
+
+    ``band`` and ``filter`` may hold one name or a sequence of names (the
+    ``--band`` flag's values); ``filter`` is ``band``'s alias for asassn.
+    """
+    given = [key for key in ("band", "bands", "filter") if key in options]
+    if not given:
+        return
+    if len(given) > 1:
+        if "filter" in given:
+            raise InputError("give --band or --filter, not both (--filter is an alias of "
+                             "--band for --format asassn)")
+        raise InputError("give the reader option band (one band) or bands (several), "
+                         "not both")
+    key = given[0]
+    value = options.pop(key)
+    flag = OPTION_FLAGS[key]
+    names = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    if not names:
+        raise InputError(f"{flag} needs at least one band name")
+    for name in names:
+        if not str(name).strip():
+            raise InputError(f"{flag} must not be empty")
+    canonical = [_canonical_band(format, name) for name in names]
+    twice = list(dict.fromkeys(c for c in canonical if canonical.count(c) > 1))
+    if twice:
+        raise InputError(f"{flag} {' '.join(map(str, names))} names band "
+                         f"{', '.join(twice)} more than once")
+    if len(names) == 1:
+        options["filter" if format == "asassn" else "band"] = names[0]
+    else:
+        options["bands"] = tuple(str(name) for name in names)
+
+
+def _check_zero_points(options):
+    """``zero_point`` as one float (every band) or a tuple of one float per band."""
+    values = options["zero_point"]
+    several = isinstance(values, (list, tuple, np.ndarray))
+    given = list(values) if several else [values]
+    parsed = []
+    for value in given:
+        try:
+            zero_point = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"--zero_point must be a number, got {value!r}") from None
+        if not np.isfinite(zero_point):
+            raise InputError(f"--zero_point must be finite, got {value!r}")
+        parsed.append(zero_point)
+    bands = options.get("bands", ())
+    if len(parsed) == 1:
+        options["zero_point"] = parsed[0]
+    elif bands and len(parsed) == len(bands):
+        options["zero_point"] = tuple(parsed)
+    else:
+        asked = f"{len(bands)} bands ({' '.join(bands)})" if bands else "one band"
+        raise InputError(f"--zero_point takes one value (used for every band) or one value "
+                         f"per band: got {len(parsed)} values for {asked}")
 
 
 def check_reader_options(format, options):
@@ -881,43 +1025,42 @@ def check_reader_options(format, options):
     Called before any work by ``prepare`` and ``flag``, so a bad flag stops
     the command with one message instead of rejecting every object.
 
+    Bands: ``band`` (and, for asassn, its alias ``filter``) holds one band
+    name or a sequence of names (``--band g r``). One name gives the
+    single-band option of today (``band``; asassn: ``filter``); several give
+    ``bands``, a tuple of names in the order given (no band twice), read
+    with :func:`read_lightcurve_bands`. ``zero_point`` is one value, or one
+    value per band.
+
     Returns
     -------
     dict
-        ``options`` without the entries that are None.
+        ``options`` without the entries that are None, bands normalised.
     """
     if format not in READERS:
         raise InputError(f"--format {format!r} is unknown; choose one of {', '.join(READERS)}")
     options = {k: v for k, v in dict(options or {}).items() if v is not None}
-    allowed = {"crts": (), "asassn": ("filter",), "table": TABLE_OPTIONS,
-               "ztf": TABLE_OPTIONS,
-               "gaia": ("band", "zero_point", "table_format")}[format]
+    allowed = FORMAT_OPTIONS[format]
     wrong = [k for k in options if k not in allowed]
     if wrong:
-        flags = ", ".join(OPTION_FLAGS.get(k, k) for k in wrong)
-        where = {"crts": "--format crts takes no column options",
-                 "asassn": "--format asassn takes only --filter",
+        flags = ", ".join(dict.fromkeys(OPTION_FLAGS.get(k, k) for k in wrong))
+        where = {"crts": "--format crts takes no column or band options (a CRTS file "
+                         "holds one band)",
+                 "asassn": "--format asassn takes only --band (or its alias --filter)",
                  "gaia": "--format gaia reads Gaia's own columns and takes only --band "
                          "and --zero_point"}.get(format, f"--format {format}")
         raise InputError(f"{flags} cannot be used here: {where}")
-    for name in ("time_col", "mag_col", "err_col", "band_col", "band", "flux_col",
-                 "flux_err_col", "filter"):
+    _normalise_bands(format, options)
+    for name in ("time_col", "mag_col", "err_col", "band_col", "flux_col", "flux_err_col"):
         if name in options and not str(options[name]).strip():
             raise InputError(f"{OPTION_FLAGS[name]} must not be empty")
     if "zero_point" in options:
-        try:
-            zero_point = float(options["zero_point"])
-        except (TypeError, ValueError):
-            raise InputError(f"--zero_point must be a number, got "
-                             f"{options['zero_point']!r}") from None
-        if not np.isfinite(zero_point):
-            raise InputError(f"--zero_point must be finite, got {options['zero_point']!r}")
-        options["zero_point"] = zero_point
+        _check_zero_points(options)
     if format == "gaia":
-        band = options.get("band")
-        if band is None or str(band).upper() not in GAIA_ZERO_POINTS:
-            raise InputError(f"--format gaia needs --band G, BP or RP (got "
-                             f"{band if band is not None else 'none'})")
+        names = options.get("bands", (options.get("band"),))
+        if any(b is None or str(b).upper() not in GAIA_ZERO_POINTS for b in names):
+            got = " ".join(str(b) for b in names if b is not None) or "none"
+            raise InputError(f"--format gaia needs --band G, BP or RP (got {got})")
         return options
     if format in ("table", "ztf"):
         has_flux, has_err = "flux_col" in options, "flux_err_col" in options
@@ -933,6 +1076,14 @@ def check_reader_options(format, options):
             raise InputError("give either --mag_col (magnitudes) or --flux_col (fluxes), "
                              "not both")
     return options
+
+
+def reader_bands(options):
+    """The bands checked reader ``options`` ask for: a tuple of names, empty for none."""
+    if "bands" in options:
+        return tuple(options["bands"])
+    one = options.get("band", options.get("filter"))
+    return () if one is None else (one,)
 
 
 def read_lightcurve(source, format, counts=None, **options):
@@ -970,25 +1121,336 @@ def read_lightcurve(source, format, counts=None, **options):
     return reader(source, counts=counts, **options)
 
 
-def check_template(template):
-    """Raise InputError unless ``template`` is a file-name template with ``{id}``."""
+class BandedLightCurve(dict):
+    """One object's light curve in several bands: ``{band: (time, mag, err)}``.
+
+    Keys are the band names as asked for (``--band g r``), in that order,
+    and only the bands that were read; each value is as stored (unsorted,
+    uncleaned) like :func:`read_lightcurve`'s. A band may hold no points
+    (every row dropped); cleaning decides what is too few.
+
+    Attributes
+    ----------
+    missing : dict
+        ``{band: reason}`` of the asked-for bands that could not be read
+        (no file, no rows of that band, unreadable file ...).
+    dropped : dict
+        ``{band: {reason: rows}}`` of the rows each band's reader dropped
+        (non-detections, flagged or non-positive fluxes ...; in a per-band
+        file also ``"other band"``: rows of another band).
+    """
+
+    def __init__(self, items=(), missing=None, dropped=None):
+        super().__init__(items)
+        self.missing = dict(missing or {})
+        self.dropped = dict(dropped or {})
+
+    def __repr__(self):
+        read = ", ".join(f"{band}: {len(value[0])} points" for band, value in self.items())
+        return f"BandedLightCurve({{{read}}}, missing={self.missing!r})"
+
+
+def no_band_reason(missing):
+    """Why no band of an object could be read, naming each band's problem.
+
+    Bands with the same problem are named together:
+    ``no band usable (g: light-curve file not found (x_g.tbl); r: empty table)``.
+    """
+    groups = {}
+    for band, reason in missing.items():
+        groups.setdefault(reason, []).append(str(band))
+    parts = [f"{', '.join(bands)}: {reason}" for reason, bands in groups.items()]
+    return f"no band usable ({'; '.join(parts)})"
+
+
+def _band_options(format, options):
+    """``{band: reader options of that band alone}`` of checked ``options``, in order.
+
+    Each band gets the single-band option (``band``; asassn: ``filter``) and
+    its zero point (one value for every band, or its own).
+    """
+    bands = reader_bands(options)
+    if not bands:
+        raise InputError(f"--format {format}: no band given to read")
+    zero_point = options.get("zero_point")
+    base = {k: v for k, v in options.items()
+            if k not in ("band", "bands", "filter", "zero_point")}
+    per_band = {}
+    for k, band in enumerate(bands):
+        band_options = dict(base)
+        band_options["filter" if format == "asassn" else "band"] = band
+        if zero_point is not None:
+            band_options["zero_point"] = (zero_point[k] if isinstance(zero_point, tuple)
+                                          else zero_point)
+        per_band[band] = band_options
+    return per_band
+
+
+def _band_column(format, names, options):
+    """The band column a ``format`` reader would use in a table with ``names``
+    (None when the table has none)."""
+    if options.get("band_col"):
+        return options["band_col"]
+    if format == "ztf":
+        return "filtercode" if "filtercode" in names else None
+    if format == "gaia":
+        return "band" if "band" in names and "time" in names else None
+    return _find_band_column(names)
+
+
+def _band_plans(format, names, per_band):
+    """``(plans, errors)``: the read plan of each band of a table holding several
+    bands, and ``{band: reason}`` of the bands that cannot be planned.
+
+    Raises
+    ------
+    BadLightCurve
+        When no band can be planned (a table without a band column, a
+        missing time column ...).
+    """
+    bands = list(per_band)
+    first = per_band[bands[0]]
+    if format == "table" and _band_column(format, names, first) is None:
+        raise BadLightCurve(f"--band {' '.join(bands)} given but the table has no band "
+                            f"column (looked for {', '.join(BAND_COLUMNS)}; name it with "
+                            "--band_col)")
+    plans, errors = {}, {}
+    for band, band_options in per_band.items():
+        try:
+            plans[band] = PLANNERS[format](names, **band_options)
+        except BadLightCurve as exc:
+            errors[band] = exc.reason
+    if not plans:
+        reasons = set(errors.values())
+        raise BadLightCurve(reasons.pop() if len(reasons) == 1 else no_band_reason(errors))
+    return plans, errors
+
+
+def _apply_band_plans(columns, bands, plans, errors, counts=None):
+    """BandedLightCurve of one object's rows in ``columns`` (a table of several bands).
+
+    Rows of none of ``bands`` are added to ``counts`` once, as ``"other band"``.
+    """
+    result = BandedLightCurve()
+    matched = None
+    for band in bands:
+        if band in errors:
+            result.missing[band] = errors[band]
+            continue
+        plan = plans[band]
+        band_counts = {}
+        try:
+            result[band] = _apply_plan(columns, plan, band_counts)
+        except BadLightCurve as exc:
+            result.missing[band] = exc.reason
+        else:
+            if plan["band_col"]:
+                rows = np.asarray(plan["band_match"](columns.text(plan["band_col"]),
+                                                     plan["band"]), bool)
+                matched = rows if matched is None else matched | rows
+        band_counts.pop("other band", None)  # rows of the other asked-for bands
+        _add_band_counts(result, band, band_counts, counts)
+    if matched is not None:
+        _count(counts, "other band", len(matched) - np.count_nonzero(matched))
+    if not result:
+        raise BadLightCurve(no_band_reason(result.missing))
+    return result
+
+
+def _add_band_counts(result, band, band_counts, counts):
+    if band_counts:
+        result.dropped[band] = dict(band_counts)
+        for reason, n in band_counts.items():
+            _count(counts, reason, n)
+
+
+def _asassn_no_filter_rows(body, index, band):
+    """BadLightCurve reason when no row of ``body`` is of filter ``band``, else None."""
+    found = [r[index["filter"]].strip() for r in body]
+    if band in found:
+        return None
+    return (f"no rows of filter {band} (filters found: "
+            f"{', '.join(sorted(set(found) - {''})) or 'none'})")
+
+
+def _read_asassn_bands(source, per_band, counts):
+    """BandedLightCurve of an ASAS-SN file holding several filters (parsed once)."""
+    body, index = _asassn_rows(source)
+    bands = list(per_band)
+    if index["filter"] is None:
+        raise BadLightCurve(f"filters {', '.join(bands)} requested but the file has no "
+                            "filter column")
+    result = BandedLightCurve()
+    for band in bands:
+        reason = _asassn_no_filter_rows(body, index, band)
+        if reason:
+            result.missing[band] = reason
+            continue
+        band_counts = {}
+        try:
+            result[band] = _asassn_select((body, index), band_counts, band)
+        except BadLightCurve as exc:  # a non-numeric value in this filter's rows
+            result.missing[band] = exc.reason
+        band_counts.pop("other filter", None)  # rows of the other asked-for filters
+        _add_band_counts(result, band, band_counts, counts)
+    _count(counts, "other filter", sum(r[index["filter"]].strip() not in bands for r in body))
+    if not result:
+        raise BadLightCurve(no_band_reason(result.missing))
+    return result
+
+
+def _read_band_file(path, format, band_options, counts):
+    """``(time, mag, err)`` of one band's own file.
+
+    A band column in the file is still checked: its rows of other bands are
+    dropped (counted as ``"other band"``/``"other filter"``) and a file with
+    no row of the band gives BadLightCurve. Without a band column every row
+    is the band's.
+    """
+    if format == "asassn":
+        body, index = _asassn_rows(path)
+        band = band_options["filter"] if index["filter"] is not None else None
+        reason = band and _asassn_no_filter_rows(body, index, band)
+        if reason:
+            raise BadLightCurve(reason)
+        return _asassn_select((body, index), counts, band)
+    columns = _load_columns(path, band_options.get("table_format"))
+    if format == "gaia":
+        plan = _gaia_plan(columns.names, **band_options)
+    else:
+        table_options = (_ztf_options(**band_options) if format == "ztf"
+                         else dict(band_options))
+        if _band_column(format, columns.names, band_options) is None:
+            table_options.update(band_col=None, band=None)  # the file is the band
+        plan = _table_plan(columns.names, **table_options)
+    return _apply_plan(columns, plan, counts)
+
+
+def _read_band_files(files, format, per_band, counts):
+    """BandedLightCurve of per-band files ``{band: path}`` (``files.missing``: reasons)."""
+    result = BandedLightCurve()
+    missing = getattr(files, "missing", {})
+    for band, band_options in per_band.items():
+        if band in missing or band not in files:
+            result.missing[band] = missing.get(band, "no light-curve file given")
+            continue
+        band_counts = {}
+        try:
+            result[band] = _read_band_file(files[band], format, band_options, band_counts)
+        except BadLightCurve as exc:
+            result.missing[band] = exc.reason
+        _add_band_counts(result, band, band_counts, counts)
+    if not result:
+        raise BadLightCurve(no_band_reason(result.missing))
+    return result
+
+
+def read_lightcurve_bands(source, format, bands, counts=None, **options):
+    """Read one object's light curve in several bands.
+
+    Parameters
+    ----------
+    source : str, Path, file object, or mapping
+        One file holding every band (a band column: ZTF ``filtercode``, a
+        ``table``'s band column; Gaia flat or RAW epoch photometry; an
+        ASAS-SN ``filter`` column), or ``{band: path}`` of one file per band
+        (:func:`locate_band_files`; its ``missing`` reasons are kept). A
+        band column in a per-band file is still checked.
+    format : str
+        ``"asassn"``, ``"table"``, ``"ztf"`` or ``"gaia"`` (``"crts"`` files
+        hold one band: InputError).
+    bands : sequence of str
+        Band names in the order wanted (ZTF: ``g`` means ``zg``; Gaia: G, BP,
+        RP; ASAS-SN: filters such as V and g).
+    counts : dict, optional
+        Receives rows dropped per reason, summed over the bands; rows of
+        none of ``bands`` in a shared file count once as ``"other band"``
+        (asassn: ``"other filter"``).
+    **options
+        Reader options of ``format`` (see :func:`check_reader_options`);
+        ``zero_point`` may hold one value per band (Gaia's default: each
+        band's :data:`GAIA_ZERO_POINTS`).
+
+    Returns
+    -------
+    BandedLightCurve
+        ``{band: (time, mag, err)}`` of the bands read, in the order asked
+        for; ``.missing`` gives the reasons of the others.
+
+    Raises
+    ------
+    InputError
+        For options that do not fit ``format`` (checked as the flags are).
+    BadLightCurve
+        When no band can be read (the reason names each band's problem) or
+        the shared file cannot be read at all.
+    """
+    bands = (bands,) if isinstance(bands, str) else tuple(bands)
+    if any(key in options for key in ("band", "bands", "filter")):
+        raise InputError("read_lightcurve_bands takes the bands as its bands argument, "
+                         "not as a band, bands or filter option")
+    checked = check_reader_options(format, dict(options, bands=bands))
+    per_band = _band_options(format, checked)
+    if isinstance(source, Mapping):
+        return _read_band_files(source, format, per_band, counts)
+    if format == "asassn":
+        return _read_asassn_bands(source, per_band, counts)
+    columns = _load_columns(source, checked.get("table_format"))
+    plans, errors = _band_plans(format, columns.names, per_band)
+    return _apply_band_plans(columns, list(per_band), plans, errors, counts)
+
+
+def _template_fields(template):
+    """Names of the replacement fields of ``template`` (ValueError if malformed)."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+
+
+def template_has_band(template):
+    """True if the file-name template has a ``{band}`` field (one file per band)."""
+    try:
+        return "band" in _template_fields(template)
+    except ValueError:
+        return False
+
+
+def check_template(template, bands=None):
+    """Raise InputError unless ``template`` is a file-name template with ``{id}``.
+
+    ``{band}`` may be used as well (one file per object and band, e.g.
+    ``'{id}_{band}.tbl'``), filled with the names in ``bands`` (one name or
+    a sequence; ``--band``), which must then be given.
+    """
     if "{id}" not in template:
         raise InputError(f"file-name template {template!r} must contain '{{id}}'")
     if "/" in template.replace("{id}", "") or "\\" in template:
         raise InputError(f"file-name template {template!r} must be a plain file name "
                          "(no directories)")
     try:
-        template.format(id="x")
+        template.format(id="x", band="b")
+        fields = _template_fields(template)
     except (KeyError, IndexError, ValueError):
-        raise InputError(f"file-name template {template!r} may only use the field "
-                         "'{id}'") from None
+        fields = None
+    if fields is None or not fields <= {"id", "band"}:
+        raise InputError(f"file-name template {template!r} may only use the fields "
+                         "'{id}' and '{band}'")
+    if "band" not in fields:
+        return
+    names = (bands,) if isinstance(bands, str) else tuple(bands or ())
+    if not names:
+        raise InputError(f"file-name template {template!r} has a '{{band}}' field: name the "
+                         "band(s) with --band (e.g. --band g r)")
+    for name in names:
+        if any(c in str(name) for c in ("/", "\\", "\x00")) or str(name) in (".", ".."):
+            raise InputError(f"band {name!r} cannot fill the '{{band}}' field of "
+                             f"{template!r}: it holds path characters")
 
 
-def locate_lightcurve(directory, object_id, template="{id}.dat"):
+def locate_lightcurve(directory, object_id, template="{id}.dat", band=None):
     """Path of ``object_id``'s file in ``directory``, refusing to leave it.
 
     Ids come from catalogs, i.e. from outside: an id such as ``../../etc/passwd``
     or an absolute path must never select a file outside ``directory``.
+    ``band`` fills a ``{band}`` field of ``template`` (see :func:`check_template`).
 
     Raises
     ------
@@ -999,11 +1461,67 @@ def locate_lightcurve(directory, object_id, template="{id}.dat"):
     if (not object_id or object_id in (".", "..") or "/" in object_id
             or "\\" in object_id or "\x00" in object_id):
         raise BadLightCurve(f"unsafe object id {object_id!r} (path characters)")
+    if template_has_band(template):
+        if band is None:
+            raise InputError(f"file-name template {template!r} has a '{{band}}' field: "
+                             "name the band with --band")
+        name = template.format(id=object_id, band=band)
+    else:
+        name = template.format(id=object_id)
     root = os.path.realpath(directory)
-    path = os.path.realpath(os.path.join(root, template.format(id=object_id)))
+    path = os.path.realpath(os.path.join(root, name))
     if os.path.commonpath([root, path]) != root or path == root:
         raise BadLightCurve(f"file of object id {object_id!r} would lie outside "
                             "the light-curve directory")
     if not os.path.isfile(path):
-        raise BadLightCurve(f"light-curve file not found ({template.format(id=object_id)})")
+        raise BadLightCurve(f"light-curve file not found ({name})")
     return path
+
+
+class BandFiles(dict):
+    """One object's per-band files: ``{band: path}`` of the files found, in
+    the order the bands were asked for; ``missing`` holds ``{band: reason}``
+    of the others (see :func:`locate_band_files`)."""
+
+    def __init__(self, items=(), missing=None):
+        super().__init__(items)
+        self.missing = dict(missing or {})
+
+
+def locate_band_files(directory, object_id, template, bands):
+    """The files of ``object_id``'s bands, ``template``'s ``{band}`` filled with each name.
+
+    Parameters
+    ----------
+    directory : str or Path
+    object_id : str
+    template : str
+        File-name template with ``{id}`` and ``{band}``, e.g. ``'{id}_{band}.tbl'``.
+    bands : sequence of str
+        Band names as given to ``--band``, e.g. ``("g", "r")``.
+
+    Returns
+    -------
+    BandFiles
+        ``{band: path}`` of the bands whose file exists; ``.missing`` gives
+        the others' reasons (``light-curve file not found (x_g.tbl)``).
+
+    Raises
+    ------
+    InputError
+        If ``template`` has no ``{band}`` field.
+    BadLightCurve
+        If the object id is unsafe (path characters): no band can be read.
+    """
+    if not template_has_band(template):
+        raise InputError(f"file-name template {template!r} has no '{{band}}' field: "
+                         "one file holds every band")
+    files = BandFiles()
+    for band in bands:
+        try:
+            files[band] = locate_lightcurve(directory, object_id, template, band=band)
+        except BadLightCurve as exc:
+            if exc.reason.startswith("unsafe object id"):
+                raise
+            files.missing[band] = exc.reason
+    return files

@@ -4,7 +4,9 @@ A page (:func:`page_figure`) holds the object's title (:func:`page_title`)
 and five panels (:func:`draw_object`):
 
 * the raw light curve, magnitudes increasing downwards, with the decoder's
-  reconstruction over its points when the run reads time lags;
+  reconstruction over its points when the run reads time lags (a star read
+  in several bands: every band in its own colour, each with its own
+  reconstruction, the per-band classes and colours in the info panel);
 * the light curve folded at its period (two cycles), with the
   reconstruction as a curve per chunk for a folding run, or at the phases of
   its points otherwise;
@@ -38,7 +40,13 @@ DPI = 100
 #: Table columns never shown as "other columns" on a page.
 _SHOWN_ELSEWHERE = ("status", "period", "period_source", "predicted_class",
                     "class_probability", "n_chunks", "n_points", "baseline", "energy",
-                    "energy_percentile", "novelty_score")
+                    "energy_percentile", "novelty_score", "bands_used", "bands_missing")
+#: Per-band columns (shown in the info panel's band lines).
+_BAND_PREFIXES = ("predicted_class_", "energy_percentile_", "n_points_", "colour_")
+#: Colours of the bands of a star read in several bands, in the table's order.
+BAND_COLOURS = ("tab:green", "tab:red", "tab:purple", "tab:orange", "tab:brown", "tab:blue")
+#: Colour of the reconstruction of a one-band light curve.
+RECONSTRUCTION_COLOUR = "tab:red"
 
 
 def _fmt(value, spec=".4g"):
@@ -60,17 +68,32 @@ def _message(ax, text, title=None):
             color="0.25", transform=ax.transAxes, wrap=True)
 
 
+def _curves(obj):
+    """``(band or None, time, mag, err, reconstruction, point colour,
+    reconstruction colour)`` of each light curve drawn: one, or one per band."""
+    if not obj.bands:
+        return [(None, obj.time, obj.mag, obj.err, obj.reconstruction, "0.2",
+                 RECONSTRUCTION_COLOUR)]
+    return [(name, c.time, c.mag, c.err, c.reconstruction,
+             BAND_COLOURS[i % len(BAND_COLOURS)], BAND_COLOURS[i % len(BAND_COLOURS)])
+            for i, (name, c) in enumerate(obj.bands.items())]
+
+
 def _draw_raw(ax, obj):
-    ax.errorbar(obj.time, obj.mag, yerr=obj.err, fmt=".", ms=3, color="0.2", ecolor="0.7",
-                elinewidth=0.6, label=f"{len(obj.time)} points")
-    if obj.reconstruction and not obj.folded_model:  # computed on these points
-        first = True
-        for chunk in obj.reconstruction:
-            if chunk.reconstruction is not None:
-                ax.plot(chunk.position, chunk.reconstruction, "o", ms=3.5, mfc="none",
-                        mew=0.8, color="tab:red", alpha=0.9, zorder=3,
-                        label="decoder reconstruction" if first else None)
-                first = False
+    for band, time, mag, err, reconstruction, colour, rebuilt in _curves(obj):
+        label = f"{len(time)} points" if band is None else f"{band}: {len(time)} points"
+        ax.errorbar(time, mag, yerr=err, fmt=".", ms=3, color=colour, ecolor="0.7",
+                    elinewidth=0.6, label=label)
+        if reconstruction and not obj.folded_model:  # computed on these points
+            first = True
+            for chunk in reconstruction:
+                if chunk.reconstruction is not None:
+                    name = ("decoder reconstruction" if band is None
+                            else f"{band} reconstruction")
+                    ax.plot(chunk.position, chunk.reconstruction, "o", ms=3.5, mfc="none",
+                            mew=0.8, color=rebuilt, alpha=0.9, zorder=3,
+                            label=name if first else None)
+                    first = False
     ax.invert_yaxis()
     ax.ticklabel_format(axis="x", style="plain", useOffset=False)
     ax.set_xlabel("time (d)")
@@ -84,33 +107,46 @@ def _draw_folded(ax, obj):
     if not (np.isfinite(period) and period > 0):
         _message(ax, "no period", "phase-folded light curve")
         return
-    phase = phase_fold(obj.time, period)
-    for shift in (0.0, 1.0):
-        ax.errorbar(phase + shift, obj.mag, yerr=obj.err, fmt=".", ms=3, color="0.2",
-                    ecolor="0.7", elinewidth=0.6)
-    first = True
-    for chunk in obj.reconstruction or []:
-        if chunk.reconstruction is None:
-            continue
-        label = "decoder reconstruction" if first else None
-        if obj.folded_model:  # computed on phases: a curve per chunk
-            for shift in (0.0, 1.0):
-                ax.plot(chunk.position + shift, chunk.reconstruction, "-", color="tab:red",
-                        lw=1.2, alpha=0.8, zorder=3, label=label if shift == 0 else None)
-        else:  # computed on times: its points at their phases
-            where = phase_fold(chunk.position, period, epoch=obj.time[0])
-            for shift in (0.0, 1.0):
-                ax.plot(where + shift, chunk.reconstruction, "o", ms=3.5, mfc="none",
-                        mew=0.8, color="tab:red", alpha=0.9, zorder=3,
-                        label=label if shift == 0 else None)
-        first = False
+    drawn = False
+    for band, time, mag, err, reconstruction, colour, rebuilt in _curves(obj):
+        drawn = _draw_folded_curve(ax, obj, period, band, time, mag, err, reconstruction,
+                                   colour, rebuilt) or drawn
     ax.set_xlim(0.0, 2.0)
     ax.invert_yaxis()
     ax.set_xlabel(f"phase (P = {period:.6g} d, two cycles)")
     ax.set_ylabel("magnitude")
     ax.set_title("phase-folded light curve", fontsize=10)
-    if not first:
+    if drawn:
         ax.legend(fontsize=7, loc="best")
+
+
+def _draw_folded_curve(ax, obj, period, band, time, mag, err, reconstruction, colour,
+                       rebuilt):
+    """One light curve folded (two cycles) with its reconstruction; True when a
+    reconstruction was drawn."""
+    phase = phase_fold(time, period)
+    for shift in (0.0, 1.0):
+        ax.errorbar(phase + shift, mag, yerr=err, fmt=".", ms=3, color=colour,
+                    ecolor="0.7", elinewidth=0.6,
+                    label=band if band is not None and shift == 0 else None)
+    first = True
+    for chunk in reconstruction or []:
+        if chunk.reconstruction is None:
+            continue
+        name = "decoder reconstruction" if band is None else f"{band} reconstruction"
+        label = name if first else None
+        if obj.folded_model:  # computed on phases: a curve per chunk
+            for shift in (0.0, 1.0):
+                ax.plot(chunk.position + shift, chunk.reconstruction, "-", color=rebuilt,
+                        lw=1.2, alpha=0.8, zorder=3, label=label if shift == 0 else None)
+        else:  # computed on times: its points at their phases
+            where = phase_fold(chunk.position, period, epoch=time[0])
+            for shift in (0.0, 1.0):
+                ax.plot(where + shift, chunk.reconstruction, "o", ms=3.5, mfc="none",
+                        mew=0.8, color=rebuilt, alpha=0.9, zorder=3,
+                        label=label if shift == 0 else None)
+        first = False
+    return not first or band is not None
 
 
 def _draw_probabilities(ax, obj, class_names):
@@ -156,10 +192,30 @@ def _info_lines(obj, info):
                      f"{len(obj.reconstruction or [])} chunk(s)")
     elif v.get("n_chunks") is not None:
         lines.append(f"chunks     {v.get('n_chunks')}")
+    lines.extend(_band_lines(v, info.get("bands") or ()))
     for name in info["other"]:
         value = v.get(name)
         shown = _fmt(value) if value is None or isinstance(value, float) else value
         lines.append(f"{name[:10]:<11}{shown}")
+    return lines
+
+
+def _band_lines(values, bands):
+    """Info lines of a star read in several bands: each band's class,
+    percentile and points, the colours, and the bands not scored."""
+    lines = []
+    for band in bands:
+        if f"predicted_class_{band}" not in values:
+            continue
+        lines.append(f"band {band:<5} {values.get(f'predicted_class_{band}') or '-':<8} "
+                     f"pct {_fmt(values.get(f'energy_percentile_{band}'), '.1f')}, "
+                     f"{values.get(f'n_points_{band}', 0)} points")
+    for first, second in zip(bands, bands[1:]):
+        name = f"colour_{first}_{second}"
+        if name in values:
+            lines.append(f"{first}-{second:<6}{_fmt(values.get(name), '.3f')} mag")
+    if values.get("bands_missing"):
+        lines.extend(textwrap.wrap(f"bands not scored: {values['bands_missing']}", 52))
     return lines
 
 
@@ -244,15 +300,21 @@ def table_info(table, id_col=None):
         ``"flags"``: the ``anomaly_<p>`` columns with their thresholds
         (:func:`rnngmm.flagging.table.anomaly_thresholds`), which are in the
         unit of ``"score_name"``, the run's novelty score the table records;
-        ``"other"``: up to six pass-through columns shown in the info panel.
+        ``"other"``: up to six pass-through columns shown in the info panel;
+        ``"bands"``: the bands of a table of stars read in several bands
+        (``bands`` metadata; ``[]`` for one band).
     """
     flags = anomaly_thresholds(table)
     score_name = str(table_meta(table, "novelty_score") or "novelty score")
     id_col = table_id_column(table, id_col)
+    bands = table_meta(table, "bands")
+    bands = [str(b) for b in bands] if isinstance(bands, (list, tuple)) else []
+    band_columns = {f"{prefix}{band}" for prefix in _BAND_PREFIXES[:3] for band in bands}
+    band_columns |= {f"colour_{a}_{b}" for a, b in zip(bands, bands[1:])}
     other = [name for name in table.colnames
-             if name not in _SHOWN_ELSEWHERE and name != id_col
+             if name not in _SHOWN_ELSEWHERE and name != id_col and name not in band_columns
              and not name.startswith(("prob_", "anomaly_")) and not CODE_COLUMN.match(name)]
-    return {"flags": flags, "other": other[:6], "score_name": score_name}
+    return {"flags": flags, "other": other[:6], "score_name": score_name, "bands": bands}
 
 
 def page_figure(obj, position, total, class_names, info, figure=None):

@@ -25,7 +25,11 @@ Each light curve is read again from the catalog the table was flagged from
 (the sources of :mod:`rnngmm.flagging.sources`) and prepared exactly as
 ``rnngmm flag`` prepared it (:func:`rnngmm.lightcurves.objects.prepare_object`, then
 :func:`rnngmm.lightcurves.objects.object_chunks`). An object whose light curve cannot be
-read again, or was never scored, still gets its page, saying why.
+read again, or was never scored, still gets its page, saying why. A table
+flagged with several bands (``--band g r``) is read again in those bands: the
+page shows every band's light curve and reconstruction
+(:func:`rnngmm.flagging.stream.prepare_banded`), in one colour per band, and
+each band's class, percentile and the colours.
 
 Output: a ``.pdf`` output is a multi-page PDF (one object per page) with one
 PNG per page next to it (``<stem>_001.png`` ...); a ``.png`` output is one
@@ -242,6 +246,10 @@ class ReportObject:
     period : float
         Period used (the re-derived one, else the table's).
     reconstruction : list of rnngmm.decoder.reconstruction.ChunkPoints or None
+    bands : dict or None
+        A star read in several bands: ``{band: BandCurve}`` of the bands
+        scored, in the table's order (``time``/``mag``/``err`` then hold all
+        bands' points, ``reconstruction`` all bands' chunks); None for one band.
     folded_model : bool
         The run reads phase-folded chunks.
     problem : str or None
@@ -260,10 +268,58 @@ class ReportObject:
     err: np.ndarray = None
     period: float = np.nan
     reconstruction: list = None
+    bands: dict = None
     folded_model: bool = False
     problem: str = None
     notes: list = field(default_factory=list)
     neighbours: object = None
+
+
+@dataclass
+class BandCurve:
+    """One band of a star's page: its cleaned light curve and reconstruction."""
+
+    time: np.ndarray
+    mag: np.ndarray
+    err: np.ndarray
+    reconstruction: list = None
+
+
+def _load_bands(obj, record, run, preprocessing, chunking):
+    """:func:`load_object` for a star read in several bands (a ``BandedRecord``):
+    each band prepared as ``rnngmm flag`` prepared it, reconstructed on its own."""
+    from rnngmm.flagging.stream import describe_failure, prepare_banded
+    try:
+        star = prepare_banded(record, preprocessing, chunking)
+    except Exception as exc:  # noqa: BLE001 - one object's problem, never the report's
+        obj.problem = f"light curve could not be prepared again: {describe_failure(exc)}"
+        return obj
+    obj.period = float(star.period)
+    obj.bands = {}
+    for name, band in star.bands.items():
+        curve = BandCurve(*(np.asarray(a, np.float64) for a in (band.time, band.mag,
+                                                                 band.err)))
+        try:
+            curve.reconstruction = reconstruct_object(run.model, curve.time, curve.mag,
+                                                      curve.err, obj.period, chunking)
+        except Exception as exc:  # noqa: BLE001
+            obj.notes.append(f"no reconstruction of band {name}: {describe_failure(exc)}")
+        obj.bands[name] = curve
+    for name, reason in star.dropped.items():
+        obj.notes.append(f"band {name} not shown: {reason}")
+    obj.time, obj.mag, obj.err = (np.concatenate([getattr(c, a) for c in obj.bands.values()])
+                                  for a in ("time", "mag", "err"))
+    obj.reconstruction = [chunk for c in obj.bands.values() for chunk in c.reconstruction or []]
+    _check_period(obj)
+    return obj
+
+
+def _check_period(obj):
+    table_period = obj.values.get("period")
+    if (table_period is not None and np.isfinite(table_period)
+            and not np.isclose(obj.period, table_period, rtol=1e-6, atol=0.0)):
+        obj.notes.append(f"period found again ({obj.period:.6g} d) differs from the "
+                         f"table's ({table_period:.6g} d): other inputs or settings?")
 
 
 def _row_values(table, row):
@@ -286,9 +342,10 @@ def load_object(obj, record, run, preprocessing, chunking):
     Parameters
     ----------
     obj : ReportObject
-    record : rnngmm.flagging.sources.ObjectRecord or str
+    record : rnngmm.flagging.sources.ObjectRecord or BandedRecord or str
         As a source's ``iter_records`` yields it (a string says why the
-        light curve could not be read).
+        light curve could not be read). A ``BandedRecord`` (several bands)
+        gives each band's light curve and reconstruction (``obj.bands``).
     run : rnngmm.rundir.LoadedRun
     preprocessing : rnngmm.lightcurves.objects.Preprocessing
     chunking : rnngmm.lightcurves.objects.Chunking
@@ -303,6 +360,8 @@ def load_object(obj, record, run, preprocessing, chunking):
     if isinstance(record, str):
         obj.problem = f"light curve could not be read again: {record}"
         return obj
+    if hasattr(record, "bands") and hasattr(record, "missing"):
+        return _load_bands(obj, record, run, preprocessing, chunking)
     try:
         if record.prepared:
             time, mag, err, period = record.time, record.mag, record.err, record.period
@@ -316,11 +375,7 @@ def load_object(obj, record, run, preprocessing, chunking):
         return obj
     obj.time, obj.mag, obj.err = (np.asarray(a, np.float64) for a in (time, mag, err))
     obj.period = float(period)
-    table_period = obj.values.get("period")
-    if (table_period is not None and np.isfinite(table_period)
-            and not np.isclose(obj.period, table_period, rtol=1e-6, atol=0.0)):
-        obj.notes.append(f"period found again ({obj.period:.6g} d) differs from the "
-                         f"table's ({table_period:.6g} d): other inputs or settings?")
+    _check_period(obj)
     try:
         obj.reconstruction = reconstruct_object(run.model, obj.time, obj.mag, obj.err,
                                                 obj.period, chunking)
@@ -557,6 +612,8 @@ def recorded_source(table, config):
     for name, value in (inputs.get("reader_options") or {}).items():
         if name in SOURCE_FIELDS:
             values[name] = value
+        elif name == "bands" and value:  # flag read several bands: read them all again
+            values["band"] = tuple(str(b) for b in value)
     return replace(config, **values)
 
 
