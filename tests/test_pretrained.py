@@ -15,12 +15,15 @@ import rnngmm
 from helpers import run_cli
 from rnngmm.io.readers import read_lightcurve
 from rnngmm.simulate import simulate_sample, write_sample
+from band_files import write_ztf_star
 from user_catalog_files import N_GOOD
 
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "pretrained" / "crts8-v1"
 #: Its autoencoder with a head for Lomb-Scargle periods (catalogs without periods).
 PRETRAINED_LS = REPO / "pretrained" / "crts8-ls-v1"
+#: The model of the README's walkthrough.
+WALKTHROUGH = PRETRAINED
 CRTS_CLASSES = ["CEP", "DSCT", "EA", "EW", "LPV", "ROT", "RRAB", "RRCD"]
 #: Simulated classes that have one CRTS class each (the simulator's ECL are
 #: detached and contact binaries alike, SR and M both long-period).
@@ -150,6 +153,68 @@ def test_readme_commands_ztf_and_gaia(user_catalogs, tmp_path):
                "--band", "G", "--calibrate", "catalog", "--with_code", "--output", gaia)
     table = Table.read(gaia)
     assert list(table["status"][:N_GOOD]) == ["ok"] * N_GOOD and len(table) == N_GOOD + 1
+
+
+def text(value):
+    """A text cell as str (an empty cell reads back from ECSV as masked)."""
+    return "" if np.ma.is_masked(value) else str(value)
+
+
+@pytest.mark.slow
+def test_readme_several_band_commands_ztf_and_gaia(user_catalogs, tmp_path):
+    """The README's several-band commands (issue 25) on files as the archives
+    deliver them: IRSA's IPAC tables, one per star and band, with one star
+    missing its r file and one whose g band is too short to score; IRSA's CSV
+    holding zg and zr rows; Gaia DR3 epoch photometry in G, BP and RP. One
+    row per star, scored from the bands it has, and the row says which."""
+    ipac = tmp_path / "ipac"
+    ipac.mkdir()
+    counts = {f"ztf{k}": {"zg": 60, "zr": 80} for k in range(3)}
+    counts["no_r"] = {"zg": 60, "zr": None}
+    counts["short_g"] = {"zg": 5, "zr": 80}
+    for k, (star, rows) in enumerate(counts.items()):
+        write_ztf_star(ipac, star, 700000 + k, rows)
+    (tmp_path / "stars.csv").write_text("id\n" + "".join(f"{star}\n" for star in counts))
+    flags = tmp_path / "flags.ecsv"
+    rnngmm_cli("flag", "--run_dir", WALKTHROUGH, "--catalog", tmp_path / "stars.csv",
+               "--lightcurves", ipac, "--format", "ztf", "--band", "g", "r",
+               "--template", "{id}_{band}.tbl", "--with_code", "--output", flags)
+    table = Table.read(flags)
+    assert list(table["id"]) == list(counts) and set(table["status"]) == {"ok"}
+    row = {str(r["id"]): r for r in table}
+    assert row["ztf0"]["bands_used"] == "g,r" and text(row["ztf0"]["bands_missing"]) == ""
+    assert abs(row["ztf0"]["colour_g_r"] - 0.5) < 0.05  # mean zg 15.6, zr 15.1
+    assert row["ztf0"]["n_points"] == row["ztf0"]["n_points_g"] + row["ztf0"]["n_points_r"]
+    assert row["no_r"]["bands_used"] == "g" and row["no_r"]["bands_missing"].startswith("r: ")
+    assert row["short_g"]["bands_used"] == "r"
+    assert "too few points" in row["short_g"]["bands_missing"]
+    assert np.isnan(row["short_g"]["colour_g_r"]) and row["short_g"]["n_points_g"] == 0
+    for name in ("predicted_class_g", "predicted_class_r", "energy_percentile_g",
+                 "energy_percentile_r", "code_0"):
+        assert name in table.colnames, name
+    rnngmm_cli("report", "--table", flags, "--n", 2, "--output", tmp_path / "report.pdf")
+    assert (tmp_path / "report.pdf").stat().st_size > 10_000
+
+    both = tmp_path / "ztf_csv.ecsv"
+    rnngmm_cli("flag", "--run_dir", WALKTHROUGH, "--catalog", user_catalogs / "ztf_catalog.csv",
+               "--lightcurves", user_catalogs / "ztf", "--format", "ztf", "--band", "g", "r",
+               "--output", both)
+    table = Table.read(both)
+    assert list(table["status"]) == ["ok"] * (N_GOOD + 1)
+    assert list(table["bands_used"]) == ["g,r"] * N_GOOD + ["g"]
+
+    gaia = tmp_path / "gaia_flags.ecsv"
+    rnngmm_cli("flag", "--run_dir", WALKTHROUGH, "--catalog", user_catalogs / "gaia_catalog.parquet",
+               "--id_col", "source_id", "--lightcurves", user_catalogs / "gaia", "--format", "gaia",
+               "--band", "G", "BP", "RP", "--output", gaia)
+    table = Table.read(gaia)
+    assert list(table["status"][:N_GOOD]) == ["ok"] * N_GOOD and len(table) == N_GOOD + 1
+    assert list(table["bands_used"][:N_GOOD]) == ["G,BP,RP"] * N_GOOD
+    # the files' BP is 0.3 mag fainter than G, RP 0.3 fainter than BP
+    assert np.allclose(table["colour_G_BP"][:N_GOOD], -0.3, atol=0.05)
+    assert np.allclose(table["colour_BP_RP"][:N_GOOD], -0.3, atol=0.05)
+    # the last source's fluxes are all negative: no band is usable, and it says so per band
+    assert "G:" in table["status"][N_GOOD] and "RP" in table["status"][N_GOOD]
 
 
 # --- no machine-local paths in what is shipped (issue 23.6) --------------------------

@@ -39,7 +39,9 @@ def add_parser(subparsers):
                     "flag table of 'rnngmm flag --with_code' (classes, energies, anomaly "
                     "flags and the codes; one row per catalog row, in catalog order), "
                     "and every flag means what it means there. Runs under mpirun/srun "
-                    "like flag. Use the table with 'rnngmm similar' and 'rnngmm map'.")
+                    "like flag. Use the table with 'rnngmm similar' and 'rnngmm map'. With "
+                    "several bands (--band g r) each star's code is the mean over all "
+                    "its bands' chunks.")
     p.set_defaults(run=run_command)
     return p
 

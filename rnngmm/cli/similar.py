@@ -18,7 +18,9 @@ def add_parser(subparsers):
                     "mean latent codes, each component standardised (mean 0, std 1) over "
                     "the table's scored objects (scikit-learn NearestNeighbors, exact). "
                     "A catalog id finds itself first, at distance 0. One output row per "
-                    "(query, neighbour).")
+                    "(query, neighbour). A table flagged with several bands holds each "
+                    "star's code (mean over all its bands' chunks); --lightcurve with "
+                    "--band V g embeds the query star likewise.")
     p.add_argument("--table", required=True,
                    help="flag table with codes, from 'rnngmm embed' or "
                         "'rnngmm flag --with_code' (.ecsv, .fits, .csv, .h5, .parquet)")
