@@ -92,9 +92,12 @@ def night_halves(time, boundary):
 
 
 # ---------------------------------------------------------------------- scoring
-def score_items(run, items, batch_objects=256, batch_size=512):
+def score_items(run, items, batch_objects=256, batch_size=512, bands=None):
     """The flag path's table (status, predicted_class, anomaly_95, ...) of
-    ``items`` (one ``ObjectRecord``, ``BandedRecord`` or reason string each)."""
+    ``items`` (one ``ObjectRecord``, ``BandedRecord`` or reason string each);
+    ``bands``: the band names of ``BandedRecord`` items, as flag passes them
+    (per-band means, and the sampling-conditioned score conditioned on the
+    points per band)."""
     from rnngmm.api import predict_table
     from rnngmm.flagging.results import RowResults
     from rnngmm.flagging.scorer import ModelScorer
@@ -104,7 +107,8 @@ def score_items(run, items, batch_objects=256, batch_size=512):
     parts = []
     with native_stderr_filtered():
         for batch in batches_of(enumerate(items), batch_objects):
-            parts.append(score_batch(batch, scorer, run.preprocessing, run.chunking))
+            parts.append(score_batch(batch, scorer, run.preprocessing, run.chunking,
+                                     bands=bands))
     results = RowResults.concatenate(parts, scorer.n_classes)
     return predict_table(run, [str(k) for k in range(len(items))], results, (PERCENTILE,))
 
@@ -149,13 +153,6 @@ def configuration_metrics(tables, truth, known_classes, relabel=None):
 def _difference(metrics, a, b, key="macro_f1"):
     x, y = metrics[a][key], metrics[b][key]
     return None if x is None or y is None else round(x - y, 4)
-
-
-def banded_scoring_available():
-    """Whether the flag path scores a ``BandedRecord`` (issue 25's scoring)."""
-    import inspect
-    from rnngmm.flagging import stream
-    return "BandedRecord" in inspect.getsource(stream)
 
 
 # -------------------------------------------------------------- (a) simulated
@@ -227,13 +224,15 @@ def run_simulated(args):
               or (args.periods == "run" and run.preprocessing.period_source == "lomb-scargle"))
     periods = np.full(len(keep), np.nan) if search else raw[keep]
     configs = simulated_items(args.sample, args.bands, (ids[keep], periods))
-    tables = {name: score_items(run, items, args.batch_objects) for name, items in configs.items()}
-    metrics = configuration_metrics(tables, truth, run.class_names, relabel)
     combined = "+".join(args.bands)
+    tables = {name: score_items(run, items, args.batch_objects,
+                                bands=tuple(args.bands) if name == combined else None)
+              for name, items in configs.items()}
+    metrics = configuration_metrics(tables, truth, run.class_names, relabel)
     return {"measurement": "simulated", "run": args.run_dir, "sample": args.sample,
             "bands": list(args.bands), "periods": "search" if search else "catalog",
             "n_stars": int(len(keep)), "seed": args.seed, "class_map": relabel,
-            "banded_scoring": banded_scoring_available(), "configurations": metrics,
+            "configurations": metrics,
             "combined_minus_band": {b: _difference(metrics, combined, b) for b in args.bands},
             "seconds": round(time.time() - started, 1)}
 
@@ -266,7 +265,9 @@ def run_split(args):
     boundary = night_boundary(np.concatenate([c[0] for c in curves])) if curves else 0.0
     run = rnngmm.load_run(args.run_dir)
     configs = split_items(curves, boundary)
-    tables = {name: score_items(run, items, args.batch_objects) for name, items in configs.items()}
+    tables = {name: score_items(run, items, args.batch_objects,
+                                bands=("A", "B") if name == "A+B" else None)
+              for name, items in configs.items()}
     metrics = configuration_metrics(tables, labels, run.class_names)
     gain, gap = _difference(metrics, "A+B", "A"), _difference(metrics, "A+B", "whole")
     nights = [len(np.unique(np.floor(c[0] - boundary))) for c in curves]
@@ -274,7 +275,7 @@ def run_split(args):
             "n_stars": int(len(curves)), "seed": args.seed,
             "night_boundary_day_fraction": round(boundary, 4),
             "median_nights": float(np.median(nights)) if nights else None,
-            "banded_scoring": banded_scoring_available(), "configurations": metrics,
+            "configurations": metrics,
             "combined_minus_A": gain, "combined_minus_whole": gap,
             "target_combined_ge_A_plus_0.02": None if gain is None else bool(gain >= 0.02),
             "target_combined_within_0.02_of_whole": None if gap is None else bool(gap >= -0.02),

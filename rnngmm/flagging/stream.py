@@ -140,6 +140,13 @@ def _record_star(results, position, star, bands):
     return owners
 
 
+def banded_names(items):
+    """Band names of the ``BandedRecord`` items, in first-seen order; None if none."""
+    names = dict.fromkeys(band for _, record in items if is_banded(record)
+                          for band in (*record.bands, *record.missing))
+    return tuple(names) or None
+
+
 def prepare_batch(items, n_classes, preprocessing, chunking, bands=None):
     """Read, clean and chunk a batch of ``(row, record_or_reason)`` items.
 
@@ -150,12 +157,16 @@ def prepare_batch(items, n_classes, preprocessing, chunking, bands=None):
     order) the results hold the per-band means and facts of each star
     (:class:`~rnngmm.flagging.results.RowResults`); a record with chunks of
     bands not in ``bands`` cannot happen (the source reads only those).
+    Without ``bands``, the names of the batch's ``BandedRecord`` items are used
+    (:func:`banded_names`).
 
     Returns
     -------
     PreparedBatch
     """
-    bands = tuple(bands) if bands else None
+    # without the job's names, the batch's own (so a star's score is still
+    # conditioned on its points per band, not on all its bands' points)
+    bands = tuple(bands) if bands else banded_names(items)
     results = RowResults.empty(len(items), n_classes, bands=bands)
     parts, owners, band_owners = [], [], []
     for position, (_, record) in enumerate(items):

@@ -20,11 +20,6 @@ def _bench():
 
 bench = _bench()
 
-#: Why the combined rows cannot be measured yet, or None.
-BANDED_MISSING = (None if bench.banded_scoring_available() else
-                  "rnngmm.flagging.stream does not score a BandedRecord yet (issue 25.2)")
-
-
 @pytest.mark.parametrize("site_hours", [0.6, 0.3, 0.9])
 def test_night_boundary_falls_in_the_day_and_keeps_nights_whole(site_hours):
     rng = np.random.default_rng(1)
@@ -62,7 +57,6 @@ def bands_sample(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(BANDED_MISSING is not None, reason=str(BANDED_MISSING))
 @pytest.mark.parametrize("shape", ["one", "per"])
 def test_simulated_measurement(tiny_run_dir, bands_sample, shape, capsys):
     extra = ["--class_map", "crts"] if shape == "per" else []  # renames both sides
@@ -79,7 +73,6 @@ def test_simulated_measurement(tiny_run_dir, bands_sample, shape, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(BANDED_MISSING is not None, reason=str(BANDED_MISSING))
 def test_split_measurement(tiny_run_dir, capsys):
     record = bench.main(["split", "--run_dir", str(tiny_run_dir), "--max_stars", "5",
                          "--seed", "1"])

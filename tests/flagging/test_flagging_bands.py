@@ -257,3 +257,16 @@ def test_per_band_means_equal_aggregate_objects_of_the_band(flagged):
                                               np.ones(len(chunk_scores) - g_chunks, int)])
     np.testing.assert_allclose(results.band_prob[0], g.prob)
     np.testing.assert_allclose(results.band_energy[0], g.energy)
+
+
+def test_a_batch_without_band_names_still_conditions_on_points_per_band():
+    """score_batch called without ``bands`` (as a library user might) takes
+    the names from its BandedRecords, so the conditioned score sees the mean
+    points per band, not the star's total."""
+    items = list(BandedSource().iter_records(range(len(STARS))))
+    named = prepare_batch(items, 3, PREPROCESSING, CHUNKING, bands=BANDS).results
+    unnamed = prepare_batch(items, 3, PREPROCESSING, CHUNKING).results
+    assert unnamed.bands == BANDS
+    np.testing.assert_array_equal(unnamed.sampling_points, named.sampling_points)
+    both = list(STARS).index(("both", {"g": 80, "r": 120}))
+    assert unnamed.sampling_points[both] == unnamed.n_points[both] / 2
