@@ -22,8 +22,8 @@ For one or more runs, on the run's VALIDATION stars of known classes:
    simply "the sparsest stars" has its top in 20-39 and a strongly negative
    correlation).
 
-With two or more runs, the microlensing AUROCs of the first and the last
-run are compared by a paired bootstrap (event/star pairs resampled together);
+With two or more runs, the microlensing AUROCs of each run and the one
+before it are compared by a paired bootstrap (event/star pairs resampled together);
 each run's per-object microlensing scores go to ``<out>/microlensing_scores_<k>.json``.
 
 Everything is scored through ``rnngmm.load_run(run).predict`` (the flag path):
@@ -318,9 +318,10 @@ def main(argv=None):
                 json.dump({"run": run_dir, **scores}, f)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    if len(scored) >= 2:
-        result = {"paired_auroc_last_minus_first": paired_auroc_bootstrap(scored[0], scored[-1],
-                                                                          seed=args.seed)}
+    for k in range(1, len(scored)):
+        result = {"paired_auroc": {"first": args.runs[k - 1], "second": args.runs[k],
+                                   **paired_auroc_bootstrap(scored[k - 1], scored[k],
+                                                            seed=args.seed)}}
         rows.append(result)
         print(json.dumps(result), flush=True)
     if args.baselines and ml is not None:

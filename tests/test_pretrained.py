@@ -1,5 +1,6 @@
-"""The shipped pretrained model (``pretrained/crts8-v1``): flags a catalog with
-no training, and its run directory works wherever it is copied."""
+"""The shipped pretrained models (``pretrained/crts8-v2``, the README's; the v1
+models ``crts8-v1`` and ``crts8-ls-v1``): they flag a catalog with no training,
+and a run directory works wherever it is copied."""
 
 import importlib.util
 import json
@@ -22,8 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "pretrained" / "crts8-v1"
 #: Its autoencoder with a head for Lomb-Scargle periods (catalogs without periods).
 PRETRAINED_LS = REPO / "pretrained" / "crts8-ls-v1"
-#: The model of the README's walkthrough.
-WALKTHROUGH = PRETRAINED
+#: Model v2 (own periods, sampling reference): the README's walkthrough.
+PRETRAINED_V2 = REPO / "pretrained" / "crts8-v2"
+WALKTHROUGH = PRETRAINED_V2
+SHIPPED = [PRETRAINED_V2, PRETRAINED, PRETRAINED_LS]
 CRTS_CLASSES = ["CEP", "DSCT", "EA", "EW", "LPV", "ROT", "RRAB", "RRCD"]
 #: Simulated classes that have one CRTS class each (the simulator's ECL are
 #: detached and contact binaries alike, SR and M both long-period).
@@ -58,16 +61,19 @@ def pulsators_right(table):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("run_dir", [PRETRAINED, PRETRAINED_LS], ids=lambda p: p.name)
+@pytest.mark.parametrize("run_dir", SHIPPED, ids=lambda p: p.name)
 def test_the_model_card_and_run_files_are_shipped(run_dir):
     for name in ("model.keras", "gmm.h5", "config.json", "split.json", "MODEL_CARD.md"):
         assert (run_dir / name).is_file(), name
     card = (run_dir / "MODEL_CARD.md").read_text()
-    assert "benchmarks/make_pretrained.sh" in card
+    assert ("benchmarks/make_pretrained_v2.sh" if run_dir == PRETRAINED_V2
+            else "benchmarks/make_pretrained.sh") in card
     run = rnngmm.load_run(str(run_dir))
     assert run.class_names == CRTS_CLASSES
     assert run.preprocessing.period_source == ("auto" if run_dir == PRETRAINED
                                                else "lomb-scargle")
+    # v2 ranks novelty among training copies observed alike; v1 runs do not
+    assert bool(run.novelty.conditions_on_sampling) == (run_dir == PRETRAINED_V2)
 
 
 def test_the_main_card_says_there_is_no_test_set():
@@ -134,10 +140,10 @@ def test_a_copied_run_directory_scores_a_dataset(stars, tmp_path):
 
 
 @pytest.mark.slow
-def test_readme_commands_ztf_and_gaia(user_catalogs, tmp_path):
-    """The README's pretrained-model commands on a ZTF CSV folder and a Gaia DR3
-    epoch-photometry folder (files of the real shapes, tests/test_user_catalogs.py):
-    flag with catalog thresholds and codes, then the report sheet."""
+def test_v1_commands_ztf_and_gaia(user_catalogs, tmp_path):
+    """The v1 model's commands (catalog thresholds, one band) on a ZTF CSV folder
+    and a Gaia DR3 epoch-photometry folder (files of the real shapes,
+    tests/test_user_catalogs.py): flag with codes, then the report sheet."""
     ztf = tmp_path / "ztf_flags.ecsv"
     rnngmm_cli("flag", "--run_dir", PRETRAINED, "--catalog", user_catalogs / "ztf_catalog.csv",
                "--lightcurves", user_catalogs / "ztf", "--format", "ztf", "--band", "r",
@@ -202,6 +208,9 @@ def test_readme_several_band_commands_ztf_and_gaia(user_catalogs, tmp_path):
     table = Table.read(both)
     assert list(table["status"]) == ["ok"] * (N_GOOD + 1)
     assert list(table["bands_used"]) == ["g,r"] * N_GOOD + ["g"]
+    # v2 finds every period itself: the catalog's period column is not used
+    assert set(table["period_source"]) == {"lomb-scargle"}
+    assert {"n_points", "baseline", "novelty_score"} <= set(table.colnames)
 
     gaia = tmp_path / "gaia_flags.ecsv"
     rnngmm_cli("flag", "--run_dir", WALKTHROUGH, "--catalog", user_catalogs / "gaia_catalog.parquet",
@@ -238,7 +247,7 @@ def _gmm_provenance(path):
         return {k: str(handle.attrs.get(k, "")) for k in ("command", "inputs")}
 
 
-@pytest.mark.parametrize("run_dir", [PRETRAINED, PRETRAINED_LS], ids=lambda p: p.name)
+@pytest.mark.parametrize("run_dir", SHIPPED, ids=lambda p: p.name)
 def test_shipped_runs_record_no_machine_local_paths(run_dir):
     texts = {name: (run_dir / name).read_text() for name in ("config.json", "MODEL_CARD.md")}
     texts.update({f"gmm.h5 {k}": v for k, v in _gmm_provenance(run_dir / "gmm.h5").items()})
