@@ -29,34 +29,25 @@ from rnngmm.novelty.class_fair import rank_against
 from rnngmm.shifts import subsample, window
 
 #: Upper edges of the bands of cleaned point counts (the last band is open).
-#: Narrow where the energy changes fastest with the points: a star is ranked
-#: among copies of nearly its own point count (with the first, coarser edges
-#: (30, 45, 70, ...) a 45-point star met copies of 50-60 points and was flagged
-#: up to 33 % at p95; BENCHMARKS.md, "Model v2").
-N_POINT_EDGES = (25, 30, 35, 40, 45, 50, 60, 70, 85, 100, 125, 150, 200, 250)
-#: The edges of references saved before the edges were stored with them.
-FIRST_POINT_EDGES = (30, 45, 70, 100, 150, 250)
+N_POINT_EDGES = (30, 45, 70, 100, 150, 250)
 #: Upper edges of the bands of baselines in days (the last band is open).
 BASELINE_EDGES = (500.0, 1500.0)
 #: A (class, cell) with fewer reference copies uses the cell's copies of all classes.
 MIN_CELL_OBJECTS = 20
-#: Lowest point count of a thinned reference copy.
-MIN_COPY_POINTS = 20
+#: Key of the reference of every copy (below every band's key).
+_EVERY_COPY = (-1, -1 - len(N_POINT_EDGES) - 1)
+#: Point counts the thinned reference copies are drawn at.
+THINNED_POINTS = (20, 25, 30, 40, 50, 60, 80, 100, 125, 150, 200)
 #: Window lengths (days) of the windowed reference copies.
 WINDOW_DAYS = (365.25, 2 * 365.25, 3 * 365.25)
 
 
-def _every_copy(point_edges):
-    """Key of the reference of every copy (below every band's key)."""
-    return (-1, -1 - len(point_edges) - 1)
+def point_band(n_points):
+    """Index of the band of cleaned point counts (:data:`N_POINT_EDGES`)."""
+    return np.searchsorted(N_POINT_EDGES, np.asarray(n_points, np.float64), side="right")
 
 
-def point_band(n_points, point_edges=N_POINT_EDGES):
-    """Index of the band of cleaned point counts (``point_edges``)."""
-    return np.searchsorted(point_edges, np.asarray(n_points, np.float64), side="right")
-
-
-def sampling_cell(n_points, baseline, point_edges=N_POINT_EDGES):
+def sampling_cell(n_points, baseline):
     """Index of the sampling cell of each object (band of points x band of baseline).
 
     Parameters
@@ -65,41 +56,24 @@ def sampling_cell(n_points, baseline, point_edges=N_POINT_EDGES):
         Cleaned points.
     baseline : array_like of float
         Last minus first epoch (days).
-    point_edges : sequence of int
-        Upper edges of the bands of points.
 
     Returns
     -------
     ndarray of int64
     """
-    n_band = point_band(n_points, point_edges)
+    n_band = point_band(n_points)
     b_band = np.searchsorted(BASELINE_EDGES, np.asarray(baseline, np.float64), side="right")
     return (n_band * (len(BASELINE_EDGES) + 1) + b_band).astype(np.int64)
 
 
-def thinned_counts(n_points, rng, *, min_points=MIN_COPY_POINTS, point_edges=N_POINT_EDGES):
-    """Point counts of the thinned copies of a light curve of ``n_points``:
-    one drawn uniformly within each band of points (from ``min_points`` on)
-    that lies below ``n_points``, so every band's reference spans the band."""
-    lows = (min_points, *point_edges)
-    highs = (*point_edges, None)
-    counts = []
-    for low, high in zip(lows, highs):
-        low = max(low, min_points)
-        top = n_points if high is None else min(high, n_points)
-        if low < top:
-            counts.append(int(rng.integers(low, top)))
-    return counts
-
-
-def reference_copies(time, mag, err, rng, *, min_points=MIN_COPY_POINTS,
-                     point_edges=N_POINT_EDGES, windows=WINDOW_DAYS):
+def reference_copies(time, mag, err, rng, *, min_points=20, thinned=THINNED_POINTS,
+                     windows=WINDOW_DAYS):
     """Copies of one light curve as sparser and shorter surveys would see it.
 
-    One copy thinned at random (whole baseline) to a count drawn in each band
-    of points below the object's own (:func:`thinned_counts`), and one random
-    window of each length in ``windows`` shorter than its baseline (kept when
-    it holds at least ``min_points`` epochs).
+    One copy thinned at random (whole baseline) to each count of ``thinned``
+    below the object's own, and one random window of each length in
+    ``windows`` shorter than its baseline (kept when it holds at least
+    ``min_points`` epochs).
 
     Returns
     -------
@@ -108,9 +82,7 @@ def reference_copies(time, mag, err, rng, *, min_points=MIN_COPY_POINTS,
     time = np.asarray(time, np.float64)
     mag = np.asarray(mag, np.float64)
     err = np.asarray(err, np.float64)
-    copies = [subsample(time, mag, err, n, rng)
-              for n in thinned_counts(len(time), rng, min_points=min_points,
-                                      point_edges=point_edges)]
+    copies = [subsample(time, mag, err, n, rng) for n in thinned if min_points <= n < len(time)]
     baseline = time[-1] - time[0] if len(time) else 0.0
     for span in windows:
         if span < baseline:
@@ -137,9 +109,8 @@ class SamplingPercentile:
         pools the classes; key (-1, -1 - len(bands)) holds every copy.
     """
 
-    def __init__(self, min_objects=MIN_CELL_OBJECTS, point_edges=N_POINT_EDGES):
+    def __init__(self, min_objects=MIN_CELL_OBJECTS):
         self.min_objects = int(min_objects)
-        self.point_edges = tuple(int(e) for e in point_edges)
 
     def fit(self, scores, classes, n_points, baseline):
         """Learn the reference distributions; returns self.
@@ -155,21 +126,21 @@ class SamplingPercentile:
         """
         scores = np.asarray(scores, np.float64).ravel()
         classes = np.asarray(classes, np.int64).ravel()
-        cells = sampling_cell(n_points, baseline, self.point_edges).ravel()
+        cells = sampling_cell(n_points, baseline).ravel()
         if not (len(scores) == len(classes) == len(cells)) or not len(scores):
             raise ValueError("reference scores, classes, n_points and baseline must be "
                              "non-empty and of the same length")
         if not np.all(np.isfinite(scores)):
             raise ValueError("reference scores must be finite")
         groups = {}  # key -> member mask; a band of points at any baseline is -1 - band
-        for group in (cells, -1 - point_band(n_points, self.point_edges).ravel()):
+        for group in (cells, -1 - point_band(n_points).ravel()):
             for value in np.unique(group):
                 groups[(-1, int(value))] = group == value
                 for k in np.unique(classes[group == value]):
                     groups[(int(k), int(value))] = (group == value) & (classes == k)
         self.sorted_ = {key: np.sort(scores[members]) for key, members in groups.items()
                         if np.count_nonzero(members) >= self.min_objects}
-        self.sorted_[_every_copy(self.point_edges)] = np.sort(scores)
+        self.sorted_[_EVERY_COPY] = np.sort(scores)
         return self
 
     def _reference(self, k, cell, band):
@@ -177,14 +148,14 @@ class SamplingPercentile:
                     (-1, -1 - int(band))):
             if key in self.sorted_:
                 return self.sorted_[key]
-        return self.sorted_[_every_copy(self.point_edges)]
+        return self.sorted_[_EVERY_COPY]
 
     def transform(self, scores, classes, n_points, baseline):
         """Conditioned scores (HIGHER = more anomalous; NaN stays NaN)."""
         scores = np.asarray(scores, np.float64).ravel()
         classes = np.asarray(classes, np.int64).ravel()
-        cells = sampling_cell(n_points, baseline, self.point_edges).ravel()
-        bands = point_band(n_points, self.point_edges).ravel()
+        cells = sampling_cell(n_points, baseline).ravel()
+        bands = point_band(n_points).ravel()
         out = np.full(len(scores), np.nan)
         finite = np.isfinite(scores)
         keys = np.stack([classes, cells, bands], axis=1)[finite]
@@ -199,15 +170,12 @@ class SamplingPercentile:
         return {"keys": np.asarray(keys, np.int64).reshape(-1, 2),
                 "lengths": np.asarray([len(self.sorted_[k]) for k in keys], np.int64),
                 "values": np.concatenate([self.sorted_[k] for k in keys]),
-                "min_objects": np.asarray(self.min_objects, np.int64),
-                "point_edges": np.asarray(self.point_edges, np.int64)}
+                "min_objects": np.asarray(self.min_objects, np.int64)}
 
     @classmethod
     def from_arrays(cls, arrays):
         """The inverse of :meth:`to_arrays`."""
-        # references saved before the edges were stored used the first edges
-        edges = arrays["point_edges"] if "point_edges" in arrays else FIRST_POINT_EDGES
-        reference = cls(int(np.asarray(arrays["min_objects"])), tuple(np.asarray(edges)))
+        reference = cls(int(np.asarray(arrays["min_objects"])))
         bounds = np.concatenate([[0], np.cumsum(np.asarray(arrays["lengths"]))])
         values = np.asarray(arrays["values"], np.float64)
         reference.sorted_ = {(int(k[0]), int(k[1])): values[bounds[i]:bounds[i + 1]]
