@@ -39,7 +39,8 @@ from rnngmm.io.dataset_parts import (STR as _STR, PartWriter, block_owner, check
 from rnngmm.io.rejects import rejects_writer
 from rnngmm.io.readers import (DEFAULT_TEMPLATES, ONE_BAND_NOTE, READERS, TABLE_FORMATS,
                                check_reader_options, check_template, locate_lightcurve,
-                               read_lightcurve, read_table_objects, reader_bands)
+                               read_lightcurve, reader_bands)
+from rnngmm.io.table_objects import read_table_objects
 from rnngmm.lightcurves.objects import MIN_CATALOG_PERIOD, Preprocessing, prepare_object
 from rnngmm.lightcurves.periods import MAX_PERIOD, MIN_PERIOD
 from rnngmm.progress import Progress

@@ -71,7 +71,7 @@ def test_gaia_dr3_epoch_photometry_folder(user_catalogs, tiny_run_dir):
 
 def test_plain_csv_long_table_and_its_parquet_read_per_shard(user_catalogs, tiny_run_dir,
                                                               monkeypatch):
-    from rnngmm.io import readers
+    from rnngmm.io import table_objects as readers  # where the long table is read
     common = ("--catalog", user_catalogs / "plain_catalog.csv", "--format", "table",
               "--id_col", "name", "--lc_id_col", "star", "--time_col", "hjd",
               "--flux_col", "flux", "--flux_err_col", "flux_err", "--zero_point", "25",

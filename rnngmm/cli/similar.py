@@ -91,7 +91,8 @@ def read_query(path, format, options, period):
     :class:`~rnngmm.flagging.sources.BandedRecord`."""
     from rnngmm.errors import BadLightCurve, InputError
     from rnngmm.flagging.sources import BandedRecord
-    from rnngmm.io.readers import read_lightcurve, read_lightcurve_bands
+    from rnngmm.io.band_readers import read_lightcurve_bands
+    from rnngmm.io.readers import read_lightcurve
     try:
         if "bands" in options:
             rest = {k: v for k, v in options.items() if k != "bands"}

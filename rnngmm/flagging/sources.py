@@ -116,7 +116,7 @@ class CatalogSource:
     reader_options : dict
         Passed to :func:`rnngmm.io.readers.read_lightcurve`. Several bands
         (``band`` holding several names, or ``bands``): every star is read
-        with :func:`rnngmm.io.readers.read_lightcurve_bands` and comes as a
+        with :func:`rnngmm.io.band_readers.read_lightcurve_bands` and comes as a
         :class:`BandedRecord` (``self.bands`` gives the band names in order).
     lc_id_col : str or None
         Object-id column of a single light-curve table (default ``id_col``).
@@ -190,7 +190,7 @@ class CatalogSource:
         A Parquet table is read again for each call (one shard), only the
         rows of the shard's ids; another table is read whole once and cached.
         """
-        from rnngmm.io.readers import read_table_objects
+        from rnngmm.io.table_objects import read_table_objects
         if self._per_shard:
             ids = [str(self.ids[row]) for row in rows if not self.row_status[row]]
             self._table = None
@@ -203,8 +203,9 @@ class CatalogSource:
 
     def _read(self, object_id, table=None):
         """``(time, mag, err)``, or a BandedLightCurve when several bands are read."""
+        from rnngmm.io.band_readers import read_lightcurve_bands
         from rnngmm.io.readers import (locate_band_files, locate_lightcurve, read_lightcurve,
-                                       read_lightcurve_bands, reader_bands)
+                                       reader_bands)
         if not self._directory:
             return table.load(object_id)
         if self.bands is None:

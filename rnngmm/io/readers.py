@@ -50,8 +50,8 @@ Formats (``READERS``):
     stay BJD(TCB) - 2455197.5 days (only time differences reach the model).
 
 Several bands (``--band g r``, ``--band G BP RP``, ``--band V g``; issue 25):
-:func:`read_lightcurve_bands` reads one object's bands into a
-:class:`BandedLightCurve` ``{band: (time, mag, err)}`` (the bands read, in the
+:func:`rnngmm.io.band_readers.read_lightcurve_bands` reads one object's bands
+into a ``BandedLightCurve`` ``{band: (time, mag, err)}`` (the bands read, in the
 order asked for; ``.missing`` gives the others' reasons), either from one
 file holding every band (a band column, Gaia flat or RAW, an ASAS-SN filter
 column) or from one file per band, found by a ``{band}`` field in the
@@ -62,8 +62,8 @@ file holds one band. One band is read exactly as before (option ``band``;
 asassn: ``filter``); :func:`check_reader_options` turns a list of several
 into the option ``bands``.
 
-:func:`read_table_objects` reads one long table holding many objects (formats
-``table``, ``ztf`` and ``gaia``: ``TABLE_FORMATS``), optionally only the rows of
+:func:`rnngmm.io.table_objects.read_table_objects` reads one long table holding
+many objects (formats ``table``, ``ztf`` and ``gaia``: ``TABLE_FORMATS``), optionally only the rows of
 some ids: a Parquet table is read with a pyarrow filter on the id column (row
 groups whose id statistics exclude the ids are skipped, so sort a large table
 by id), while a CSV/ECSV/FITS table is read whole, once per process (peak
@@ -88,7 +88,6 @@ import lzma
 import os
 import re
 import string
-from collections.abc import Mapping
 
 import numpy as np
 
@@ -684,7 +683,7 @@ def _apply_plan(columns, plan, counts=None):
 
 #: Planner of each table-like format (these formats also read long tables).
 PLANNERS = {"table": _table_plan, "ztf": _ztf_plan, "gaia": _gaia_plan}
-#: Formats whose light curves may come as one long table (``read_table_objects``).
+#: Formats whose light curves may come as one long table (``table_objects``).
 TABLE_FORMATS = tuple(PLANNERS)
 
 
@@ -744,185 +743,6 @@ def read_gaia(source, counts=None, band=None, zero_point=None, table_format=None
         raise BadLightCurve("Gaia epoch photometry needs --band (G, BP or RP)")
     return _read_planned("gaia", source, counts, dict(band=band, zero_point=zero_point,
                                                       table_format=table_format))
-
-
-class TableObjects(dict):
-    """Light curves of a long table: ``{object id: (time, mag, err)}``, or
-    ``{object id: BandedLightCurve}`` when several bands are read.
-
-    Objects whose rows cannot give a light curve (several bands, no flux
-    above zero, ...) are not keys; their reasons are in ``failures`` and
-    :meth:`load` raises them. ``dropped`` holds each object's dropped rows
-    per reason.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.failures = {}
-        self.dropped = {}
-
-    def load(self, object_id, counts=None):
-        """``(time, mag, err)`` (or BandedLightCurve) of ``object_id``, adding its
-        dropped rows to ``counts``.
-
-        Raises
-        ------
-        BadLightCurve
-            If the table has no rows of the object or they give no light curve.
-        """
-        object_id = str(object_id)
-        if object_id in self.failures:
-            raise BadLightCurve(self.failures[object_id])
-        try:
-            result = self[object_id]
-        except KeyError:
-            raise BadLightCurve("no rows in the light-curve table") from None
-        if counts is not None:
-            for reason, n in self.dropped.get(object_id, {}).items():
-                _count(counts, reason, n)
-        return result
-
-
-def _id_filter(schema_type, ids):
-    """Values of ``ids`` (str) in the type of the id column, for a pyarrow filter."""
-    import pyarrow as pa
-    if pa.types.is_integer(schema_type):
-        values = []
-        for object_id in ids:
-            try:
-                values.append(int(object_id))
-            except ValueError:
-                pass  # such an id has no rows in an integer column
-        return values
-    return [str(i) for i in ids]
-
-
-def read_table_objects(path, id_col, time_col=None, mag_col=None, err_col=None,
-                       table_format=None, ids=None, format="table", bands=None, **options):
-    """Read one long table holding many objects.
-
-    Parameters
-    ----------
-    path : str or Path
-        CSV/ECSV/IPAC/FITS/VOTable (read whole with astropy) or Parquet (read
-        with pyarrow: only the needed columns, and only the rows of ``ids``
-        when given); compressed or not.
-    id_col : str
-        Object-id column (values compared as text).
-    time_col, mag_col, err_col, table_format, **options
-        Reader options of ``format`` (see :func:`read_table`, :func:`read_gaia`).
-    ids : sequence of str, optional
-        Only these objects are read (Parquet) or kept (other formats).
-    format : str
-        ``"table"``, ``"ztf"`` or ``"gaia"``.
-    bands : sequence of str, optional
-        Read these bands of every object (see :func:`read_lightcurve_bands`):
-        each object's value is then a :class:`BandedLightCurve`, and an
-        object none of whose bands has rows fails with a reason naming each
-        band's problem. ``zero_point`` may then hold one value per band.
-
-    Returns
-    -------
-    TableObjects
-        ``{object id (str): (time, mag, err)}`` (with ``bands``:
-        ``{object id: BandedLightCurve}``) with rows in file order.
-
-    Raises
-    ------
-    InputError
-        If the file cannot be read, lacks a column or a column holds no
-        number at all (the whole input is bad, so this stops the command
-        rather than rejecting every object). A non-numeric cell in a column
-        that holds numbers only fails its object (``TableObjects.failures``).
-    """
-    options = {k: v for k, v in dict(options, time_col=time_col, mag_col=mag_col,
-                                      err_col=err_col).items() if v is not None}
-    if format == "gaia":
-        for name in ("time_col", "mag_col", "err_col"):
-            options.pop(name, None)
-    planner = PLANNERS[format]
-    per_band = None
-    if bands is not None:
-        bands = (bands,) if isinstance(bands, str) else tuple(bands)
-        per_band = _band_options(format, check_reader_options(
-            format, dict(options, bands=bands)))
-
-    def make_plans(names):
-        """``({band or None: plan}, {band: reason})`` of a table with columns ``names``."""
-        if per_band is None:
-            return {None: planner(names, **options)}, {}
-        return _band_plans(format, names, per_band)
-
-    where = f"light-curve table {os.fspath(path)!r}"
-    try:
-        if is_parquet(path, table_format):
-            import pyarrow.parquet as pq
-            try:
-                schema = pq.read_schema(parquet_source(path))
-            except FileNotFoundError:
-                raise BadLightCurve("file not found") from None
-            except Exception as exc:
-                raise _unreadable("Parquet file", path, exc) from None
-            names = list(schema.names)
-            _missing(names, [id_col])
-            plans, errors = make_plans(names)
-            filters = None
-            if ids is not None:
-                filters = [(id_col, "in", _id_filter(schema.field(id_col).type, ids))]
-            wanted = list(dict.fromkeys([id_col] + _plans_columns(plans)))
-            columns = _Columns(_read_parquet(path, columns=wanted, filters=filters), "arrow")
-        else:
-            columns = _Columns(_read_astropy_table(path, table_format), "astropy")
-            _missing(columns.names, [id_col])
-            plans, errors = make_plans(columns.names)
-        object_ids = columns.text(id_col)
-        # Convert every needed column once; objects then slice the arrays. A
-        # non-numeric cell rejects only its object (when its slice is read).
-        for plan in plans.values():
-            columns.convert(plan["time"])
-            for key in ("mag", "err", "flux", "flux_err"):
-                if plan.get(key):
-                    columns.convert(plan[key])
-            if plan["band_col"]:
-                columns.text(plan["band_col"])
-            for name in plan["flags"]:
-                columns.flag(name)
-    except BadLightCurve as exc:
-        raise InputError(f"{where}: {exc.reason}") from None
-    used = set(_plans_columns(plans))
-    for name in used:
-        for (kind, cached), values in columns._cache.items():
-            if cached == name and len(values) != len(object_ids):
-                raise InputError(f"{where}: column {name!r} holds arrays; a long table "
-                                 "needs one value per row")
-    order = np.argsort(object_ids, kind="stable")
-    unique, starts = np.unique(object_ids[order], return_index=True)
-    bounds = list(starts) + [len(order)]
-    wanted_ids = None if ids is None else {str(i) for i in ids}
-    objects = TableObjects()
-    for k, object_id in enumerate(unique):
-        object_id = str(object_id)
-        if wanted_ids is not None and object_id not in wanted_ids:
-            continue
-        rows = order[bounds[k]:bounds[k + 1]]
-        counts = {}
-        try:
-            subset = columns.subset(rows, used)
-            if per_band is None:
-                objects[object_id] = _apply_plan(subset, plans[None], counts)
-            else:
-                objects[object_id] = _apply_band_plans(subset, list(per_band), plans,
-                                                       errors, counts)
-        except BadLightCurve as exc:
-            objects.failures[object_id] = exc.reason
-        if counts:
-            objects.dropped[object_id] = counts
-    return objects
-
-
-def _plans_columns(plans):
-    """Every column some plan of ``plans`` reads, in order, once."""
-    return list(dict.fromkeys(name for plan in plans.values() for name in _plan_columns(plan)))
 
 
 #: Reader of each per-object file format; all accept ``(source, counts, **options)``.
@@ -1029,7 +849,7 @@ def check_reader_options(format, options):
     name or a sequence of names (``--band g r``). One name gives the
     single-band option of today (``band``; asassn: ``filter``); several give
     ``bands``, a tuple of names in the order given (no band twice), read
-    with :func:`read_lightcurve_bands`. ``zero_point`` is one value, or one
+    with :func:`rnngmm.io.band_readers.read_lightcurve_bands`. ``zero_point`` is one value, or one
     value per band.
 
     Returns
@@ -1119,285 +939,6 @@ def read_lightcurve(source, format, counts=None, **options):
         raise InputError(f"unknown light-curve format {format!r}; "
                          f"choose one of {', '.join(READERS)}") from None
     return reader(source, counts=counts, **options)
-
-
-class BandedLightCurve(dict):
-    """One object's light curve in several bands: ``{band: (time, mag, err)}``.
-
-    Keys are the band names as asked for (``--band g r``), in that order,
-    and only the bands that were read; each value is as stored (unsorted,
-    uncleaned) like :func:`read_lightcurve`'s. A band may hold no points
-    (every row dropped); cleaning decides what is too few.
-
-    Attributes
-    ----------
-    missing : dict
-        ``{band: reason}`` of the asked-for bands that could not be read
-        (no file, no rows of that band, unreadable file ...).
-    dropped : dict
-        ``{band: {reason: rows}}`` of the rows each band's reader dropped
-        (non-detections, flagged or non-positive fluxes ...; in a per-band
-        file also ``"other band"``: rows of another band).
-    """
-
-    def __init__(self, items=(), missing=None, dropped=None):
-        super().__init__(items)
-        self.missing = dict(missing or {})
-        self.dropped = dict(dropped or {})
-
-    def __repr__(self):
-        read = ", ".join(f"{band}: {len(value[0])} points" for band, value in self.items())
-        return f"BandedLightCurve({{{read}}}, missing={self.missing!r})"
-
-
-def no_band_reason(missing):
-    """Why no band of an object could be read, naming each band's problem.
-
-    Bands with the same problem are named together:
-    ``no band usable (g: light-curve file not found (x_g.tbl); r: empty table)``.
-    """
-    groups = {}
-    for band, reason in missing.items():
-        groups.setdefault(reason, []).append(str(band))
-    parts = [f"{', '.join(bands)}: {reason}" for reason, bands in groups.items()]
-    return f"no band usable ({'; '.join(parts)})"
-
-
-def _band_options(format, options):
-    """``{band: reader options of that band alone}`` of checked ``options``, in order.
-
-    Each band gets the single-band option (``band``; asassn: ``filter``) and
-    its zero point (one value for every band, or its own).
-    """
-    bands = reader_bands(options)
-    if not bands:
-        raise InputError(f"--format {format}: no band given to read")
-    zero_point = options.get("zero_point")
-    base = {k: v for k, v in options.items()
-            if k not in ("band", "bands", "filter", "zero_point")}
-    per_band = {}
-    for k, band in enumerate(bands):
-        band_options = dict(base)
-        band_options["filter" if format == "asassn" else "band"] = band
-        if zero_point is not None:
-            band_options["zero_point"] = (zero_point[k] if isinstance(zero_point, tuple)
-                                          else zero_point)
-        per_band[band] = band_options
-    return per_band
-
-
-def _band_column(format, names, options):
-    """The band column a ``format`` reader would use in a table with ``names``
-    (None when the table has none)."""
-    if options.get("band_col"):
-        return options["band_col"]
-    if format == "ztf":
-        return "filtercode" if "filtercode" in names else None
-    if format == "gaia":
-        return "band" if "band" in names and "time" in names else None
-    return _find_band_column(names)
-
-
-def _band_plans(format, names, per_band):
-    """``(plans, errors)``: the read plan of each band of a table holding several
-    bands, and ``{band: reason}`` of the bands that cannot be planned.
-
-    Raises
-    ------
-    BadLightCurve
-        When no band can be planned (a table without a band column, a
-        missing time column ...).
-    """
-    bands = list(per_band)
-    first = per_band[bands[0]]
-    if format == "table" and _band_column(format, names, first) is None:
-        raise BadLightCurve(f"--band {' '.join(bands)} given but the table has no band "
-                            f"column (looked for {', '.join(BAND_COLUMNS)}; name it with "
-                            "--band_col)")
-    plans, errors = {}, {}
-    for band, band_options in per_band.items():
-        try:
-            plans[band] = PLANNERS[format](names, **band_options)
-        except BadLightCurve as exc:
-            errors[band] = exc.reason
-    if not plans:
-        reasons = set(errors.values())
-        raise BadLightCurve(reasons.pop() if len(reasons) == 1 else no_band_reason(errors))
-    return plans, errors
-
-
-def _apply_band_plans(columns, bands, plans, errors, counts=None):
-    """BandedLightCurve of one object's rows in ``columns`` (a table of several bands).
-
-    Rows of none of ``bands`` are added to ``counts`` once, as ``"other band"``.
-    """
-    result = BandedLightCurve()
-    matched = None
-    for band in bands:
-        if band in errors:
-            result.missing[band] = errors[band]
-            continue
-        plan = plans[band]
-        band_counts = {}
-        try:
-            result[band] = _apply_plan(columns, plan, band_counts)
-        except BadLightCurve as exc:
-            result.missing[band] = exc.reason
-        else:
-            if plan["band_col"]:
-                rows = np.asarray(plan["band_match"](columns.text(plan["band_col"]),
-                                                     plan["band"]), bool)
-                matched = rows if matched is None else matched | rows
-        band_counts.pop("other band", None)  # rows of the other asked-for bands
-        _add_band_counts(result, band, band_counts, counts)
-    if matched is not None:
-        _count(counts, "other band", len(matched) - np.count_nonzero(matched))
-    if not result:
-        raise BadLightCurve(no_band_reason(result.missing))
-    return result
-
-
-def _add_band_counts(result, band, band_counts, counts):
-    if band_counts:
-        result.dropped[band] = dict(band_counts)
-        for reason, n in band_counts.items():
-            _count(counts, reason, n)
-
-
-def _asassn_no_filter_rows(body, index, band):
-    """BadLightCurve reason when no row of ``body`` is of filter ``band``, else None."""
-    found = [r[index["filter"]].strip() for r in body]
-    if band in found:
-        return None
-    return (f"no rows of filter {band} (filters found: "
-            f"{', '.join(sorted(set(found) - {''})) or 'none'})")
-
-
-def _read_asassn_bands(source, per_band, counts):
-    """BandedLightCurve of an ASAS-SN file holding several filters (parsed once)."""
-    body, index = _asassn_rows(source)
-    bands = list(per_band)
-    if index["filter"] is None:
-        raise BadLightCurve(f"filters {', '.join(bands)} requested but the file has no "
-                            "filter column")
-    result = BandedLightCurve()
-    for band in bands:
-        reason = _asassn_no_filter_rows(body, index, band)
-        if reason:
-            result.missing[band] = reason
-            continue
-        band_counts = {}
-        try:
-            result[band] = _asassn_select((body, index), band_counts, band)
-        except BadLightCurve as exc:  # a non-numeric value in this filter's rows
-            result.missing[band] = exc.reason
-        band_counts.pop("other filter", None)  # rows of the other asked-for filters
-        _add_band_counts(result, band, band_counts, counts)
-    _count(counts, "other filter", sum(r[index["filter"]].strip() not in bands for r in body))
-    if not result:
-        raise BadLightCurve(no_band_reason(result.missing))
-    return result
-
-
-def _read_band_file(path, format, band_options, counts):
-    """``(time, mag, err)`` of one band's own file.
-
-    A band column in the file is still checked: its rows of other bands are
-    dropped (counted as ``"other band"``/``"other filter"``) and a file with
-    no row of the band gives BadLightCurve. Without a band column every row
-    is the band's.
-    """
-    if format == "asassn":
-        body, index = _asassn_rows(path)
-        band = band_options["filter"] if index["filter"] is not None else None
-        reason = band and _asassn_no_filter_rows(body, index, band)
-        if reason:
-            raise BadLightCurve(reason)
-        return _asassn_select((body, index), counts, band)
-    columns = _load_columns(path, band_options.get("table_format"))
-    if format == "gaia":
-        plan = _gaia_plan(columns.names, **band_options)
-    else:
-        table_options = (_ztf_options(**band_options) if format == "ztf"
-                         else dict(band_options))
-        if _band_column(format, columns.names, band_options) is None:
-            table_options.update(band_col=None, band=None)  # the file is the band
-        plan = _table_plan(columns.names, **table_options)
-    return _apply_plan(columns, plan, counts)
-
-
-def _read_band_files(files, format, per_band, counts):
-    """BandedLightCurve of per-band files ``{band: path}`` (``files.missing``: reasons)."""
-    result = BandedLightCurve()
-    missing = getattr(files, "missing", {})
-    for band, band_options in per_band.items():
-        if band in missing or band not in files:
-            result.missing[band] = missing.get(band, "no light-curve file given")
-            continue
-        band_counts = {}
-        try:
-            result[band] = _read_band_file(files[band], format, band_options, band_counts)
-        except BadLightCurve as exc:
-            result.missing[band] = exc.reason
-        _add_band_counts(result, band, band_counts, counts)
-    if not result:
-        raise BadLightCurve(no_band_reason(result.missing))
-    return result
-
-
-def read_lightcurve_bands(source, format, bands, counts=None, **options):
-    """Read one object's light curve in several bands.
-
-    Parameters
-    ----------
-    source : str, Path, file object, or mapping
-        One file holding every band (a band column: ZTF ``filtercode``, a
-        ``table``'s band column; Gaia flat or RAW epoch photometry; an
-        ASAS-SN ``filter`` column), or ``{band: path}`` of one file per band
-        (:func:`locate_band_files`; its ``missing`` reasons are kept). A
-        band column in a per-band file is still checked.
-    format : str
-        ``"asassn"``, ``"table"``, ``"ztf"`` or ``"gaia"`` (``"crts"`` files
-        hold one band: InputError).
-    bands : sequence of str
-        Band names in the order wanted (ZTF: ``g`` means ``zg``; Gaia: G, BP,
-        RP; ASAS-SN: filters such as V and g).
-    counts : dict, optional
-        Receives rows dropped per reason, summed over the bands; rows of
-        none of ``bands`` in a shared file count once as ``"other band"``
-        (asassn: ``"other filter"``).
-    **options
-        Reader options of ``format`` (see :func:`check_reader_options`);
-        ``zero_point`` may hold one value per band (Gaia's default: each
-        band's :data:`GAIA_ZERO_POINTS`).
-
-    Returns
-    -------
-    BandedLightCurve
-        ``{band: (time, mag, err)}`` of the bands read, in the order asked
-        for; ``.missing`` gives the reasons of the others.
-
-    Raises
-    ------
-    InputError
-        For options that do not fit ``format`` (checked as the flags are).
-    BadLightCurve
-        When no band can be read (the reason names each band's problem) or
-        the shared file cannot be read at all.
-    """
-    bands = (bands,) if isinstance(bands, str) else tuple(bands)
-    if any(key in options for key in ("band", "bands", "filter")):
-        raise InputError("read_lightcurve_bands takes the bands as its bands argument, "
-                         "not as a band, bands or filter option")
-    checked = check_reader_options(format, dict(options, bands=bands))
-    per_band = _band_options(format, checked)
-    if isinstance(source, Mapping):
-        return _read_band_files(source, format, per_band, counts)
-    if format == "asassn":
-        return _read_asassn_bands(source, per_band, counts)
-    columns = _load_columns(source, checked.get("table_format"))
-    plans, errors = _band_plans(format, columns.names, per_band)
-    return _apply_band_plans(columns, list(per_band), plans, errors, counts)
 
 
 def _template_fields(template):

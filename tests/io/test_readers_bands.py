@@ -11,9 +11,10 @@ import pytest
 from band_files import (MEANS, write_asassn, write_gaia_flat, write_gaia_raw,
                         write_irsa_ipac, write_ztf_star, ztf_table)
 from rnngmm.errors import BadLightCurve, InputError
-from rnngmm.io.readers import (GAIA_ZERO_POINTS, BandedLightCurve, check_reader_options,
-                               check_template, locate_band_files, locate_lightcurve,
-                               read_lightcurve, read_lightcurve_bands, read_table_objects)
+from rnngmm.io.band_readers import BandedLightCurve, read_lightcurve_bands
+from rnngmm.io.readers import (GAIA_ZERO_POINTS, check_reader_options, check_template,
+                               locate_band_files, locate_lightcurve, read_lightcurve)
+from rnngmm.io.table_objects import read_table_objects
 
 
 def assert_band(curve, n, band):
