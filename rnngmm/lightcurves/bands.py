@@ -30,12 +30,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnngmm.errors import BadLightCurve
-from rnngmm.lightcurves.objects import catalog_period_problem, object_chunks
+from rnngmm.lightcurves.objects import clean_enough, object_chunks, period_by_rule
 from rnngmm.lightcurves.periods import (MIN_POINTS, POLISH_PEAKS, SAMPLES_PER_PEAK,
                                         _power_astropy, _power_nifty, _top_maxima,
                                         available_backend, frequency_grid,
                                         lomb_scargle_period)
-from rnngmm.lightcurves.preprocess import clean
 
 #: Points across +-1 grid step of a grid maximum where the multi-band power is
 #: evaluated exactly (astropy ``LombScargleMultiband``) to refine the period.
@@ -137,14 +136,9 @@ def clean_bands(bands, settings):
     cleaned, dropped = {}, {}
     for band, (time, mag, err) in bands.items():
         try:
-            time, mag, err, _ = clean(time, mag, err, sigma_clip=settings.sigma_clip)
+            cleaned[band] = clean_enough(time, mag, err, settings)[:3]
         except BadLightCurve as exc:
             dropped[band] = exc.reason
-            continue
-        if len(time) < settings.min_points:
-            dropped[band] = f"too few points ({len(time)} < min_points={settings.min_points})"
-            continue
-        cleaned[band] = (time, mag, err)
     return cleaned, dropped
 
 
@@ -245,8 +239,8 @@ def _refine(bands, start, frequency, df, fmin, fmax):
 def star_period(cleaned, catalog_period, settings, catalog_source="catalog"):
     """The one period rule for a star of several bands: ``(period, source, power)``.
 
-    The catalog period when usable against the union of the bands' epochs,
-    else (``period_source`` "auto" or "lomb-scargle") the multi-band search.
+    :func:`rnngmm.lightcurves.objects.period_by_rule` with the catalog period
+    checked against the union of the bands' epochs and the multi-band search.
 
     Raises
     ------
@@ -254,21 +248,12 @@ def star_period(cleaned, catalog_period, settings, catalog_source="catalog"):
         When no usable period is found.
     """
     union = np.sort(np.concatenate([lc[0] for lc in cleaned.values()]))
-    problem = None
-    if settings.period_source != "lomb-scargle":
-        problem = catalog_period_problem(catalog_period, union, settings.min_catalog_period)
-        if problem is None:
-            return float(catalog_period), catalog_source, np.nan
-        if settings.period_source == "catalog":
-            raise BadLightCurve(f"no usable period ({problem})")
-    try:
-        period, power = multiband_period(cleaned, min_period=settings.min_period,
-                                         max_period=settings.max_period)
-    except BadLightCurve as exc:
-        before = f"{problem}; " if problem and not problem.startswith("no catalog") else ""
-        raise BadLightCurve(f"no usable period ({before}multi-band Lomb-Scargle: "
-                            f"{exc.reason})") from None
-    return float(period), "lomb-scargle", float(power)
+
+    def search():
+        return multiband_period(cleaned, min_period=settings.min_period,
+                                max_period=settings.max_period)
+    return period_by_rule(union, catalog_period, settings, search,
+                          search_name="multi-band Lomb-Scargle", catalog_source=catalog_source)
 
 
 def prepare_bands(bands, catalog_period, preprocessing, chunking, *, missing=None,

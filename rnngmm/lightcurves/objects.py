@@ -193,8 +193,41 @@ def catalog_period_problem(period, time, min_catalog_period=MIN_CATALOG_PERIOD):
     return None
 
 
+def period_by_rule(epochs, catalog_period, settings, search, *, search_name="Lomb-Scargle",
+                   catalog_source="catalog"):
+    """The one period rule: ``(period, source, power)``.
+
+    The catalog period when usable against ``epochs`` (sorted cleaned times),
+    else (``period_source`` "auto" or "lomb-scargle") ``search()``, which
+    returns ``(period, power)`` or raises ``BadLightCurve``; ``search_name``
+    names it in the reason. One light curve searches with
+    :func:`rnngmm.lightcurves.periods.lomb_scargle_period`
+    (:func:`choose_period`), a star of several bands with the multi-band
+    search (:func:`rnngmm.lightcurves.bands.star_period`).
+
+    Raises
+    ------
+    BadLightCurve
+        When no usable period is found (the reason names both attempts).
+    """
+    problem = None
+    if settings.period_source != "lomb-scargle":
+        problem = catalog_period_problem(catalog_period, epochs, settings.min_catalog_period)
+        if problem is None:
+            return float(catalog_period), catalog_source, np.nan
+        if settings.period_source == "catalog":
+            raise BadLightCurve(f"no usable period ({problem})")
+    try:
+        period, power = search()
+    except BadLightCurve as exc:
+        # A missing catalog period is not news; a rejected one is.
+        before = f"{problem}; " if problem and not problem.startswith("no catalog") else ""
+        raise BadLightCurve(f"no usable period ({before}{search_name}: {exc.reason})") from None
+    return float(period), "lomb-scargle", float(power)
+
+
 def choose_period(time, mag, err, catalog_period, settings, catalog_source="catalog"):
-    """The one period rule: ``(period, source, power)`` of a cleaned light curve.
+    """The one period rule of one cleaned light curve: ``(period, source, power)``.
 
     Parameters
     ----------
@@ -209,23 +242,29 @@ def choose_period(time, mag, err, catalog_period, settings, catalog_source="cata
     Raises
     ------
     BadLightCurve
-        When no usable period is found (the reason names both attempts).
+        When no usable period is found (see :func:`period_by_rule`).
     """
-    problem = None
-    if settings.period_source != "lomb-scargle":
-        problem = catalog_period_problem(catalog_period, time, settings.min_catalog_period)
-        if problem is None:
-            return float(catalog_period), catalog_source, np.nan
-        if settings.period_source == "catalog":
-            raise BadLightCurve(f"no usable period ({problem})")
-    try:
-        period, power = lomb_scargle_period(time, mag, err, min_period=settings.min_period,
-                                            max_period=settings.max_period)
-    except BadLightCurve as exc:
-        # A missing catalog period is not news; a rejected one is.
-        before = f"{problem}; " if problem and not problem.startswith("no catalog") else ""
-        raise BadLightCurve(f"no usable period ({before}Lomb-Scargle: {exc.reason})") from None
-    return period, "lomb-scargle", power
+    def search():
+        return lomb_scargle_period(time, mag, err, min_period=settings.min_period,
+                                   max_period=settings.max_period)
+    return period_by_rule(time, catalog_period, settings, search,
+                          catalog_source=catalog_source)
+
+
+def clean_enough(time, mag, err, settings):
+    """Clean one raw light curve (:func:`rnngmm.lightcurves.preprocess.clean`) and
+    refuse it with fewer than ``settings.min_points`` points.
+
+    Returns
+    -------
+    time, mag, err : ndarray
+    dropped : dict
+        Points dropped by cleaning, per reason.
+    """
+    time, mag, err, dropped = clean(time, mag, err, sigma_clip=settings.sigma_clip)
+    if len(time) < settings.min_points:
+        raise BadLightCurve(f"too few points ({len(time)} < min_points={settings.min_points})")
+    return time, mag, err, dropped
 
 
 def prepare_object(time, mag, err, catalog_period, settings, catalog_source="catalog"):
@@ -250,9 +289,7 @@ def prepare_object(time, mag, err, catalog_period, settings, catalog_source="cat
     BadLightCurve
         With the reason the object cannot be used.
     """
-    time, mag, err, dropped = clean(time, mag, err, sigma_clip=settings.sigma_clip)
-    if len(time) < settings.min_points:
-        raise BadLightCurve(f"too few points ({len(time)} < min_points={settings.min_points})")
+    time, mag, err, dropped = clean_enough(time, mag, err, settings)
     period, source, power = choose_period(time, mag, err, catalog_period, settings,
                                           catalog_source)
     return PreparedObject(time, mag, err, float(period), source, float(power), dropped)
